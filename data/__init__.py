@@ -1,0 +1,1 @@
+"""Market data: the bundled history, the option-price estimator, the calendar and the Polygon client."""

@@ -1,0 +1,113 @@
+"""The market-data source interface and the bundled daily history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+HISTORY_FILE = Path(__file__).parent / "history" / "market.csv.gz"
+
+
+class DataError(Exception):
+    """Market data is missing, malformed or cannot be fetched."""
+
+
+@dataclass(frozen=True)
+class History:
+    """Daily closes by NYSE session; rates are continuous annual fractions, VIX levels in index points."""
+
+    dates: tuple[dt.date, ...]
+    spx_open: np.ndarray
+    spx_close: np.ndarray
+    vix: np.ndarray
+    vix3m: np.ndarray  # NaN where VIX3M did not exist
+    rate: np.ndarray
+
+    def index_of(self, day: dt.date) -> int:
+        """Position of a session in the arrays (DataError when the day is not in the history)."""
+        position = int(np.searchsorted(self.ordinals, day.toordinal()))
+        if position >= len(self.dates) or self.dates[position] != day:
+            raise DataError(f"no market data for {day} (history covers {self.dates[0]} .. {self.dates[-1]})")
+        return position
+
+    @property
+    def ordinals(self) -> np.ndarray:
+        return _ordinals(self.dates)
+
+    def window(self, start: dt.date, end: dt.date) -> tuple[int, int]:
+        """Half-open [first, last) positions of the sessions within start..end."""
+        first = int(np.searchsorted(self.ordinals, start.toordinal(), side="left"))
+        last = int(np.searchsorted(self.ordinals, end.toordinal(), side="right"))
+        return first, last
+
+
+@lru_cache(maxsize=4)
+def _ordinals(dates: tuple[dt.date, ...]) -> np.ndarray:
+    return np.fromiter((d.toordinal() for d in dates), dtype=np.int64, count=len(dates))
+
+
+class MarketSource(Protocol):
+    """What the engine and the daily trader need from a data source."""
+
+    name: str
+
+    def history(self) -> History: ...
+
+    def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> list[dt.date]: ...
+
+    def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
+        """Sorted listed put strikes, or None when the source lists none (then the 5-point grid applies)."""
+        ...
+
+    def option_closes(self, ticker: str, dates: tuple[dt.date, ...]) -> np.ndarray:
+        """The contract's real daily closes on `dates`, NaN where there is no bar."""
+        ...
+
+
+def validate(frame: pd.DataFrame) -> None:
+    """Fail loudly on a damaged history file rather than backtest on it."""
+    if frame.empty or not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
+        raise DataError("bundled history is empty, unsorted or has duplicate dates")
+    required = frame[["spx_open", "spx_close", "vix", "rate"]]
+    if required.isna().any().any() or (frame[["spx_open", "spx_close", "vix"]] <= 0).any().any():
+        raise DataError("bundled history has missing or non-positive values")
+
+
+@lru_cache(maxsize=1)
+def load_bundled(path: Path = HISTORY_FILE) -> History:
+    frame = pd.read_csv(path, index_col="date", parse_dates=["date"])
+    validate(frame)
+    return History(
+        dates=tuple(frame.index.date),
+        spx_open=frame["spx_open"].to_numpy(float),
+        spx_close=frame["spx_close"].to_numpy(float),
+        vix=frame["vix"].to_numpy(float),
+        vix3m=frame["vix3m"].to_numpy(float),
+        rate=frame["rate"].to_numpy(float),
+    )
+
+
+class EmbeddedSource:
+    """The bundled history: no option prices (every price is estimated), listed expirations per the calendar."""
+
+    name = "embedded"
+
+    def history(self) -> History:
+        return load_bundled()
+
+    def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> list[dt.date]:
+        from data.calendar import listed_fridays
+
+        return listed_fridays(as_of, until, monthly_only)
+
+    def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
+        return None
+
+    def option_closes(self, ticker: str, dates: tuple[dt.date, ...]) -> np.ndarray:
+        return np.full(len(dates), np.nan)

@@ -1,0 +1,103 @@
+"""Black-Scholes for European index puts and the implied-volatility estimate from VIX/VIX3M.
+
+Pure functions. Every function accepts floats or numpy arrays (broadcast together). Times are in years, rates
+and dividend yields continuous annual fractions, volatilities annual fractions; VIX levels are index points.
+The volatility model is reference/DOMAIN.md section 7.3: a term volatility interpolated in total variance between
+VIX (30 days) and VIX3M (93 days), an ATM level below it by a factor `c`, and a put skew linear in
+log-moneyness whose slope decays as T ** -alpha.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.optimize import brentq
+from scipy.special import ndtr, ndtri
+
+DIVIDEND_YIELD = 0.015
+T30 = 30.0 / 365.0
+T93 = 93.0 / 365.0
+MIN_VOL = 0.03
+
+Num = Any  # float or numpy array
+
+
+def _d1(spot: Num, strike: Num, t: Num, r: Num, q: Num, vol: Num) -> Num:
+    return (np.log(spot / strike) + (r - q + 0.5 * vol * vol) * t) / (vol * np.sqrt(t))
+
+
+def bs_put_price(spot: Num, strike: Num, t: Num, r: Num, q: Num, vol: Num) -> Num:
+    """Black-Scholes-Merton price of a European put; at t <= 0 the intrinsic value."""
+    t_safe = np.maximum(t, 1e-12)
+    d1 = _d1(spot, strike, t_safe, r, q, vol)
+    d2 = d1 - vol * np.sqrt(t_safe)
+    price = strike * np.exp(-r * t_safe) * ndtr(-d2) - spot * np.exp(-q * t_safe) * ndtr(-d1)
+    return np.where(t > 0, price, np.maximum(strike - spot, 0.0))[()]
+
+
+def bs_put_delta(spot: Num, strike: Num, t: Num, r: Num, q: Num, vol: Num) -> Num:
+    """Put delta, -exp(-qT) N(-d1): negative, in (-1, 0)."""
+    return -np.exp(-q * t) * ndtr(-_d1(spot, strike, t, r, q, vol))
+
+
+def strike_for_put_delta(spot: float, delta: float, t: float, r: float, q: float, vol: float) -> float:
+    """The strike whose put delta is -delta under a flat volatility (delta given positive, e.g. 0.20)."""
+    if not 0.0 < delta < np.exp(-q * t):
+        raise ValueError(f"put delta {delta} is outside (0, {np.exp(-q * t):.4f})")
+    d1 = -ndtri(delta * np.exp(q * t))
+    return float(spot * np.exp(-d1 * vol * np.sqrt(t) + (r - q + 0.5 * vol * vol) * t))
+
+
+@dataclass(frozen=True)
+class VolModel:
+    """Parameters of the skew + term-structure model (fitted by data/fit_vol_model.py)."""
+
+    c: float = 1.2  # VIX-style term vol / ATM vol
+    psi_1m: float = 0.95  # put skew: -d(vol)/d(log-moneyness) at 30 days
+    alpha: float = 0.45  # skew decay exponent in T
+
+
+# Fitted on the 40 sessions of real SPXW quotes in ../shared/data/raw/SPX_2018.csv (see data/fit_vol_model.py).
+FITTED = VolModel(c=1.378, psi_1m=1.268, alpha=0.415)
+
+
+def term_vol(t: Num, vix: Num, vix3m: Num) -> Num:
+    """VIX-style volatility for maturity t: total variance interpolated between 30 and 93 days.
+
+    Uses VIX alone where VIX3M is missing (NaN) and holds the end points flat outside [30, 93] days."""
+    v30 = np.asarray(vix, dtype=float) / 100.0
+    v93 = np.where(np.isnan(vix3m), v30, np.asarray(vix3m, dtype=float) / 100.0)
+    tc = np.clip(t, T30, T93)
+    variance = (v30**2 * T30 * (T93 - tc) + v93**2 * T93 * (tc - T30)) / ((T93 - T30) * tc)
+    return np.sqrt(variance)[()]
+
+
+def put_iv(spot: Num, strike: Num, t: Num, r: Num, q: Num, vix: Num, vix3m: Num,
+           model: VolModel = FITTED) -> Num:
+    """Estimated implied volatility of an SPX option at `strike` (skew from the put side)."""
+    t_safe = np.maximum(t, 1.0 / 365.0)
+    atm = term_vol(t_safe, vix, vix3m) / model.c
+    psi = model.psi_1m * (t_safe / T30) ** (-model.alpha)
+    k = np.log(strike / (spot * np.exp((r - q) * t_safe)))
+    slope = np.where(k < 0, psi, 0.5 * psi)  # a flatter wing above the forward
+    return np.maximum(atm - slope * k, MIN_VOL)[()]
+
+
+def estimate_put(spot: Num, strike: Num, t: Num, r: Num, vix: Num, vix3m: Num,
+                 q: float = DIVIDEND_YIELD, model: VolModel = FITTED) -> tuple[Num, Num, Num]:
+    """(price, implied vol, delta) of a put from the VIX-based estimate."""
+    vol = put_iv(spot, strike, t, r, q, vix, vix3m, model)
+    return bs_put_price(spot, strike, t, r, q, vol), vol, bs_put_delta(spot, strike, np.maximum(t, 1e-9), r, q, vol)
+
+
+def skew_strike_for_put_delta(spot: float, delta: float, t: float, r: float, vix: float, vix3m: float,
+                              q: float = DIVIDEND_YIELD, model: VolModel = FITTED) -> float:
+    """The strike whose put delta, priced with the estimated skew vol at that strike, is -delta."""
+
+    def gap(strike: float) -> float:
+        vol = put_iv(spot, strike, t, r, q, vix, vix3m, model)
+        return float(-bs_put_delta(spot, strike, t, r, q, vol)) - delta
+
+    return float(brentq(gap, 0.3 * spot, 1.5 * spot, xtol=1e-6))
