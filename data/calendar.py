@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from bisect import bisect_right
 from functools import lru_cache
 
 import exchange_calendars as xcals
@@ -22,10 +23,15 @@ def last_calendar_day() -> dt.date:
     return _xnys().last_session.date()
 
 
+@lru_cache(maxsize=1)
+def _session_ordinals() -> frozenset[int]:
+    return frozenset(ts.toordinal() for ts in _xnys().sessions)
+
+
 def is_session(day: dt.date) -> bool:
     if day > last_calendar_day():
         raise ValueError(f"{day} is beyond the NYSE calendar ({last_calendar_day()})")
-    return bool(_xnys().is_session(pd.Timestamp(day)))
+    return day.toordinal() in _session_ordinals()
 
 
 def nyse_sessions(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -50,16 +56,22 @@ def friday_expiry(friday: dt.date) -> dt.date:
     return day
 
 
-def listed_fridays(as_of: dt.date, until: dt.date, monthly_only: bool) -> list[dt.date]:
-    """Expirations the bundled source lists on `as_of`: third-Friday monthlies always, every Friday from
-    FIRST_PM_WEEKLY on, each moved to Thursday when its Friday is a holiday; only those after `as_of`."""
-    friday = as_of + dt.timedelta(days=(4 - as_of.weekday()) % 7)
+@lru_cache(maxsize=2)
+def _friday_expirations(monthly_only: bool) -> tuple[dt.date, ...]:
+    """Every expiration the bundled source knows, 1990 to the end of the calendar."""
+    friday = dt.date(1990, 1, 5)
+    last = last_calendar_day()
     found = []
-    while friday <= until:
+    while friday <= last:
         weekly_listed = not monthly_only and friday >= FIRST_PM_WEEKLY
         if weekly_listed or friday == third_friday(friday.year, friday.month):
-            expiry = friday_expiry(friday)
-            if expiry > as_of:
-                found.append(expiry)
+            found.append(friday_expiry(friday))
         friday += dt.timedelta(days=7)
-    return found
+    return tuple(found)
+
+
+def listed_fridays(as_of: dt.date, until: dt.date, monthly_only: bool) -> list[dt.date]:
+    """Expirations the bundled source lists on `as_of`, after it and up to `until`: third-Friday monthlies
+    always, every Friday from FIRST_PM_WEEKLY on, each moved to Thursday when its Friday is a holiday."""
+    expirations = _friday_expirations(monthly_only)
+    return list(expirations[bisect_right(expirations, as_of):bisect_right(expirations, until)])

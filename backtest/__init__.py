@@ -1,0 +1,1 @@
+"""The historical engine: the daily loop, mark-to-market and the metrics."""

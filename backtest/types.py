@@ -1,0 +1,89 @@
+"""Value types shared by the engine and the strategy rules it is given."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
+
+from data.contracts import OptionContract
+
+
+@dataclass(frozen=True)
+class MarketDay:
+    """What is known at a session's close."""
+
+    date: dt.date
+    spot: float
+    vix: float
+    vix3m: float  # NaN when there is no VIX3M
+    rate: float  # continuous annual
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A put price with where it came from: 'real' (the contract's own close that day) or 'estimated'."""
+
+    price: float
+    source: str
+    iv: float
+    delta: float  # negative for puts
+
+
+@dataclass(frozen=True)
+class Holding:
+    """An open position as the rules see it: the contract, its size and today's mark."""
+
+    contract: OptionContract
+    contracts: int
+    mark: float
+
+
+@dataclass(frozen=True)
+class Entry:
+    """The rules' decision to sell `contracts` puts at `fill` per share (after slippage)."""
+
+    contract: OptionContract
+    contracts: int
+    quote: Quote
+    fill: float
+    fees: float  # dollars for the whole order
+
+    @property
+    def premium(self) -> float:
+        """Net cash received, in dollars."""
+        return round(self.fill * 100 * self.contracts - self.fees, 2)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """No trade today, and why (shown to the user)."""
+
+    reason: str
+
+
+QuoteFn = Callable[[OptionContract], Quote]
+
+
+class Rules(Protocol):
+    """The strategy rules the engine (and the daily trader) call; implemented in trading/rules.py."""
+
+    def decide_entry(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
+                     expiries: Sequence[dt.date], strikes: Callable[[dt.date], Sequence[float] | None],
+                     quote: QuoteFn) -> Entry | Skip: ...
+
+    def settlement_value(self, contract: OptionContract, spx_open: float, spx_close: float) -> float: ...
+
+    def expiry_horizon(self) -> int:
+        """How many calendar days ahead the rules may look for an expiration."""
+        ...
+
+
+def settlement_loss(strike: float, settlement: float, contracts: int) -> float:
+    """Cash paid at expiry by the put seller, in dollars."""
+    return round(max(strike - settlement, 0.0) * 100 * contracts, 2)
+
+
+def is_finite(value: float) -> bool:
+    return not math.isnan(value) and not math.isinf(value)

@@ -1,0 +1,1 @@
+"""The strategy: rules, WheelParameters, the optimizer, the daily trader and the CLI."""

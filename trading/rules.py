@@ -1,0 +1,173 @@
+"""The strategy rules, pure and shared by the backtest engine and the daily trader (DESIGN.md section 5).
+
+No clock, no I/O, no environment: every input is an argument.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from backtest.types import Entry, Holding, MarketDay, QuoteFn, Skip
+from data.contracts import OptionContract, put_contract
+from data.pricing import skew_strike_for_put_delta
+
+STRIKE_RULES = ("seed", "bs-delta")
+EXPIRY_SETS = ("all", "monthly")
+MARGIN_MODELS = ("regt", "cash")
+STRIKE_STEP = 5.0
+MIN_HAIRCUT = 0.05
+
+
+class StrategyError(ValueError):
+    """Strategy parameters out of range."""
+
+
+@dataclass(frozen=True)
+class StrategyParams:
+    """Every knob of the strategy, validated when built; CLI options map one-to-one onto these fields."""
+
+    put_delta: float
+    dte_target: int
+    strike_rule: str = "seed"
+    expiries: str = "all"
+    margin: str = "regt"
+    capital: float = 500_000.0
+    contracts_per_trade: int = 1
+    max_open_positions: int = 3
+    max_margin_pct: float = 0.50
+    min_vix: float = 12.0
+    max_vix: float = 35.0
+    slippage: float = 0.05  # fraction of the price given up on entry, at least MIN_HAIRCUT a share
+    fee: float = 1.50  # dollars per contract, all-in
+
+    def __post_init__(self) -> None:
+        checks = [
+            (0.0 < self.put_delta < 1.0, f"put delta must be in (0, 1), got {self.put_delta}"),
+            (0 <= self.dte_target <= 3650, f"DTE must be between 0 and 3650 days, got {self.dte_target}"),
+            (self.strike_rule in STRIKE_RULES, f"strike rule must be one of {', '.join(STRIKE_RULES)}"),
+            (self.expiries in EXPIRY_SETS, f"expiries must be one of {', '.join(EXPIRY_SETS)}"),
+            (self.margin in MARGIN_MODELS, f"margin must be one of {', '.join(MARGIN_MODELS)}"),
+            (self.capital > 0, f"capital must be positive, got {self.capital}"),
+            (self.contracts_per_trade >= 1, "contracts per trade must be at least 1"),
+            (self.max_open_positions >= 1, "max open positions must be at least 1"),
+            (0.0 < self.max_margin_pct <= 1.0, f"max margin pct must be in (0, 1], got {self.max_margin_pct}"),
+            (0.0 <= self.min_vix <= self.max_vix, f"need 0 <= min VIX <= max VIX, got {self.min_vix}..{self.max_vix}"),
+            (0.0 <= self.slippage < 1.0, f"slippage must be in [0, 1), got {self.slippage}"),
+            (self.fee >= 0.0, f"fee must not be negative, got {self.fee}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise StrategyError(message)
+
+
+def seed_strike(spot: float, put_delta: float) -> float:
+    """The user's formula: spot - spot * (0.04 + put_delta * 0.15), to the nearest 5, a tie to the lower."""
+    target = spot - spot * (0.04 + put_delta * 0.15)
+    return math.ceil(round(target / STRIKE_STEP - 0.5, 9)) * STRIKE_STEP
+
+
+def snap_down(target: float, listed: Sequence[float]) -> float | None:
+    """The nearest listed strike at or below the target (None when every listed strike is above it)."""
+    position = bisect_right(listed, target + 1e-9)
+    return listed[position - 1] if position else None
+
+
+def choose_expiry(trade_date: dt.date, dte_target: int, listed: Sequence[dt.date]) -> dt.date | None:
+    """The listed expiration after the trade date whose calendar DTE is closest to the target; tie to the earlier."""
+    best = None
+    for expiry in listed:
+        if expiry <= trade_date:
+            continue
+        gap = abs((expiry - trade_date).days - dte_target)
+        if best is None or gap < best[0]:
+            best = (gap, expiry)
+    return best[1] if best else None
+
+
+def margin_per_contract(model: str, spot: float, strike: float, price: float) -> float:
+    """Dollars of margin for one short put: Reg-T style exchange minimum, or fully cash-secured."""
+    if model == "cash":
+        return 100.0 * strike
+    return 100.0 * max(price + 0.15 * spot - max(spot - strike, 0.0), price + 0.10 * strike)
+
+
+def size_contracts(wanted: int, per_contract: float, margin_in_use: float, limit: float) -> int:
+    """Contracts to sell: `wanted`, reduced while total margin would exceed the limit (0 means no trade)."""
+    room = limit - margin_in_use
+    if per_contract <= 0:
+        return wanted
+    return max(0, min(wanted, math.floor(room / per_contract + 1e-9)))
+
+
+def entry_fill(price: float, slippage: float) -> float:
+    """The price a sell at the close gets: less a haircut of `slippage` of the price, at least MIN_HAIRCUT,
+    rounded down to the cent. Zero slippage leaves the price as it is."""
+    if slippage == 0:
+        return round(price, 2)
+    haircut = max(price * slippage, MIN_HAIRCUT)
+    return math.floor(round((price - haircut) * 100, 6)) / 100
+
+
+def settlement_value(contract: OptionContract, spx_open: float, spx_close: float) -> float:
+    """AM-settled SPX at the expiry day's open (a stand-in for SET), PM-settled SPXW at its close."""
+    return spx_open if contract.am_settled else spx_close
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The rules bound to one parameter set, as the engine and the daily trader call them."""
+
+    params: StrategyParams
+
+    def expiry_horizon(self) -> int:
+        return 2 * self.params.dte_target + 21
+
+    def strike(self, day: MarketDay, expiry: dt.date, listed: Sequence[float] | None) -> float | None:
+        p = self.params
+        if p.strike_rule == "seed":
+            target = seed_strike(day.spot, p.put_delta)
+        else:
+            t = (expiry - day.date).days / 365.0
+            target = skew_strike_for_put_delta(day.spot, p.put_delta, t, day.rate, day.vix, day.vix3m)
+            target = math.floor(target / STRIKE_STEP + 0.5) * STRIKE_STEP
+        return snap_down(target, listed) if listed is not None else target
+
+    def decide_entry(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
+                     expiries: Sequence[dt.date], strikes: Callable[[dt.date], Sequence[float] | None],
+                     quote: QuoteFn) -> Entry | Skip:
+        """Filters in order (VIX, open positions, expiry already held), then strike, price and size."""
+        p = self.params
+        if not p.min_vix <= day.vix <= p.max_vix:
+            side = "above" if day.vix > p.max_vix else "below"
+            bound = p.max_vix if day.vix > p.max_vix else p.min_vix
+            return Skip(f"VIX {day.vix:.1f} {side} {bound:g}")
+        if len(holdings) >= p.max_open_positions:
+            return Skip(f"{len(holdings)} positions open (max {p.max_open_positions})")
+        expiry = choose_expiry(day.date, p.dte_target, expiries)
+        if expiry is None:
+            return Skip("no listed expiration")
+        if any(h.contract.expiry == expiry for h in holdings):
+            return Skip(f"already holding the {expiry} expiry")
+        strike = self.strike(day, expiry, strikes(expiry))
+        if strike is None:
+            return Skip(f"no listed strike at or below the target for {expiry}")
+        contract = put_contract(expiry, strike)
+        q = quote(contract)
+        fill = entry_fill(q.price, p.slippage)
+        if fill <= 0:
+            return Skip(f"premium {q.price:.2f} too small to sell after slippage")
+        in_use = sum(margin_per_contract(p.margin, day.spot, h.contract.strike, h.mark) * h.contracts
+                     for h in holdings)
+        per_contract = margin_per_contract(p.margin, day.spot, strike, q.price)
+        contracts = size_contracts(p.contracts_per_trade, per_contract, in_use, p.max_margin_pct * equity)
+        if contracts == 0:
+            return Skip(f"margin cap: {per_contract:,.0f} a contract with {in_use:,.0f} of "
+                        f"{p.max_margin_pct * equity:,.0f} in use")
+        return Entry(contract, contracts, q, fill, round(p.fee * contracts, 2))
+
+    def settlement_value(self, contract: OptionContract, spx_open: float, spx_close: float) -> float:
+        return settlement_value(contract, spx_open, spx_close)
