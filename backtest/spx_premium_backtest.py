@@ -4,8 +4,7 @@ given. No network and no database: the source has all its data before the run st
 from __future__ import annotations
 
 import datetime as dt
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -66,26 +65,30 @@ class _Position:
     entry: Entry
     day: dt.date
     first: int  # history index of the entry session
-    expiry_index: int | None  # history index of the settlement session, None beyond the data
-    marks: np.ndarray  # put price on sessions first .. (expiry_index or end) - 1
-    trade_fields: dict[str, object] = field(default_factory=dict)
+    expiry_index: int  # history index of the settlement session (len(dates) when beyond the data)
+    marks: np.ndarray  # put price on sessions first .. expiry_index - 1
 
 
 def quote_put(source: MarketSource, history: History, i: int, contract: OptionContract) -> Quote:
     """The put's price at session i's close: its real close when the source has one, else the estimate."""
-    marks, ivs, deltas, real = _marks(source, history, contract, i, i + 1)
-    return Quote(float(marks[0]), "real" if real[0] else "estimated", float(ivs[0]), float(deltas[0]))
+    return _life_marks(source, history, contract, i, i + 1)[1]
 
 
-def _marks(source: MarketSource, history: History, contract: OptionContract, first: int,
-           stop: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _life_marks(source: MarketSource, history: History, contract: OptionContract, first: int,
+                stop: int) -> tuple[np.ndarray, Quote]:
+    """The put's marks on sessions first..stop-1 (real closes where the source has them) and its entry quote."""
     days = history.ordinals[first:stop]
     t = years_to_settlement(contract.expiry.toordinal() - days, contract.am_settled)
     price, iv, delta = estimate_put(history.spx_close[first:stop], contract.strike, t, history.rate[first:stop],
                                     history.vix[first:stop], history.vix3m[first:stop])
-    real_close = source.option_closes(contract.ticker, history.dates[first:stop])
-    real = ~np.isnan(real_close)
-    return np.where(real, real_close, price), np.atleast_1d(iv), np.atleast_1d(delta), real
+    marks = np.atleast_1d(price)
+    real_close = source.option_closes(contract, history.dates[first:stop])
+    if real_close is not None:
+        marks = np.where(np.isnan(real_close), marks, real_close)
+    real = real_close is not None and not np.isnan(real_close[0])
+    entry = Quote(float(marks[0]), "real" if real else "estimated", float(np.atleast_1d(iv)[0]),
+                  float(np.atleast_1d(delta)[0]))
+    return marks, entry
 
 
 def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.date, capital: float,
@@ -96,6 +99,8 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     if stop - first < 2:
         raise BacktestError(f"fewer than two sessions of data between {start} and {end}")
     ordinals = history.ordinals
+    growth = np.exp(history.rate[first:stop - 1] * np.diff(ordinals[first:stop]) / 365.0)
+    liability = np.zeros(stop - first)  # dollars owed on the open puts at each close, by their marks
     cash = capital
     positions: list[_Position] = []
     trades: list[Trade] = []
@@ -103,38 +108,51 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     position_days = 0
     horizon = dt.timedelta(days=rules.expiry_horizon())
 
+    closes, opens = history.spx_close.tolist(), history.spx_open.tolist()
+    vix, vix3m, rate = history.vix.tolist(), history.vix3m.tolist(), history.rate.tolist()
+    next_settlement = len(ordinals)
     for i in range(first, stop):
         day = history.dates[i]
         if i > first:
-            cash *= math.exp(history.rate[i - 1] * (ordinals[i] - ordinals[i - 1]) / 365.0)
-        for pos in [p for p in positions if p.expiry_index == i]:
-            value = rules.settlement_value(pos.entry.contract, history.spx_open[i], history.spx_close[i])
-            loss = settlement_loss(pos.entry.contract.strike, value, pos.entry.contracts)
-            cash -= loss
-            trades.append(_trade(pos, value, round(pos.entry.premium - loss, 2)))
-            positions.remove(pos)
+            cash *= growth[i - first - 1]
+        if i == next_settlement:
+            for pos in [p for p in positions if p.expiry_index == i]:
+                value = rules.settlement_value(pos.entry.contract, opens[i], closes[i])
+                loss = settlement_loss(pos.entry.contract.strike, value, pos.entry.contracts)
+                cash -= loss
+                trades.append(_trade(pos, value, round(pos.entry.premium - loss, 2)))
+                positions.remove(pos)
+            next_settlement = min((p.expiry_index for p in positions), default=len(ordinals))
         holdings = [Holding(p.entry.contract, p.entry.contracts, float(p.marks[i - p.first])) for p in positions]
-        market = MarketDay(day, float(history.spx_close[i]), float(history.vix[i]), float(history.vix3m[i]),
-                           float(history.rate[i]))
-        liability = sum(h.mark * 100 * h.contracts for h in holdings)
+        market = MarketDay(day, closes[i], vix[i], vix3m[i], rate[i])
+        priced: dict[OptionContract, np.ndarray] = {}
+
+        def quote(contract: OptionContract) -> Quote:
+            marks, entry = _life_marks(source, history, contract, i, _settlement_index(history, contract))
+            priced[contract] = marks
+            return entry
+
         decision = rules.decide_entry(
-            market, holdings, cash - liability,
-            source.listed_expiries(day, day + horizon, monthly_only),
+            market, holdings, cash - liability[i - first],
+            lambda: source.listed_expiries(day, day + horizon, monthly_only),
             lambda expiry: source.listed_strikes(day, expiry),
-            lambda contract: quote_put(source, history, i, contract),
+            quote,
         )
         if isinstance(decision, Entry):
-            pos = _open(source, history, decision, i)
+            pos = _Position(decision, day, i, _settlement_index(history, decision.contract),
+                            priced[decision.contract])
             positions.append(pos)
+            next_settlement = min(next_settlement, pos.expiry_index)
             cash += decision.premium
-            liability += decision.quote.price * 100 * decision.contracts
+            until = min(pos.expiry_index, stop) - first
+            liability[i - first:until] += pos.marks[:until - (i - first)] * 100 * decision.contracts
         position_days += len(positions)
-        equity[i - first] = cash - liability
+        equity[i - first] = cash - liability[i - first]
 
     trades.extend(_trade(p, None, None) for p in positions)
     trades.sort(key=lambda t: (t.entry_date, t.expiry))
     dates = list(history.dates[first:stop])
-    riskfree = np.exp(history.rate[first:stop - 1] * np.diff(ordinals[first:stop]) / 365.0) - 1.0
+    riskfree = growth - 1.0
     closed = [t.pnl for t in trades if t.pnl is not None]
     span = (dates[-1] - dates[0]).days
     curve = np.concatenate([[capital], equity])
@@ -145,14 +163,9 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
                           real, len(trades) - real, position_days)
 
 
-def _open(source: MarketSource, history: History, entry: Entry, i: int) -> _Position:
-    ordinals = history.ordinals
-    target = entry.contract.expiry.toordinal()
-    expiry_index = int(np.searchsorted(ordinals, target))
-    stop = expiry_index if expiry_index < len(ordinals) else len(ordinals)
-    marks, _, _, _ = _marks(source, history, entry.contract, i, stop)
-    marks[0] = entry.quote.price
-    return _Position(entry, history.dates[i], i, expiry_index if expiry_index < len(ordinals) else None, marks)
+def _settlement_index(history: History, contract: OptionContract) -> int:
+    """History index of the session that settles the contract (len(dates) when it lies beyond the data)."""
+    return int(np.searchsorted(history.ordinals, contract.expiry.toordinal()))
 
 
 def _trade(pos: _Position, settlement: float | None, pnl: float | None) -> Trade:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Callable, NamedTuple, Protocol, Sequence
 
 from data.contracts import OptionContract
 
 
-@dataclass(frozen=True)
-class MarketDay:
+class MarketDay(NamedTuple):
     """What is known at a session's close."""
 
     date: dt.date
@@ -31,8 +30,7 @@ class Quote:
     delta: float  # negative for puts
 
 
-@dataclass(frozen=True)
-class Holding:
+class Holding(NamedTuple):
     """An open position as the rules see it: the contract, its size and today's mark."""
 
     contract: OptionContract
@@ -58,9 +56,14 @@ class Entry:
 
 @dataclass(frozen=True)
 class Skip:
-    """No trade today, and why (shown to the user)."""
+    """No trade today, and why: `template` formatted with `values` (formatted only when shown)."""
 
-    reason: str
+    template: str
+    values: tuple[object, ...] = ()
+
+    @property
+    def reason(self) -> str:
+        return self.template.format(*self.values)
 
 
 QuoteFn = Callable[[OptionContract], Quote]
@@ -70,8 +73,10 @@ class Rules(Protocol):
     """The strategy rules the engine (and the daily trader) call; implemented in trading/rules.py."""
 
     def decide_entry(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
-                     expiries: Sequence[dt.date], strikes: Callable[[dt.date], Sequence[float] | None],
-                     quote: QuoteFn) -> Entry | Skip: ...
+                     expiries: Callable[[], Sequence[dt.date]],
+                     strikes: Callable[[dt.date], Sequence[float] | None], quote: QuoteFn) -> Entry | Skip:
+        """`expiries`, `strikes` and `quote` are asked only when the filters before them pass."""
+        ...
 
     def settlement_value(self, contract: OptionContract, spx_open: float, spx_close: float) -> float: ...
 

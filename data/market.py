@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
+
+from data.contracts import OptionContract
 
 HISTORY_FILE = Path(__file__).parent / "history" / "market.csv.gz"
 
@@ -28,6 +30,11 @@ class History:
     vix: np.ndarray
     vix3m: np.ndarray  # NaN where VIX3M did not exist
     rate: np.ndarray
+    ordinals: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ordinals = np.fromiter((d.toordinal() for d in self.dates), dtype=np.int64, count=len(self.dates))
+        object.__setattr__(self, "ordinals", ordinals)
 
     def index_of(self, day: dt.date) -> int:
         """Position of a session in the arrays (DataError when the day is not in the history)."""
@@ -36,20 +43,11 @@ class History:
             raise DataError(f"no market data for {day} (history covers {self.dates[0]} .. {self.dates[-1]})")
         return position
 
-    @property
-    def ordinals(self) -> np.ndarray:
-        return _ordinals(self.dates)
-
     def window(self, start: dt.date, end: dt.date) -> tuple[int, int]:
         """Half-open [first, last) positions of the sessions within start..end."""
         first = int(np.searchsorted(self.ordinals, start.toordinal(), side="left"))
         last = int(np.searchsorted(self.ordinals, end.toordinal(), side="right"))
         return first, last
-
-
-@lru_cache(maxsize=4)
-def _ordinals(dates: tuple[dt.date, ...]) -> np.ndarray:
-    return np.fromiter((d.toordinal() for d in dates), dtype=np.int64, count=len(dates))
 
 
 class MarketSource(Protocol):
@@ -65,8 +63,8 @@ class MarketSource(Protocol):
         """Sorted listed put strikes, or None when the source lists none (then the 5-point grid applies)."""
         ...
 
-    def option_closes(self, ticker: str, dates: tuple[dt.date, ...]) -> np.ndarray:
-        """The contract's real daily closes on `dates`, NaN where there is no bar."""
+    def option_closes(self, contract: OptionContract, dates: tuple[dt.date, ...]) -> np.ndarray | None:
+        """The contract's real daily closes on `dates`, NaN where there is no bar; None when it has none at all."""
         ...
 
 
@@ -109,5 +107,5 @@ class EmbeddedSource:
     def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
         return None
 
-    def option_closes(self, ticker: str, dates: tuple[dt.date, ...]) -> np.ndarray:
-        return np.full(len(dates), np.nan)
+    def option_closes(self, contract: OptionContract, dates: tuple[dt.date, ...]) -> np.ndarray | None:
+        return None

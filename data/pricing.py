@@ -87,9 +87,16 @@ def put_iv(spot: Num, strike: Num, t: Num, r: Num, q: Num, vix: Num, vix3m: Num,
 
 def estimate_put(spot: Num, strike: Num, t: Num, r: Num, vix: Num, vix3m: Num,
                  q: float = DIVIDEND_YIELD, model: VolModel = FITTED) -> tuple[Num, Num, Num]:
-    """(price, implied vol, delta) of a put from the VIX-based estimate."""
+    """(price, implied vol, delta) of a put from the VIX-based estimate; one pass, as the engine prices every
+    position's whole life with it."""
     vol = put_iv(spot, strike, t, r, q, vix, vix3m, model)
-    return bs_put_price(spot, strike, t, r, q, vol), vol, bs_put_delta(spot, strike, np.maximum(t, 1e-9), r, q, vol)
+    t_safe = np.maximum(t, 1e-12)
+    d1 = _d1(spot, strike, t_safe, r, q, vol)
+    discount_q = np.exp(-q * t_safe)
+    n_minus_d1 = ndtr(-d1)
+    price = strike * np.exp(-r * t_safe) * ndtr(vol * np.sqrt(t_safe) - d1) - spot * discount_q * n_minus_d1
+    price = np.where(t > 0, price, np.maximum(strike - spot, 0.0))
+    return price[()], vol, (-discount_q * n_minus_d1)[()]
 
 
 def skew_strike_for_put_delta(spot: float, delta: float, t: float, r: float, vix: float, vix3m: float,

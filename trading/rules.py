@@ -137,36 +137,36 @@ class Rules:
         return snap_down(target, listed) if listed is not None else target
 
     def decide_entry(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
-                     expiries: Sequence[dt.date], strikes: Callable[[dt.date], Sequence[float] | None],
-                     quote: QuoteFn) -> Entry | Skip:
+                     expiries: Callable[[], Sequence[dt.date]],
+                     strikes: Callable[[dt.date], Sequence[float] | None], quote: QuoteFn) -> Entry | Skip:
         """Filters in order (VIX, open positions, expiry already held), then strike, price and size."""
         p = self.params
         if not p.min_vix <= day.vix <= p.max_vix:
-            side = "above" if day.vix > p.max_vix else "below"
-            bound = p.max_vix if day.vix > p.max_vix else p.min_vix
-            return Skip(f"VIX {day.vix:.1f} {side} {bound:g}")
+            above = day.vix > p.max_vix
+            return Skip("VIX {:.1f} {} {:g}", (day.vix, "above" if above else "below",
+                                                p.max_vix if above else p.min_vix))
         if len(holdings) >= p.max_open_positions:
-            return Skip(f"{len(holdings)} positions open (max {p.max_open_positions})")
-        expiry = choose_expiry(day.date, p.dte_target, expiries)
+            return Skip("{} positions open (max {})", (len(holdings), p.max_open_positions))
+        expiry = choose_expiry(day.date, p.dte_target, expiries())
         if expiry is None:
             return Skip("no listed expiration")
         if any(h.contract.expiry == expiry for h in holdings):
-            return Skip(f"already holding the {expiry} expiry")
+            return Skip("already holding the {} expiry", (expiry,))
         strike = self.strike(day, expiry, strikes(expiry))
         if strike is None:
-            return Skip(f"no listed strike at or below the target for {expiry}")
+            return Skip("no listed strike at or below the target for {}", (expiry,))
         contract = put_contract(expiry, strike)
         q = quote(contract)
         fill = entry_fill(q.price, p.slippage)
         if fill <= 0:
-            return Skip(f"premium {q.price:.2f} too small to sell after slippage")
+            return Skip("premium {:.2f} too small to sell after slippage", (q.price,))
         in_use = sum(margin_per_contract(p.margin, day.spot, h.contract.strike, h.mark) * h.contracts
                      for h in holdings)
         per_contract = margin_per_contract(p.margin, day.spot, strike, q.price)
         contracts = size_contracts(p.contracts_per_trade, per_contract, in_use, p.max_margin_pct * equity)
         if contracts == 0:
-            return Skip(f"margin cap: {per_contract:,.0f} a contract with {in_use:,.0f} of "
-                        f"{p.max_margin_pct * equity:,.0f} in use")
+            return Skip("margin cap: ${:,.0f} a contract with ${:,.0f} of ${:,.0f} in use",
+                        (per_contract, in_use, p.max_margin_pct * equity))
         return Entry(contract, contracts, q, fill, round(p.fee * contracts, 2))
 
     def settlement_value(self, contract: OptionContract, spx_open: float, spx_close: float) -> float:

@@ -1,0 +1,69 @@
+"""Engine and session scope. Migrations are applied when a database is opened."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+
+class StorageError(Exception):
+    """The database cannot be opened, migrated or written."""
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for a SQLAlchemy URL or a plain file path (taken as SQLite); SQLite gets foreign keys on."""
+    try:
+        parsed = make_url(url) if "://" in url else make_url(f"sqlite:///{Path(url).expanduser()}")
+    except ArgumentError as exc:
+        raise StorageError(f"not a database URL or path: {url}") from exc
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).parent
+        if not folder.is_dir():
+            raise StorageError(f"cannot open database {parsed.database}: folder {folder} does not exist")
+    engine = create_engine(parsed, connect_args={"timeout": 30} if parsed.drivername.startswith("sqlite") else {})
+    if parsed.drivername.startswith("sqlite"):
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (existing rows are kept)."""
+    config = Config()
+    config.set_main_option("script_location", "db:migrations")
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
+                           f"{exc.orig if hasattr(exc, 'orig') else exc}") from exc
+
+
+def open_database(url: str) -> sessionmaker[Session]:
+    engine = make_engine(url)
+    migrate(engine)
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error."""
+    try:
+        with factory.begin() as session:
+            yield session
+    except SQLAlchemyError as exc:
+        raise StorageError(f"database error: {getattr(exc, 'orig', exc)}") from exc

@@ -1,0 +1,337 @@
+"""The spx-wheel command line: parse, open the database, call one core function, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import math
+import os
+import sys
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+import click
+from tabulate import tabulate
+
+from backtest.spx_premium_backtest import BacktestError, quote_put
+from data.contracts import put_contract
+from data.market import DataError, EmbeddedSource, MarketSource
+from db.session import StorageError, open_database, transaction
+from trading import render
+from trading.rules import StrategyError, StrategyParams
+from trading.spx_wheel_system import (DEFAULT_DELTAS, DEFAULT_DTES, OBJECTIVES, Calibration, active_parameters,
+                                      run_grid, save_calibration)
+
+NEW_YORK = ZoneInfo("America/New_York")
+DEFAULT_WINDOW_YEARS = 5
+logger = logging.getLogger(__name__)
+
+
+def default_db_path(environ: dict[str, str]) -> str:
+    """$XDG_DATA_HOME/spx-wheel/spx-wheel.db, else ~/.local/share/spx-wheel/spx-wheel.db."""
+    base = Path(environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return str(base / "spx-wheel" / "spx-wheel.db")
+
+
+def new_york_now() -> dt.datetime:
+    return dt.datetime.now(NEW_YORK)
+
+
+class SpxWheelGroup(click.Group):
+    """Maps the core's exceptions to click's: bad parameters exit 2, data and storage failures exit 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StrategyError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+        except (DataError, StorageError, BacktestError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+class DateType(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.datetime.strptime(value, "%Y-%m-%d").date()
+        except ValueError:
+            self.fail(f"{value!r} is not a date in YYYY-MM-DD form", param, ctx)
+
+
+class NumberList(click.ParamType):
+    """A comma-separated list of numbers, e.g. 0.15,0.20."""
+
+    def __init__(self, kind: type) -> None:
+        self.kind = kind
+        self.name = "LIST"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[Any, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            items = tuple(self.kind(v) for v in str(value).split(",") if v.strip())
+        except ValueError:
+            self.fail(f"{value!r} is not a comma-separated list of {self.kind.__name__} values", param, ctx)
+        if not items:
+            self.fail("the list is empty", param, ctx)
+        return items
+
+
+DATE = DateType()
+
+
+def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--db", "db_url", envvar="SPX_WHEEL_DB", default=lambda: default_db_path(dict(os.environ)),
+                        show_default="~/.local/share/spx-wheel/spx-wheel.db",
+                        help="Database file or SQLAlchemy URL (env SPX_WHEEL_DB).")(f)
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")(f)
+
+
+def source_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--source", type=click.Choice(["embedded"]), default="embedded", show_default=True,
+                        help="Market data: the bundled history (every option price estimated).")(f)
+
+
+STRATEGY_OPTIONS = [
+    click.option("--strike-rule", type=click.Choice(["seed", "bs-delta"]), default="seed", show_default=True,
+                 help="seed: spot*(1-(0.04+delta*0.15)) to $5; bs-delta: strike with that Black-Scholes delta."),
+    click.option("--expiries", type=click.Choice(["all", "monthly"]), default="all", show_default=True,
+                 help="Expirations to choose from: every listed Friday, or third-Friday monthlies only."),
+    click.option("--margin", type=click.Choice(["regt", "cash"]), default="regt", show_default=True,
+                 help="Margin model: Reg-T exchange minimum, or fully cash-secured (100 x strike)."),
+    click.option("--capital", type=click.FloatRange(min=0, min_open=True), default=500_000.0, show_default=True,
+                 help="Starting capital in dollars."),
+    click.option("--contracts-per-trade", type=click.IntRange(min=1), default=1, show_default=True),
+    click.option("--max-open", "max_open_positions", type=click.IntRange(min=1), default=3, show_default=True,
+                 help="Most positions open at once."),
+    click.option("--max-margin-pct", type=click.FloatRange(0, 1, min_open=True), default=0.50, show_default=True,
+                 help="Largest share of equity committed to margin."),
+    click.option("--min-vix", type=click.FloatRange(min=0), default=12.0, show_default=True),
+    click.option("--max-vix", type=click.FloatRange(min=0), default=35.0, show_default=True),
+    click.option("--slippage", type=click.FloatRange(0, 1, max_open=True), default=0.05, show_default=True,
+                 help="Share of the option price given up on entry (at least $0.05)."),
+    click.option("--fee", type=click.FloatRange(min=0), default=1.50, show_default=True,
+                 help="All-in cost per contract in dollars."),
+]
+
+
+def strategy_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(STRATEGY_OPTIONS):
+        f = option(f)
+    return f
+
+
+def make_source(name: str) -> MarketSource:
+    return EmbeddedSource()
+
+
+def resolve_window(source: MarketSource, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
+    """Default END to the source's last day and START to five years before it; refuse empty windows."""
+    history = source.history()
+    first_day, last_day = history.dates[0], history.dates[-1]
+    end = end or last_day
+    start = start or end.replace(year=end.year - DEFAULT_WINDOW_YEARS)
+    if start > end:
+        raise click.UsageError(f"START {start} is after END {end}")
+    lo, hi = history.window(start, end)
+    if hi - lo < 2:
+        raise click.UsageError(f"no market data between {start} and {end}: the {source.name} source covers "
+                               f"{first_day} .. {last_day}")
+    return start, end
+
+
+def progress_printer() -> Callable[[int, int], None]:
+    if not sys.stderr.isatty():
+        return lambda done, total: None
+    return lambda done, total: click.echo(f"\rbacktesting {done}/{total}", err=True, nl=done == total)
+
+
+@click.group(cls=SpxWheelGroup)
+@click.option("-v", "--verbose", count=True, help="More log output on stderr.")
+def cli(verbose: int) -> None:
+    """Sell SPX puts with parameters found by backtest, and keep checking live results against it.
+
+    \b
+    Example:
+      spx-wheel calibrate 2022-01-01
+      spx-wheel params
+    """
+    logging.basicConfig(level=logging.WARNING - 10 * verbose, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+
+
+@cli.command("calibrate")
+@click.argument("start", type=DATE, required=False)
+@click.option("--end", type=DATE, help="Last day of the window (default: the source's last day).")
+@click.option("--optimize", "objective", type=click.Choice(list(OBJECTIVES)), default="sharpe", show_default=True)
+@click.option("--deltas", type=NumberList(float), default=",".join(map(str, DEFAULT_DELTAS)), show_default=True,
+              help="Put deltas to test, comma-separated.")
+@click.option("--dtes", type=NumberList(int), default=",".join(map(str, DEFAULT_DTES)), show_default=True,
+              help="Days-to-expiry targets to test, comma-separated.")
+@source_option
+@strategy_options
+@db_option
+@json_option
+def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, deltas: tuple[float, ...],
+                  dtes: tuple[int, ...], source: str, db_url: str, as_json: bool, **knobs: Any) -> None:
+    """Backtest every delta x DTE combination and save the best as the active WheelParameters.
+
+    START defaults to five years before END.
+
+    \b
+    Example:
+      spx-wheel calibrate 2022-01-01 --optimize sharpe
+      spx-wheel calibrate 2015-01-01 --end 2019-12-31 --deltas 0.15,0.2 --dtes 30,45 --json
+    """
+    base = [StrategyParams(put_delta=d, dte_target=n, **knobs) for d in deltas for n in dtes][0]
+    market = make_source(source)
+    start, end = resolve_window(market, start, end)
+    factory = open_database(db_url)
+    calibration = run_grid(market, base, deltas, dtes, start, end, objective, progress_printer())
+    now = new_york_now()
+    with transaction(factory) as session:
+        run, saved = save_calibration(session, calibration, "calibrate", now.date(), now)
+    assert saved is not None
+    if as_json:
+        click.echo(render.to_json(calibration_json(calibration, run.id, saved.id)))
+        return
+    click.echo(f"Calibrating {calibration.start} .. {calibration.end} on the {calibration.source} source "
+               f"(strike rule {base.strike_rule}, optimizing {objective})")
+    for c in calibration.combinations:
+        extra = f"  [{c.result.metrics.trades} trades, real delta ~{render.mean_entry_delta(c.result.trades):.2f}]"
+        click.echo(render.seed_line(c.params.put_delta, c.params.dte_target, c.result.metrics) + extra)
+    best = calibration.best_combination.params
+    click.echo(f"\nBEST: Delta={best.put_delta:.2f}, DTE={best.dte_target} ({OBJECTIVES[objective][0]})\n")
+    real = sum(c.result.real for c in calibration.combinations)
+    estimated = sum(c.result.estimated for c in calibration.combinations)
+    click.echo("\n".join(render.data_quality(real, estimated)))
+    click.echo(f"\nSaved as WheelParameters #{saved.id} (calibration run #{run.id}) in {db_url}. "
+               "Show them with: spx-wheel params")
+
+
+def calibration_json(calibration: Calibration, run_id: int, params_id: int | None) -> dict[str, Any]:
+    results = [{"put_delta": c.params.put_delta, "dte_target": c.params.dte_target,
+                **render.metrics_json(c.result.metrics, c.result)} for c in calibration.combinations]
+    best = calibration.best_combination
+    return {"window": {"start": calibration.start, "end": calibration.end}, "source": calibration.source,
+            "objective": calibration.objective, "results": results,
+            "best": {"put_delta": best.params.put_delta, "dte_target": best.params.dte_target},
+            "data_quality": {"real": sum(r["real"] for r in results),
+                             "estimated": sum(r["estimated"] for r in results)},
+            "run_id": run_id, "parameters_id": params_id}
+
+
+@cli.command("backtest")
+@click.option("--delta", "put_delta", type=float, required=True, help="Put delta, e.g. 0.15.")
+@click.option("--dte", "dte_target", type=int, required=True, help="Days-to-expiry target, e.g. 45.")
+@click.option("--start", type=DATE, help="First day (default: five years before END).")
+@click.option("--end", type=DATE, help="Last day (default: the source's last day).")
+@click.option("--show-trades", is_flag=True, help="List every trade.")
+@source_option
+@strategy_options
+@db_option
+@json_option
+def backtest_cmd(put_delta: float, dte_target: int, start: dt.date | None, end: dt.date | None,
+                 show_trades: bool, source: str, db_url: str, as_json: bool, **knobs: Any) -> None:
+    """Backtest one delta x DTE combination and store its trades.
+
+    \b
+    Example:
+      spx-wheel backtest --delta 0.15 --dte 45 --start 2020-01-01 --end 2020-12-31 --show-trades
+    """
+    params = StrategyParams(put_delta=put_delta, dte_target=dte_target, **knobs)
+    market = make_source(source)
+    start, end = resolve_window(market, start, end)
+    factory = open_database(db_url)
+    calibration = run_grid(market, params, [put_delta], [dte_target], start, end, "sharpe")
+    now = new_york_now()
+    with transaction(factory) as session:
+        run, _ = save_calibration(session, calibration, "backtest", now.date(), now)
+    result = calibration.combinations[0].result
+    m = result.metrics
+    if as_json:
+        document = {"run_id": run.id, "window": {"start": result.start, "end": result.end}, "source": market.name,
+                    "parameters": asdict(params), **render.metrics_json(m, result),
+                    "trades": [render.trade_json(t) for t in result.trades],
+                    "equity": [[d, round(float(v), 2)] for d, v in zip(result.dates, result.equity)]}
+        click.echo(render.to_json(document))
+        return
+    click.echo(f"Backtest {result.start} .. {result.end} on the {market.name} source (run #{run.id})")
+    click.echo(render.seed_line(put_delta, dte_target, m))
+    click.echo(tabulate([
+        ("closed trades", m.trades), ("open at end", len(result.trades) - m.trades),
+        ("CAGR", render.pct(m.cagr, True, 2)), ("Sortino", render.number(m.sortino)),
+        ("Calmar", render.number(m.calmar)), ("final equity", f"${result.equity[-1]:,.2f}"),
+        ("mean real delta at entry", render.number(render.mean_entry_delta(result.trades), 3)),
+    ], tablefmt="plain", disable_numparse=True))
+    click.echo("\n".join(["", *render.data_quality(result.real, result.estimated)]))
+    if show_trades:
+        click.echo("\n" + render.trade_table(result.trades))
+
+
+@cli.command("quote")
+@click.option("--date", "day", type=DATE, required=True, help="Trading day whose close prices the put.")
+@click.option("--expiry", type=DATE, required=True, help="Expiration date of the put.")
+@click.option("--strike", type=click.FloatRange(min=0, min_open=True), required=True, help="Strike, e.g. 5280.")
+@source_option
+@json_option
+def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, as_json: bool) -> None:
+    """Estimate an SPX put's premium, implied vol and delta at a day's close.
+
+    \b
+    Example:
+      spx-wheel quote --date 2024-11-05 --expiry 2024-12-20 --strike 5280
+    """
+    if expiry <= day:
+        raise click.UsageError(f"expiry {expiry} must be after the date {day}")
+    market = make_source(source)
+    history = market.history()
+    i = history.index_of(day)
+    contract = put_contract(expiry, strike)
+    q = quote_put(EmbeddedSource(), history, i, contract)
+    closes = market.option_closes(contract, (day,))
+    real_close = math.nan if closes is None else float(closes[0])
+    document = {"ticker": contract.ticker, "date": day, "spot": float(history.spx_close[i]),
+                "vix": float(history.vix[i]), "premium": round(q.price, 4), "iv": round(q.iv, 6),
+                "delta": round(q.delta, 6), "source": "estimated",
+                "real_close": None if math.isnan(real_close) else real_close}
+    if as_json:
+        click.echo(render.to_json(document))
+        return
+    click.echo(tabulate([(k.replace("_", " "), "n/a" if v is None else v) for k, v in document.items()],
+                        tablefmt="plain", disable_numparse=True))
+
+
+@cli.command("params")
+@db_option
+@json_option
+def params_cmd(db_url: str, as_json: bool) -> None:
+    """Show the active (newest) WheelParameters.
+
+    \b
+    Example:
+      spx-wheel params --json
+    """
+    factory = open_database(db_url)
+    with transaction(factory) as session:
+        saved = active_parameters(session)
+        if saved is None:
+            raise click.ClickException("no parameters saved yet: run spx-wheel calibrate first")
+        fields = {c.key: getattr(saved, c.key) for c in saved.__table__.columns}
+    if as_json:
+        click.echo(render.to_json(fields))
+        return
+    shown = dict(fields)
+    for key in ("backtest_win_rate", "backtest_total_return", "backtest_max_drawdown", "max_margin_pct"):
+        shown[key] = render.pct(fields[key], key == "backtest_total_return")
+    click.echo("WheelParameters (active):")
+    click.echo(tabulate(shown.items(), tablefmt="plain", disable_numparse=True))

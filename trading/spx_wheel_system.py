@@ -1,0 +1,147 @@
+"""WheelParameters, the grid optimizer and its persistence (the entry point of the strategy package)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Callable, Sequence
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from backtest.spx_premium_backtest import BacktestResult, Trade, run_backtest
+from data.market import MarketSource
+from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
+from trading.rules import Rules, StrategyParams
+
+DEFAULT_DELTAS = (0.15, 0.20, 0.25, 0.30)
+DEFAULT_DTES = (30, 45, 60)
+OBJECTIVES = {
+    "sharpe": ("highest Sharpe", lambda m: m.sharpe),
+    "return": ("highest total return", lambda m: m.total_return),
+    "win_rate": ("highest win rate", lambda m: m.win_rate),
+    "drawdown": ("smallest max drawdown", lambda m: -m.max_drawdown),
+    "calmar": ("highest Calmar", lambda m: m.calmar),
+}
+
+
+@dataclass(frozen=True)
+class Combination:
+    params: StrategyParams
+    result: BacktestResult
+
+
+@dataclass(frozen=True)
+class Calibration:
+    start: dt.date
+    end: dt.date
+    source: str
+    objective: str
+    combinations: list[Combination]
+    best: int  # index into combinations
+
+    @property
+    def best_combination(self) -> Combination:
+        return self.combinations[self.best]
+
+
+def _score(value: float) -> float:
+    return -math.inf if value is None or math.isnan(value) else value
+
+
+def rank_key(objective: str, combination: Combination) -> tuple[float, float, int]:
+    """Higher is better: the objective, then Sharpe, then fewer trades."""
+    m = combination.result.metrics
+    return _score(OBJECTIVES[objective][1](m)), _score(m.sharpe), -m.trades
+
+
+def run_grid(source: MarketSource, base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int],
+             start: dt.date, end: dt.date, objective: str,
+             progress: Callable[[int, int], None] = lambda done, total: None) -> Calibration:
+    """Backtest every delta x DTE combination with the other knobs of `base`, and pick the best."""
+    combinations = []
+    grid = [(d, n) for d in deltas for n in dtes]
+    for done, (delta, dte) in enumerate(grid, start=1):
+        params = replace(base, put_delta=delta, dte_target=dte)
+        result = run_backtest(source, Rules(params), start, end, params.capital, params.expiries == "monthly")
+        combinations.append(Combination(params, result))
+        progress(done, len(grid))
+    best = max(range(len(combinations)), key=lambda i: rank_key(objective, combinations[i]))
+    first = combinations[0].result
+    return Calibration(first.start, first.end, source.name, objective, combinations, best)
+
+
+def _cents(value: float | None) -> int | None:
+    return None if value is None else round(value * 100)
+
+
+def _nullable(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def _trade_rows(result_id: int, trades: Sequence[Trade]) -> list[dict[str, object]]:
+    return [dict(result_id=result_id, ticker=t.ticker, root=t.root, entry_date=t.entry_date, expiry=t.expiry,
+                 strike_cents=_cents(t.strike), contracts=t.contracts, entry_price_cents=_cents(t.entry_price),
+                 fill_cents=_cents(t.fill), premium_cents=_cents(t.premium), source=t.source,
+                 entry_delta=t.entry_delta, settlement_cents=_cents(t.settlement), pnl_cents=_cents(t.pnl))
+            for t in trades]
+
+
+def save_calibration(session: Session, calibration: Calibration, kind: str, today: dt.date,
+                     now: dt.datetime) -> tuple[CalibrationRun, WheelParameters | None]:
+    """Store the run, every combination and its trades; for a calibration also the best as WheelParameters."""
+    base = calibration.combinations[0].params
+    settings = {k: v for k, v in asdict(base).items() if k not in ("put_delta", "dte_target")}
+    settings["grid"] = [[c.params.put_delta, c.params.dte_target] for c in calibration.combinations]
+    run = CalibrationRun(created_at=now, calibration_date=today, kind=kind, window_start=calibration.start,
+                         window_end=calibration.end, source=calibration.source, objective=calibration.objective,
+                         settings=settings)
+    session.add(run)
+    session.flush()
+    rows = []
+    for index, combination in enumerate(calibration.combinations):
+        m, result = combination.result.metrics, combination.result
+        row = CombinationResult(run_id=run.id, put_delta=combination.params.put_delta,
+                                dte_target=combination.params.dte_target, trades=m.trades, wins=m.wins,
+                                win_rate=_nullable(m.win_rate), total_return=m.total_return,
+                                cagr=_nullable(m.cagr), max_drawdown=m.max_drawdown, sharpe=_nullable(m.sharpe),
+                                sortino=_nullable(m.sortino), calmar=_nullable(m.calmar), real=result.real,
+                                estimated=result.estimated, best=index == calibration.best)
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    trade_rows = [r for row, c in zip(rows, calibration.combinations) for r in _trade_rows(row.id, c.result.trades)]
+    if trade_rows:
+        session.execute(insert(BacktestTrade), trade_rows)
+    if kind != "calibrate":
+        return run, None
+    best, best_row = calibration.best_combination, rows[calibration.best]
+    p, m = best.params, best.result.metrics
+    params = WheelParameters(
+        created_at=now, calibration_date=today, run_id=run.id, result_id=best_row.id, put_delta=p.put_delta,
+        dte_target=p.dte_target, strike_rule=p.strike_rule, expiries=p.expiries, margin=p.margin,
+        capital_cents=round(p.capital * 100), contracts_per_trade=p.contracts_per_trade,
+        max_open_positions=p.max_open_positions, max_margin_pct=p.max_margin_pct, min_vix=p.min_vix,
+        max_vix=p.max_vix, slippage=p.slippage, fee_cents=round(p.fee * 100), backtest_trades=m.trades,
+        backtest_win_rate=_nullable(m.win_rate), backtest_total_return=m.total_return,
+        backtest_max_drawdown=m.max_drawdown, backtest_sharpe=_nullable(m.sharpe), source=calibration.source,
+        window_start=calibration.start, window_end=calibration.end, objective=calibration.objective)
+    session.add(params)
+    session.flush()
+    return run, params
+
+
+def active_parameters(session: Session) -> WheelParameters | None:
+    """The newest saved parameter set."""
+    return session.scalars(select(WheelParameters).order_by(WheelParameters.id.desc()).limit(1)).first()
+
+
+def strategy_of(saved: WheelParameters) -> StrategyParams:
+    """The rule parameters of a saved set."""
+    return StrategyParams(put_delta=saved.put_delta, dte_target=saved.dte_target, strike_rule=saved.strike_rule,
+                          expiries=saved.expiries, margin=saved.margin, capital=saved.capital_cents / 100,
+                          contracts_per_trade=saved.contracts_per_trade,
+                          max_open_positions=saved.max_open_positions, max_margin_pct=saved.max_margin_pct,
+                          min_vix=saved.min_vix, max_vix=saved.max_vix, slippage=saved.slippage,
+                          fee=saved.fee_cents / 100)
