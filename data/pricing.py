@@ -76,7 +76,9 @@ def term_vol(t: Num, vix: Num, vix3m: Num) -> Num:
 
 def put_iv(spot: Num, strike: Num, t: Num, r: Num, q: Num, vix: Num, vix3m: Num,
            model: VolModel = FITTED) -> Num:
-    """Estimated implied volatility of an SPX option at `strike` (skew from the put side)."""
+    """Estimated implied volatility of an SPX option at `strike` (skew from the put side).
+
+    T below one day is taken as one day: the skew term T ** -alpha would otherwise explode at expiry."""
     t_safe = np.maximum(t, 1.0 / 365.0)
     atm = term_vol(t_safe, vix, vix3m) / model.c
     psi = model.psi_1m * (t_safe / T30) ** (-model.alpha)

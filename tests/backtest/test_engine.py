@@ -1,0 +1,109 @@
+"""A backtest whose trades are re-derived in the test from the raw history, with an independent pricer."""
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+
+from backtest.metrics import max_drawdown, sortino
+from backtest.spx_premium_backtest import run_backtest
+from data.market import EmbeddedSource, load_bundled
+from data.pricing import DIVIDEND_YIELD, FITTED
+from trading.rules import Rules, StrategyParams
+
+
+def ncdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def independent_estimate(spot, strike, days, am, r, vix, vix3m):
+    """reference/DOMAIN.md 7.3 and 6 written out again with math only."""
+    t = (days - (6.5 / 24 if am else 0.0)) / 365
+    t30, t93 = 30 / 365, 93 / 365
+    v30 = vix / 100
+    v93 = v30 if math.isnan(vix3m) else vix3m / 100
+    tv = max(t, 1 / 365)  # the model's volatility takes T of at least one day
+    tc = min(max(tv, t30), t93)
+    term = math.sqrt((v30 ** 2 * t30 * (t93 - tc) + v93 ** 2 * t93 * (tc - t30)) / ((t93 - t30) * tc))
+    q = DIVIDEND_YIELD
+    k = math.log(strike / (spot * math.exp((r - q) * tv)))
+    psi = FITTED.psi_1m * (tv / t30) ** (-FITTED.alpha)
+    vol = max(term / FITTED.c - (psi if k < 0 else psi / 2) * k, 0.03)  # the model's floor
+    d1 = (math.log(spot / strike) + (r - q + vol * vol / 2) * t) / (vol * math.sqrt(t))
+    d2 = d1 - vol * math.sqrt(t)
+    return strike * math.exp(-r * t) * ncdf(-d2) - spot * math.exp(-q * t) * ncdf(-d1)
+
+
+@pytest.fixture(scope="module")
+def result():
+    params = StrategyParams(put_delta=0.20, dte_target=30, contracts_per_trade=2)
+    return run_backtest(EmbeddedSource(), Rules(params), dt.date(2019, 6, 1), dt.date(2020, 12, 31), params.capital)
+
+
+def test_trades_are_repriced_independently(result):
+    history = load_bundled()
+    assert len(result.trades) > 20
+    for trade in result.trades:
+        i = history.index_of(trade.entry_date)
+        spot = history.spx_close[i]
+        target = spot * (1 - (0.04 + 0.20 * 0.15))
+        assert abs(trade.strike - target) <= 2.5 and trade.strike % 5 == 0
+        assert (trade.root == "SPX") == (trade.expiry.day in range(15, 22) and trade.expiry.weekday() in (3, 4))
+        price = independent_estimate(spot, trade.strike, (trade.expiry - trade.entry_date).days, trade.root == "SPX",
+                                     history.rate[i], history.vix[i], history.vix3m[i])
+        assert trade.entry_price == pytest.approx(price, rel=1e-9)
+        fill = math.floor(round((price - max(0.05 * price, 0.05)) * 100, 6)) / 100
+        assert trade.fill == pytest.approx(fill)
+        assert trade.premium == pytest.approx(fill * 100 * trade.contracts - 1.50 * trade.contracts)
+        if trade.pnl is not None:
+            j = history.index_of(trade.expiry)
+            settle = history.spx_open[j] if trade.root == "SPX" else history.spx_close[j]
+            assert trade.settlement == settle
+            loss = max(trade.strike - settle, 0) * 100 * trade.contracts
+            assert trade.pnl == pytest.approx(trade.premium - loss, abs=0.005)
+
+
+def test_march_2020_loses(result):
+    march = [t for t in result.trades if t.expiry.year == 2020 and t.expiry.month in (3, 4) and t.pnl is not None]
+    assert any(t.pnl < 0 for t in march)
+
+
+def test_equity_curve_rebuilt_from_cash_interest_and_independent_marks(result):
+    history = load_bundled()
+    first, stop = history.window(result.start, result.end)
+    cash, rebuilt = 500_000.0, []
+    for i in range(first, stop):
+        day = history.dates[i]
+        if i > first:
+            cash *= math.exp(history.rate[i - 1] * (day - history.dates[i - 1]).days / 365)
+        cash -= sum(t.premium - t.pnl for t in result.closed if t.expiry == day)
+        cash += sum(t.premium for t in result.trades if t.entry_date == day)
+        owed = sum(independent_estimate(history.spx_close[i], t.strike, (t.expiry - day).days, t.root == "SPX",
+                                        history.rate[i], history.vix[i], history.vix3m[i]) * 100 * t.contracts
+                   for t in result.trades if t.entry_date <= day < t.expiry)
+        rebuilt.append(cash - owed)
+    assert np.allclose(result.equity, rebuilt, rtol=0, atol=0.01)
+    curve = np.concatenate([[500_000.0], rebuilt])
+    peak, worst = curve[0], 0.0
+    for value in curve:
+        peak = max(peak, value)
+        worst = max(worst, 1 - value / peak)
+    assert result.metrics.max_drawdown == pytest.approx(worst)
+    assert max_drawdown(np.array([100.0, 120.0, 90.0, 130.0, 117.0])) == pytest.approx(0.25)
+    wins = sum(1 for t in result.closed if t.pnl > 0)
+    assert result.metrics.win_rate == pytest.approx(wins / len(result.closed))
+    assert result.metrics.total_return == pytest.approx(rebuilt[-1] / 500_000 - 1)
+
+
+def test_sortino_counts_every_period_in_the_downside_deviation():
+    returns = np.array([0.02, -0.01, 0.03, -0.02])
+    downside = math.sqrt((0.01 ** 2 + 0.02 ** 2) / 4)
+    assert sortino(returns, np.zeros(4)) == pytest.approx(np.mean(returns) / downside * math.sqrt(252))
+
+
+def test_at_most_max_open_and_one_position_per_expiry(result):
+    for day in result.dates[::5]:
+        live = [t for t in result.trades if t.entry_date <= day and (t.pnl is None or t.expiry > day)]
+        assert len(live) <= 3
+        assert len({t.expiry for t in live}) == len(live)

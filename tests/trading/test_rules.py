@@ -1,0 +1,100 @@
+"""The strategy rules, with hand-computed cases."""
+
+import datetime as dt
+import math
+
+import pytest
+
+from backtest.types import Entry, Holding, MarketDay, Quote, Skip, settlement_loss
+from data.contracts import put_contract
+from trading.rules import (Rules, StrategyError, StrategyParams, entry_fill, margin_per_contract, seed_strike,
+                           settlement_value, size_contracts, snap_down)
+
+
+@pytest.mark.parametrize("spot,delta,strike", [
+    (5800, 0.20, 5395),  # the seed: 5800 - 5800*0.07 = 5394 -> 5395
+    (5800, 0.15, 5435),  # 5437.5 is a tie between 5435 and 5440: the lower strike
+    (4000, 0.30, 3660),  # 4000 * (1 - 0.085) = 3660 exactly
+    (4123, 0.25, 3805),  # 4123 * 0.9225 = 3803.47 -> 3805
+])
+def test_seed_strike(spot, delta, strike):
+    assert seed_strike(spot, delta) == strike
+
+
+def test_snap_down_to_listed_strikes():
+    listed = [5200.0, 5250.0, 5300.0]
+    assert snap_down(5280, listed) == 5250
+    assert snap_down(5300, listed) == 5300
+    assert snap_down(5100, listed) is None
+
+
+def test_the_seed_settlement_example():
+    # premium 15.40, strike 5280, settlement 5200: -6,460 per contract before slippage and costs
+    entry = Entry(put_contract(dt.date(2024, 12, 20), 5280), 1, Quote(15.40, "real", 0.2, -0.1),
+                  entry_fill(15.40, 0.0), 0.0)
+    assert entry.premium == 1540.00
+    assert entry.premium - settlement_loss(5280, 5200, 1) == -6460.00
+    assert settlement_loss(5280, 5300, 2) == 0.0
+
+
+def test_settlement_value_by_root():
+    am = put_contract(dt.date(2024, 12, 20), 5280)
+    pm = put_contract(dt.date(2024, 12, 13), 5280)
+    assert settlement_value(am, spx_open=5900.0, spx_close=5950.0) == 5900.0
+    assert settlement_value(pm, spx_open=5900.0, spx_close=5950.0) == 5950.0
+
+
+@pytest.mark.parametrize("price,slippage,fill", [(15.40, 0.0, 15.40), (10.00, 0.05, 9.50), (0.50, 0.05, 0.45),
+                                                 (0.04, 0.05, -0.01), (15.4132, 0.05, 14.64)])
+def test_entry_fill(price, slippage, fill):
+    assert entry_fill(price, slippage) == pytest.approx(fill)
+
+
+def test_regt_margin_examples_from_domain():
+    # reference/DOMAIN.md section 3.1, S = 5000
+    assert margin_per_contract("regt", 5000, 4700, 20.0) == pytest.approx(49_000)
+    assert margin_per_contract("regt", 5000, 4800, 30.0) == pytest.approx(58_000)
+    assert margin_per_contract("cash", 5000, 4800, 30.0) == pytest.approx(480_000)
+
+
+def test_size_contracts_reduces_under_the_margin_cap():
+    assert size_contracts(3, 50_000, 100_000, 250_000) == 3
+    assert size_contracts(5, 50_000, 100_000, 250_000) == 3
+    assert size_contracts(2, 50_000, 220_000, 250_000) == 0
+
+
+def test_params_are_validated():
+    for bad in ({"put_delta": 0.0}, {"put_delta": 1.2}, {"dte_target": -1}, {"min_vix": 40.0},
+                {"strike_rule": "magic"}, {"max_margin_pct": 0.0}, {"fee": -1.0}):
+        with pytest.raises(StrategyError):
+            StrategyParams(**{"put_delta": 0.2, "dte_target": 45, **bad})
+
+
+DAY = MarketDay(dt.date(2024, 11, 5), 5800.0, 20.0, math.nan, 0.045)
+EXPIRIES = [dt.date(2024, 12, 13), dt.date(2024, 12, 20), dt.date(2024, 12, 27)]
+
+
+def decide(rules, day=DAY, holdings=(), equity=500_000.0, price=15.0):
+    return rules.decide_entry(day, list(holdings), equity, lambda: EXPIRIES, lambda e: None,
+                              lambda c: Quote(price, "estimated", 0.2, -0.1))
+
+
+def test_filters_in_order_with_reasons():
+    rules = Rules(StrategyParams(put_delta=0.15, dte_target=45))
+    assert decide(rules, day=DAY._replace(vix=38.2)).reason == "VIX 38.2 above 35"
+    assert decide(rules, day=DAY._replace(vix=10.0)).reason == "VIX 10.0 below 12"
+    held = [Holding(put_contract(e, 5400), 1, 5.0) for e in EXPIRIES]
+    assert decide(rules, holdings=held).reason == "3 positions open (max 3)"
+    assert decide(rules, holdings=held[1:2]).reason == "already holding the 2024-12-20 expiry"
+
+
+def test_entry_sizes_under_the_cap():
+    rules = Rules(StrategyParams(put_delta=0.15, dte_target=45, contracts_per_trade=4))
+    entry = decide(rules, equity=200_000.0, price=15.0)
+    # strike 5435; Reg-T: max(15 + 870 - 0, 15 + 543.5) * 100 = 88,500 a contract; cap 100,000 -> 1 contract
+    assert isinstance(entry, Entry)
+    assert entry.contract.ticker == "O:SPX241220P05435000"
+    assert entry.contracts == 1
+    assert entry.fill == pytest.approx(14.25)
+    assert entry.premium == pytest.approx(14.25 * 100 - 1.50)
+    assert isinstance(decide(rules, equity=100_000.0), Skip)
