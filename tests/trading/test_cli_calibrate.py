@@ -1,0 +1,140 @@
+"""calibrate / backtest / quote / params as a user runs them, through click's CliRunner."""
+
+import datetime as dt
+import json
+import re
+import sqlite3
+
+import pytest
+
+from data.market import load_bundled
+from data.pricing import bs_put_price
+from tests.conftest import table_counts
+from trading.cli import cli
+
+SEED_LINE = re.compile(r"^Delta=(0\.\d\d) DTE=(\d+): Win=\d+\.\d%, Return=[+-]\d+\.\d%, DD=\d+\.\d%, Sharpe=-?\d+\.\d")
+
+
+def calibrate(runner, db_path, *args):
+    return runner.invoke(cli, ["calibrate", "2019-01-01", "--end", "2020-12-31", "--db", str(db_path), *args])
+
+
+def test_calibrate_prints_stores_and_saves_the_best(runner, db_path):
+    result = calibrate(runner, db_path)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    combos = [SEED_LINE.match(line).groups() for line in lines if SEED_LINE.match(line)]
+    assert len(combos) == 12
+    assert {(float(d), int(n)) for d, n in combos} == {(d, n) for d in (0.15, 0.2, 0.25, 0.3) for n in (30, 45, 60)}
+    assert "DATA QUALITY:" in lines
+    assert any(line.startswith("  Real Data:    0 (0.0%)") for line in lines)
+    assert any(line.startswith("WARNING:") for line in lines)
+    best_line = next(line for line in lines if line.startswith("BEST:"))
+
+    with sqlite3.connect(db_path) as connection:
+        rows = connection.execute("select put_delta, dte_target, sharpe, trades, best from combination_results").fetchall()
+        saved = connection.execute("select put_delta, dte_target, backtest_sharpe, backtest_win_rate, source, "
+                                   "window_start, window_end, objective from wheel_parameters").fetchall()
+        trades = connection.execute("select count(*), count(distinct result_id) from backtest_trades").fetchone()
+    assert len(rows) == 12
+    top = max(rows, key=lambda r: (r[2], -r[3]))
+    assert saved == [(top[0], top[1], top[2], saved[0][3], "embedded", "2019-01-02", "2020-12-31", "sharpe")]
+    assert best_line == f"BEST: Delta={top[0]:.2f}, DTE={top[1]} (highest Sharpe)"
+    assert [r[4] for r in rows].count(1) == 1
+    assert trades[1] == 12 and trades[0] > 12 * 10
+
+    shown = runner.invoke(cli, ["params", "--db", str(db_path), "--json"])
+    assert shown.exit_code == 0
+    params = json.loads(shown.stdout)
+    assert (params["put_delta"], params["dte_target"]) == (top[0], top[1])
+    assert params["max_open_positions"] == 3 and params["max_margin_pct"] == 0.5
+
+
+def test_calibrate_json_schema(runner, db_path):
+    result = calibrate(runner, db_path, "--deltas", "0.15,0.3", "--dtes", "30", "--optimize", "win_rate", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["window"] == {"start": "2019-01-02", "end": "2020-12-31"}
+    assert doc["source"] == "embedded" and doc["objective"] == "win_rate"
+    assert [(r["put_delta"], r["dte_target"]) for r in doc["results"]] == [(0.15, 30), (0.3, 30)]
+    for r in doc["results"]:
+        assert set(r) >= {"trades", "win_rate", "total_return", "cagr", "max_drawdown", "sharpe", "sortino", "real",
+                          "estimated"}
+        assert 0 <= r["win_rate"] <= 1 and r["max_drawdown"] >= 0
+    best = max(doc["results"], key=lambda r: (r["win_rate"], r["sharpe"]))
+    assert doc["best"] == {"put_delta": best["put_delta"], "dte_target": best["dte_target"]}
+    assert doc["data_quality"] == {"real": 0, "estimated": sum(r["estimated"] for r in doc["results"])}
+
+
+def test_backtest_json_lists_trades_and_equity(runner, db_path):
+    result = runner.invoke(cli, ["backtest", "--delta", "0.2", "--dte", "45", "--start", "2020-01-01", "--end",
+                                 "2020-06-30", "--db", str(db_path), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["equity"][0][0] == "2020-01-02" and doc["equity"][-1][0] == "2020-06-30"
+    assert all(re.match(r"^O:SPXW?\d{6}P\d{8}$", t["ticker"]) for t in doc["trades"])
+    closed = [t for t in doc["trades"] if t["pnl"] is not None]
+    assert doc["trades"] and doc["win_rate"] == sum(t["pnl"] > 0 for t in closed) / len(closed)
+    assert table_counts(db_path)["backtest_trades"] == len(doc["trades"])
+
+
+def test_quote_matches_black_scholes_with_its_own_iv(runner):
+    result = runner.invoke(cli, ["quote", "--date", "2020-03-16", "--expiry", "2020-04-17", "--strike", "2200",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["ticker"] == "O:SPX200417P02200000" and doc["spot"] == pytest.approx(2386.13)
+    assert doc["source"] == "estimated" and doc["real_close"] is None
+    assert -1 < doc["delta"] < 0 and doc["iv"] > 0.5  # VIX 82.69 that day
+    t = (32 - 6.5 / 24) / 365  # AM settlement: 9:30 ET on 2020-04-17, from the 16:00 close of 2020-03-16
+    history = load_bundled()
+    rate = history.rate[history.index_of(dt.date(2020, 3, 16))]
+    assert doc["premium"] == pytest.approx(bs_put_price(2386.13, 2200, t, rate, 0.015, doc["iv"]), rel=1e-6)
+
+
+def test_params_before_any_calibration(runner, db_path):
+    result = runner.invoke(cli, ["params", "--db", str(db_path)])
+    assert result.exit_code == 1
+    assert "run spx-wheel calibrate first" in result.stderr
+
+
+BAD_INPUTS = [
+    (["calibrate", "2022-13-01"], 2, "not a date"),
+    (["calibrate", "yesterday"], 2, "not a date"),
+    (["calibrate", "2022-01-01", "--end", "2021-01-01"], 2, "after END"),
+    (["calibrate", "1970-01-01", "--end", "1980-01-01"], 2, "no market data"),
+    (["calibrate", "2022-01-01", "--optimize", "luck"], 2, "luck"),
+    (["calibrate", "2022-01-01", "--deltas", "0.15,1.5"], 2, "put delta must be in (0, 1)"),
+    (["calibrate", "2022-01-01", "--deltas", "0,0.2"], 2, "put delta must be in (0, 1)"),
+    (["calibrate", "2022-01-01", "--dtes", "30,-5"], 2, "DTE must be"),
+    (["calibrate", "2022-01-01", "--deltas", "a,b"], 2, "comma-separated"),
+    (["calibrate", "2022-01-01", "--min-vix", "40"], 2, "min VIX"),
+    (["backtest", "--delta", "0.2"], 2, "--dte"),
+    (["quote", "--date", "2020-03-14", "--expiry", "2020-04-17", "--strike", "2200"], 1, "no market data for 2020-03-14"),
+    (["quote", "--date", "2020-03-16", "--expiry", "2020-03-13", "--strike", "2200"], 2, "must be after"),
+    (["quote", "--date", "2020-03-16", "--expiry", "2020-04-17", "--strike", "-5"], 2, "strike"),
+]
+
+
+@pytest.mark.parametrize("args,code,message", BAD_INPUTS)
+def test_bad_input_gets_one_clear_line_and_writes_nothing(runner, db_path, args, code, message):
+    result = runner.invoke(cli, [*args, "--db", str(db_path)] if args[0] != "quote" else args)
+    assert result.exit_code == code, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    assert table_counts(db_path).get("wheel_parameters", 0) == 0
+
+
+def test_unreadable_database(runner, tmp_path):
+    missing = tmp_path / "no" / "such" / "folder" / "x.db"
+    result = runner.invoke(cli, ["calibrate", "2020-01-01", "--end", "2020-03-01", "--db", str(missing)])
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith("Error: cannot open database") and "Traceback" not in result.output
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database" * 100)
+    before = garbage.read_bytes()
+    result = runner.invoke(cli, ["params", "--db", str(garbage)])
+    assert result.exit_code == 1 and "cannot open database" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert garbage.read_bytes() == before
