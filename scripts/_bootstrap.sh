@@ -10,9 +10,14 @@ if [ ! -f "$STAMP" ]; then
     command -v python3 >/dev/null || { echo "spx-wheel: python3 (3.10 or newer) is required" >&2; exit 1; }
     echo "spx-wheel: installing into $VENV (first run only) ..." >&2
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        -e "$ROOT${SPX_WHEEL_EXTRAS:+[$SPX_WHEEL_EXTRAS]}" >&2
+    LOG="$VENV/install.log"
+    if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip &&
+           "$VENV/bin/python" -m pip install --disable-pip-version-check \
+               -e "$ROOT${SPX_WHEEL_EXTRAS:+[$SPX_WHEEL_EXTRAS]}"; } >"$LOG" 2>&1; then
+        tail -n 20 "$LOG" >&2
+        echo "spx-wheel: installation failed (full log: $LOG)" >&2
+        exit 1
+    fi
     find "$VENV" -maxdepth 1 -name '.installed-*' ! -name ".installed-$SUM*" -delete
     touch "$STAMP" "$VENV/.installed-$SUM"
 fi
