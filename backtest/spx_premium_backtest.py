@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from backtest import metrics
-from backtest.types import Entry, Holding, MarketDay, Quote, Rules, settlement_loss
+from backtest.types import Entry, Holding, MarketDay, Quote, QuoteFn, Rules, Skip, settlement_loss
 from data.contracts import OptionContract
 from data.market import History, MarketSource
 from data.pricing import estimate_put, years_to_settlement
@@ -91,6 +91,15 @@ def _life_marks(source: MarketSource, history: History, contract: OptionContract
     return marks, entry
 
 
+def decide_day(rules: Rules, source: MarketSource, day: MarketDay, holdings: list[Holding], equity: float,
+               monthly_only: bool, quote: QuoteFn) -> Entry | Skip:
+    """One day's entry decision, exactly as the engine and the daily trader both ask it."""
+    horizon = dt.timedelta(days=rules.expiry_horizon())
+    return rules.decide_entry(day, holdings, equity,
+                              lambda: source.listed_expiries(day.date, day.date + horizon, monthly_only),
+                              lambda expiry: source.listed_strikes(day.date, expiry), quote)
+
+
 def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.date, capital: float,
                  monthly_only: bool = False) -> BacktestResult:
     """Trade the rules over the sessions from start to end (inclusive)."""
@@ -106,7 +115,6 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     trades: list[Trade] = []
     equity = np.empty(stop - first)
     position_days = 0
-    horizon = dt.timedelta(days=rules.expiry_horizon())
 
     closes, opens = history.spx_close.tolist(), history.spx_open.tolist()
     vix, vix3m, rate = history.vix.tolist(), history.vix3m.tolist(), history.rate.tolist()
@@ -132,12 +140,7 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
             priced[contract] = marks
             return entry
 
-        decision = rules.decide_entry(
-            market, holdings, cash - liability[i - first],
-            lambda: source.listed_expiries(day, day + horizon, monthly_only),
-            lambda expiry: source.listed_strikes(day, expiry),
-            quote,
-        )
+        decision = decide_day(rules, source, market, holdings, cash - liability[i - first], monthly_only, quote)
         if isinstance(decision, Entry):
             pos = _Position(decision, day, i, _settlement_index(history, decision.contract),
                             priced[decision.contract])

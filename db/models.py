@@ -108,3 +108,67 @@ class WheelParameters(Base):
     window_start: Mapped[dt.date] = mapped_column(Date)
     window_end: Mapped[dt.date] = mapped_column(Date)
     objective: Mapped[str] = mapped_column(String(16))
+
+
+class Position(Base):
+    """A live position opened by `trade`: its exact contract, the price it was sold at and its settlement."""
+
+    __tablename__ = "positions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opened_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    parameters_id: Mapped[int] = mapped_column(ForeignKey("wheel_parameters.id"))
+    ticker: Mapped[str] = mapped_column(String(32))
+    root: Mapped[str] = mapped_column(String(8))
+    expiry: Mapped[dt.date] = mapped_column(Date, index=True)
+    strike_cents: Mapped[int] = mapped_column(Integer)
+    contracts: Mapped[int] = mapped_column(Integer)
+    price_cents: Mapped[int] = mapped_column(Integer)  # the put's price at entry, before slippage
+    price_source: Mapped[str] = mapped_column(String(16))  # real / estimated / manual
+    fill_cents: Mapped[int] = mapped_column(Integer)  # per share; `fill` replaces it with the broker's fill
+    fill_source: Mapped[str] = mapped_column(String(16))  # model (price less slippage) / broker
+    fees_cents: Mapped[int] = mapped_column(Integer)
+    premium_cents: Mapped[int] = mapped_column(Integer)  # net cash received
+    entry_delta: Mapped[float] = mapped_column(Float)
+    entry_iv: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(8), index=True)  # open / closed
+    settled_on: Mapped[dt.date | None] = mapped_column(Date)
+    settlement_cents: Mapped[int | None] = mapped_column(Integer)
+    pnl_cents: Mapped[int | None] = mapped_column(Integer)
+
+
+class DailyRun(Base):
+    """One row per `trade` run that committed: the day, what happened and why."""
+
+    __tablename__ = "daily_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date, unique=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str] = mapped_column(String(16))  # opened / skipped / closed-market / halted
+    message: Mapped[str] = mapped_column(String(500))
+    settled: Mapped[int] = mapped_column(Integer, default=0)
+    position_id: Mapped[int | None] = mapped_column(ForeignKey("positions.id"))
+    parameters_id: Mapped[int | None] = mapped_column(ForeignKey("wheel_parameters.id"))
+
+
+class Halt(Base):
+    """A stop set by `check` when live results diverge too far; cleared by a calibration or `resume`."""
+
+    __tablename__ = "halts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(500))
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    cleared_by: Mapped[str | None] = mapped_column(String(16))
+
+
+class Lock(Base):
+    """Rows that writers update first, so that two runs of one command take turns (SQLite and PostgreSQL)."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    acquired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -22,6 +22,10 @@ from data.market import DataError, EmbeddedSource, MarketSource
 from db.session import StorageError, open_database, transaction
 from trading import render
 from trading.rules import StrategyError, StrategyParams
+from trading.monitor import halt_if_stopped, performance
+from trading.records import list_positions, run_trade_rows
+from trading.schedule import crontab_text, local_zone
+from trading.trader import ManualInputs, TradeError, record_fill, resume, run_daily
 from trading.spx_wheel_system import (DEFAULT_DELTAS, DEFAULT_DTES, OBJECTIVES, Calibration, active_parameters,
                                       run_grid, save_calibration)
 
@@ -48,7 +52,7 @@ class SpxWheelGroup(click.Group):
             return super().invoke(ctx)
         except StrategyError as exc:
             raise click.UsageError(str(exc), ctx) from None
-        except (DataError, StorageError, BacktestError) as exc:
+        except (DataError, StorageError, BacktestError, TradeError) as exc:
             raise click.ClickException(str(exc)) from None
 
 
@@ -200,7 +204,10 @@ def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, de
     now = new_york_now()
     with transaction(factory) as session:
         run, saved = save_calibration(session, calibration, "calibrate", now.date(), now)
+        cleared = resume(session, now, "calibrate")
     assert saved is not None
+    if cleared:
+        click.echo(f"A new calibration clears the trading halt ({cleared}).", err=True)
     if as_json:
         click.echo(render.to_json(calibration_json(calibration, run.id, saved.id)))
         return
@@ -335,3 +342,180 @@ def params_cmd(db_url: str, as_json: bool) -> None:
         shown[key] = render.pct(fields[key], key == "backtest_total_return")
     click.echo("WheelParameters (active):")
     click.echo(tabulate(shown.items(), tablefmt="plain", disable_numparse=True))
+
+
+def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--as-of", type=DATE, help="The day to act for (default: today in New York).")(f)
+
+
+@cli.command("trade")
+@as_of_option
+@click.option("--spot", type=click.FloatRange(min=0, min_open=True), help="The day's SPX close, by hand.")
+@click.option("--vix", type=click.FloatRange(min=0, min_open=True), help="The day's VIX close, by hand.")
+@click.option("--vix3m", type=click.FloatRange(min=0, min_open=True), help="The day's VIX3M close, by hand.")
+@click.option("--price", type=click.FloatRange(min=0, min_open=True),
+              help="The put's price (e.g. the broker's mid), used instead of the estimate.")
+@click.option("--dry-run", is_flag=True, help="Show the decision and write nothing.")
+@source_option
+@db_option
+@json_option
+def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3m: float | None,
+              price: float | None, dry_run: bool, source: str, db_url: str, as_json: bool) -> None:
+    """Settle expired positions, then open at most one new position with the active parameters.
+
+    Run it once a day after the close; running it again the same day changes nothing.
+
+    \b
+    Example:
+      spx-wheel trade
+      spx-wheel trade --as-of 2020-03-02
+      spx-wheel trade --spot 5782.76 --vix 20.49 --price 15.40 --dry-run
+    """
+    now = new_york_now()
+    day = as_of or now.date()
+    market = make_source(source)
+    factory = open_database(db_url)
+    manual = ManualInputs(spot, vix, vix3m, price)
+    if dry_run:
+        with factory() as session:
+            report = run_daily(session, market, day, now, manual)
+            session.rollback()
+    else:
+        with transaction(factory) as session:
+            report = run_daily(session, market, day, now, manual)
+    if as_json:
+        click.echo(render.to_json(render.daily_json(report, dry_run)))
+        return
+    click.echo("\n".join(render.daily_lines(report, dry_run)))
+
+
+@cli.command("check")
+@as_of_option
+@click.option("--min-trades", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Closed trades needed before divergence triggers any action.")
+@source_option
+@db_option
+@json_option
+@click.pass_context
+def check_cmd(ctx: click.Context, as_of: dt.date | None, min_trades: int, source: str, db_url: str,
+              as_json: bool) -> None:
+    """Compare live results with the active parameters' backtest.
+
+    \b
+    Exit codes (for cron):
+      0  within tolerance (divergence under 5 points)
+      10 insufficient sample (fewer than --min-trades closed trades)
+      11 monitor (5 to 10 points)
+      12 recalibrate (over 10 points)
+      13 stop trading (over 20 points; sets a halt that trade obeys)
+
+    \b
+    Example:
+      spx-wheel check
+      spx-wheel check --as-of 2020-12-31 --json
+    """
+    now = new_york_now()
+    market = make_source(source)
+    factory = open_database(db_url)
+    with transaction(factory) as session:
+        saved = active_parameters(session)
+        if saved is None:
+            raise click.ClickException("no parameters saved yet: run spx-wheel calibrate first")
+        report = performance(session, market, as_of or now.date(), saved, min_trades)
+        halt = halt_if_stopped(session, report, now)
+    if as_json:
+        click.echo(render.to_json(render.check_json(report, halt is not None)))
+    else:
+        click.echo("\n".join(render.check_lines(report, halt is not None)))
+    ctx.exit(report.status.exit_code)
+
+
+@cli.command("resume")
+@db_option
+def resume_cmd(db_url: str) -> None:
+    """Lift a trading halt set by check.
+
+    \b
+    Example:
+      spx-wheel resume
+    """
+    factory = open_database(db_url)
+    with transaction(factory) as session:
+        cleared = resume(session, new_york_now(), "resume")
+    click.echo("Trading resumed." if cleared else "No halt was active.")
+
+
+@cli.command("fill")
+@click.argument("position_id", type=int)
+@click.option("--price", type=click.FloatRange(min=0, min_open=True), required=True,
+              help="The price per share you actually sold at.")
+@db_option
+def fill_cmd(position_id: int, price: float, db_url: str) -> None:
+    """Record the broker's fill for a position when it differs from the modelled one.
+
+    \b
+    Example:
+      spx-wheel fill 12 --price 15.35
+    """
+    factory = open_database(db_url)
+    with transaction(factory) as session:
+        position = record_fill(session, position_id, price)
+        click.echo(f"Position #{position.id} {position.ticker}: fill ${price:.2f}, premium "
+                   f"${position.premium_cents / 100:,.2f} net")
+
+
+@cli.command("positions")
+@click.option("--open", "which", flag_value="open", help="Only open positions.")
+@click.option("--closed", "which", flag_value="closed", help="Only settled positions.")
+@db_option
+@json_option
+def positions_cmd(which: str | None, db_url: str, as_json: bool) -> None:
+    """List live positions with their tickers, prices, sources and P&L.
+
+    \b
+    Example:
+      spx-wheel positions --open
+    """
+    factory = open_database(db_url)
+    with transaction(factory) as session:
+        rows = render.position_rows(list_positions(session, which))
+    if as_json:
+        click.echo(render.to_json(rows))
+    elif rows:
+        click.echo(tabulate(rows, headers="keys", disable_numparse=True))
+    else:
+        click.echo("No positions.")
+
+
+@cli.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True, allow_dash=True))
+@click.option("--run", "run_id", type=int, help="Export this calibration or backtest run's trades instead.")
+@db_option
+def export_cmd(path: str, run_id: int | None, db_url: str) -> None:
+    """Write live positions (or a run's backtest trades) to a CSV file ('-' for stdout).
+
+    \b
+    Example:
+      spx-wheel export trades.csv
+      spx-wheel export backtest.csv --run 3
+    """
+    factory = open_database(db_url)
+    with transaction(factory) as session:
+        rows = run_trade_rows(session, run_id) if run_id is not None else render.position_rows(list_positions(session))
+    if path == "-":
+        render.write_csv(click.get_text_stream("stdout"), rows)
+        return
+    with open(path, "w", newline="") as handle:
+        render.write_csv(handle, rows)
+    click.echo(f"Wrote {len(rows)} rows to {path}", err=True)
+
+
+@cli.command("cron")
+def cron_cmd() -> None:
+    """Print crontab lines for this checkout, at New York times whatever this machine's zone.
+
+    \b
+    Example:
+      spx-wheel cron >> my-crontab && crontab my-crontab
+    """
+    click.echo(crontab_text(Path(__file__).resolve().parents[1], local_zone()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 import math
@@ -84,3 +85,94 @@ def _default(value: Any) -> Any:
     if isinstance(value, dt.date):
         return value.isoformat()
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def position_rows(positions: Sequence[Any]) -> list[dict[str, Any]]:
+    """Live positions as plain rows (for tables, JSON and CSV)."""
+    return [{"id": p.id, "ticker": p.ticker, "opened_on": p.opened_on, "expiry": p.expiry,
+             "strike": p.strike_cents / 100, "contracts": p.contracts, "price": p.price_cents / 100,
+             "price_source": p.price_source, "fill": p.fill_cents / 100, "fill_source": p.fill_source,
+             "premium": p.premium_cents / 100, "entry_delta": round(p.entry_delta, 4), "status": p.status,
+             "settled_on": p.settled_on,
+             "settlement": None if p.settlement_cents is None else p.settlement_cents / 100,
+             "pnl": None if p.pnl_cents is None else p.pnl_cents / 100} for p in positions]
+
+
+def write_csv(handle: Any, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+
+
+def settled_line(p: Any) -> str:
+    pnl = p.pnl_cents / 100
+    return (f"SETTLED: {p.ticker} at {p.settlement_cents / 100:,.2f} ({'AM open' if p.root == 'SPX' else 'PM close'}"
+            f" of {p.expiry}): P&L {money(pnl)} {'WIN' if pnl > 0 else 'LOSS'}")
+
+
+def daily_lines(report: Any, dry_run: bool) -> list[str]:
+    lines = [f"{report.as_of}:"]
+    lines += [settled_line(p) for p in report.settled]
+    lines += [f"WARNING: {text}" for text in report.unsettled]
+    if report.entry is not None:
+        e, q = report.entry, report.entry.quote
+        lines += [f"OPENED: {e.contract.ticker} @ ${e.fill:.2f}",
+                  f"        Strike: ${e.contract.strike:g}, Exp: {e.contract.expiry}, Contracts: {e.contracts}",
+                  f"        Price {q.price:.2f} ({q.source}) less slippage; premium ${e.premium:,.2f} net of "
+                  f"${e.fees:.2f} fees; real delta {-q.delta:.2f} (estimated), IV {q.iv:.1%}"]
+    elif report.outcome == "skipped":
+        lines.append(f"NO TRADE: {report.message}")
+    else:
+        lines.append(report.message[0].upper() + report.message[1:])
+    if dry_run:
+        lines.append("DRY RUN: nothing was written.")
+    return lines
+
+
+def daily_json(report: Any, dry_run: bool) -> dict[str, Any]:
+    entry = None
+    if report.entry is not None:
+        e = report.entry
+        entry = {"ticker": e.contract.ticker, "strike": e.contract.strike, "expiry": e.contract.expiry,
+                 "contracts": e.contracts, "price": e.quote.price, "price_source": e.quote.source, "fill": e.fill,
+                 "premium": e.premium, "delta": e.quote.delta, "iv": e.quote.iv,
+                 "position_id": report.opened.id if report.opened is not None and not dry_run else None}
+    return {"as_of": report.as_of, "outcome": report.outcome, "message": report.message, "dry_run": dry_run,
+            "settled": position_rows(report.settled), "unsettled": report.unsettled, "opened": entry}
+
+
+def check_lines(report: Any, halted_now: bool) -> list[str]:
+    n, p = len(report.closed), report.params
+    lines = ["LIVE RESULTS:", f"  Trades: {n}", f"  Winners: {report.wins}", f"  Losers: {n - report.wins}",
+             f"  Win Rate: {pct(report.live_win_rate)}", f"  Total P&L: {money(report.total_pnl)}",
+             f"  Open positions: {len(report.open)}"]
+    for o in report.open:
+        mark = "mark n/a (no market data)" if o.mark is None else f"mark {o.mark:.2f}, unrealised {money(o.unrealised)}"
+        lines.append(f"    #{o.position.id} {o.position.ticker} x{o.position.contracts}: {mark}")
+    status = report.status
+    divergence = "n/a" if report.divergence is None else f"{report.divergence:+.1f}%"
+    lines += ["", "BACKTEST COMPARISON:", f"  Live Win Rate: {pct(report.live_win_rate)}",
+              f"  Backtest Win Rate: {pct(p.backtest_win_rate)}  (WheelParameters #{p.id}: delta {p.put_delta:.2f},"
+              f" DTE {p.dte_target}, {p.window_start} .. {p.window_end})",
+              f"  Divergence: {divergence} {'✓' if status.exit_code == 0 else '!'} {status.name}",
+              f"  Likelihood of a record this far off if the backtest rate were true: {report.likelihood:.1%}",
+              f"  Action: {status.action}"]
+    if halted_now:
+        lines.append("  A trading halt was set: trade will not open positions until a calibration or resume.")
+    elif report.halt is not None:
+        lines.append(f"  Trading is halted since {report.halt.as_of}: {report.halt.reason}")
+    return lines
+
+
+def check_json(report: Any, halted_now: bool) -> dict[str, Any]:
+    return {"as_of": report.as_of, "trades": len(report.closed), "winners": report.wins,
+            "losers": len(report.closed) - report.wins, "win_rate": report.live_win_rate,
+            "total_pnl": report.total_pnl,
+            "open_positions": [{"id": o.position.id, "ticker": o.position.ticker, "mark": o.mark,
+                                "unrealised": o.unrealised} for o in report.open],
+            "backtest_win_rate": report.params.backtest_win_rate, "parameters_id": report.params.id,
+            "divergence_points": report.divergence, "likelihood": report.likelihood,
+            "status": report.status.name, "exit_code": report.status.exit_code, "action": report.status.action,
+            "halted": halted_now or report.halt is not None}

@@ -1,0 +1,36 @@
+"""Upgrading an existing database keeps its rows; a fresh one gets the whole schema."""
+
+import sqlite3
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine
+
+from db.session import open_database
+
+
+def test_upgrade_from_0001_keeps_rows(tmp_path):
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    config = Config()
+    config.set_main_option("script_location", "db:migrations")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with sqlite3.connect(path) as connection:
+        connection.execute("insert into calibration_runs values (1, '2024-12-02 10:00:00', '2024-12-02', "
+                           "'calibrate', '2022-01-03', '2024-11-29', 'embedded', 'sharpe', '{}')")
+    open_database(str(path))
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("select version_num from alembic_version").fetchone() == ("0002",)
+        assert connection.execute("select id, objective from calibration_runs").fetchall() == [(1, "sharpe")]
+        assert connection.execute("select name from locks").fetchall() == [("trade",)]
+
+
+def test_opening_twice_is_harmless(tmp_path):
+    path = tmp_path / "new.db"
+    open_database(str(path))
+    open_database(str(path))
+    with sqlite3.connect(path) as connection:
+        tables = {r[0] for r in connection.execute("select name from sqlite_master where type='table'")}
+    assert {"positions", "daily_runs", "halts", "wheel_parameters", "backtest_trades"} <= tables

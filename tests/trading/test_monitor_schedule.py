@@ -1,0 +1,56 @@
+"""Divergence status, the binomial likelihood, and cron times across time zones."""
+
+import datetime as dt
+from math import comb
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from trading.monitor import INSUFFICIENT, MONITOR, RECALIBRATE, STOP, WITHIN, divergence_status, record_likelihood
+from trading.schedule import crontab_text, local_times
+
+
+@pytest.mark.parametrize("points,trades,status", [
+    (-2.2, 24, WITHIN),  # the seed's example: 79.2% vs 81.4%
+    (4.9, 24, WITHIN), (-5.0, 24, MONITOR), (10.0, 24, MONITOR), (-10.1, 24, RECALIBRATE), (20.0, 24, RECALIBRATE),
+    (-20.5, 24, STOP), (-35.0, 9, INSUFFICIENT),
+])
+def test_divergence_status(points, trades, status):
+    assert divergence_status(points, trades, min_trades=10) is status
+
+
+def test_exit_codes_are_distinct():
+    codes = [s.exit_code for s in (WITHIN, INSUFFICIENT, MONITOR, RECALIBRATE, STOP)]
+    assert len(set(codes)) == 5 and WITHIN.exit_code == 0 and not {1, 2} & set(codes)
+
+
+def test_record_likelihood_is_the_binomial_tail():
+    # 19 wins of 24 against 81.4%: P(X <= 19) summed by hand
+    by_hand = sum(comb(24, k) * 0.814 ** k * 0.186 ** (24 - k) for k in range(20))
+    assert record_likelihood(19, 24, 0.814) == pytest.approx(by_hand)
+    above = sum(comb(10, k) * 0.5 ** 10 for k in range(9, 11))
+    assert record_likelihood(9, 10, 0.5) == pytest.approx(above)
+    assert record_likelihood(0, 0, 0.8) == 1.0
+
+
+@pytest.mark.parametrize("zone,expected", [
+    ("UTC", [(20, 30), (21, 30)]),
+    ("America/New_York", [(16, 30)]),
+    ("Europe/Berlin", [(21, 30), (22, 30)]),  # Europe and the US switch on different weekends
+    ("Asia/Kolkata", [(2, 0), (3, 0)]),  # the next calendar day there, at a half-hour offset
+])
+def test_local_times_cover_both_dst_sides(zone, expected):
+    assert local_times(16, 30, ZoneInfo(zone), 2027) == expected
+
+
+def test_crontab_guards_on_the_new_york_clock():
+    text = crontab_text(Path("/opt/spx"), ZoneInfo("UTC"))
+    daily = [line for line in text.splitlines() if "run_spx_daily.sh" in line and not line.startswith("#")]
+    assert daily == [
+        '30 20 * * * [ "$(TZ=America/New_York date +\\%H)" = 16 ] && [ "$(TZ=America/New_York date +\\%u)" -le 5 ]'
+        ' && /opt/spx/scripts/run_spx_daily.sh >> /opt/spx/logs/daily.log 2>&1',
+        '30 21 * * * [ "$(TZ=America/New_York date +\\%H)" = 16 ] && [ "$(TZ=America/New_York date +\\%u)" -le 5 ]'
+        ' && /opt/spx/scripts/run_spx_daily.sh >> /opt/spx/logs/daily.log 2>&1',
+    ]
+    assert "check_spx_performance.sh" in text and "calibrate_spx_wheel.sh" in text

@@ -1,0 +1,121 @@
+"""Live results against the backtest: divergence, its status and the action it calls for (DESIGN.md section 8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from scipy.stats import binom
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from data.market import DataError, MarketSource
+from db.models import Halt, Position, WheelParameters
+from trading.trader import ManualInputs, TradeError, active_halt, contract_of, day_market
+
+MIN_TRADES = 10
+
+
+@dataclass(frozen=True)
+class Status:
+    name: str
+    exit_code: int
+    action: str
+
+
+WITHIN = Status("WITHIN TOLERANCE", 0, "normal variance, continue")
+INSUFFICIENT = Status("INSUFFICIENT SAMPLE", 10, "too few closed trades to judge; continue")
+MONITOR = Status("MONITOR", 11, "monitor closely")
+RECALIBRATE = Status("RECALIBRATE", 12, "recalibrate now: ./scripts/calibrate_spx_wheel.sh")
+STOP = Status("STOP TRADING", 13, "trading halted: investigate, then recalibrate or run spx-wheel resume")
+STATUSES = (WITHIN, INSUFFICIENT, MONITOR, RECALIBRATE, STOP)
+
+
+def divergence_status(divergence_points: float, closed_trades: int, min_trades: int = MIN_TRADES) -> Status:
+    """Under 5 points normal, 5-10 monitor, over 10 recalibrate, over 20 stop; no action below the sample."""
+    if closed_trades < min_trades:
+        return INSUFFICIENT
+    size = abs(divergence_points)
+    if size > 20:
+        return STOP
+    if size > 10:
+        return RECALIBRATE
+    if size >= 5:
+        return MONITOR
+    return WITHIN
+
+
+def record_likelihood(wins: int, trades: int, rate: float) -> float:
+    """How likely a record at least this far from the backtest's win rate is, if that rate were true (one tail)."""
+    if trades == 0:
+        return 1.0
+    if wins / trades <= rate:
+        return float(binom.cdf(wins, trades, rate))
+    return float(binom.sf(wins - 1, trades, rate))
+
+
+@dataclass(frozen=True)
+class OpenMark:
+    position: Position
+    mark: float | None  # per share; None when the day's market is unknown
+    unrealised: float | None  # dollars
+
+
+@dataclass(frozen=True)
+class Performance:
+    as_of: dt.date
+    closed: list[Position]
+    open: list[OpenMark]
+    params: WheelParameters
+    wins: int
+    live_win_rate: float | None
+    divergence: float | None  # percentage points
+    likelihood: float
+    status: Status
+    halt: Halt | None
+
+    @property
+    def total_pnl(self) -> float:
+        return sum(p.pnl_cents or 0 for p in self.closed) / 100
+
+
+def performance(session: Session, source: MarketSource, as_of: dt.date, params: WheelParameters,
+                min_trades: int = MIN_TRADES) -> Performance:
+    closed = list(session.scalars(select(Position).where(Position.status == "closed", Position.settled_on <= as_of)
+                                  .order_by(Position.expiry, Position.id)))
+    wins = sum(1 for p in closed if (p.pnl_cents or 0) > 0)
+    live = wins / len(closed) if closed else None
+    backtest = params.backtest_win_rate
+    divergence = (live - backtest) * 100 if live is not None and backtest is not None else None
+    status = divergence_status(divergence or 0.0, len(closed), min_trades)
+    likelihood = record_likelihood(wins, len(closed), backtest) if backtest is not None else 1.0
+    return Performance(as_of, closed, _marks(session, source, as_of), params, wins, live, divergence, likelihood,
+                       status, active_halt(session))
+
+
+def _marks(session: Session, source: MarketSource, as_of: dt.date) -> list[OpenMark]:
+    positions = list(session.scalars(select(Position).where(Position.status == "open").order_by(Position.expiry)))
+    try:
+        market = day_market(source, as_of, ManualInputs())
+    except TradeError:
+        return [OpenMark(p, None, None) for p in positions]
+    marks = []
+    for p in positions:
+        try:
+            price = market.quote(contract_of(p)).price
+        except DataError:
+            marks.append(OpenMark(p, None, None))
+            continue
+        marks.append(OpenMark(p, price, p.premium_cents / 100 - price * 100 * p.contracts))
+    return marks
+
+
+def halt_if_stopped(session: Session, report: Performance, now: dt.datetime) -> Halt | None:
+    """Set a halt for a STOP status unless one is already active."""
+    if report.status is not STOP or report.halt is not None:
+        return None
+    halt = Halt(created_at=now, as_of=report.as_of,
+                reason=f"live win rate {report.live_win_rate:.1%} vs backtest {report.params.backtest_win_rate:.1%} "
+                       f"({report.divergence:+.1f} points)")
+    session.add(halt)
+    return halt

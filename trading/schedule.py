@@ -1,0 +1,53 @@
+"""Crontab lines that fire at New York times whatever the machine's time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from dateutil.tz import tzlocal
+
+NEW_YORK = ZoneInfo("America/New_York")
+JOBS = [
+    # (what, New York hour, minute, New York weekdays (ISO), script, log)
+    ("settle and open: weekdays after the close", 16, 30, "1-5", "run_spx_daily.sh", "daily.log"),
+    ("compare with the backtest: Fridays", 17, 0, "5", "check_spx_performance.sh", "check.log"),
+    ("recalibrate: first Saturday of the month", 9, 0, "6", "calibrate_spx_wheel.sh", "calibrate.log"),
+]
+
+
+def local_zone() -> dt.tzinfo:
+    """This machine's time zone, with its daylight-saving rules."""
+    return tzlocal()
+
+
+def local_times(hour: int, minute: int, zone: dt.tzinfo, year: int) -> list[tuple[int, int]]:
+    """Every local (hour, minute) that New York's hour:minute falls on during the year (both DST sides)."""
+    times = set()
+    day = dt.date(year, 1, 1)
+    while day.year == year:
+        moment = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=NEW_YORK).astimezone(zone)
+        times.add((moment.hour, moment.minute))
+        day += dt.timedelta(days=7)
+    return sorted(times)
+
+
+def crontab_text(root: Path, zone: dt.tzinfo, year: int = 2027) -> str:
+    """Each job is listed at every local time its New York time can fall on; a guard on the New York clock lets
+    only the right one act (`trade` is idempotent, so even a double start would change nothing)."""
+    lines = [f"# spx-wheel jobs for {root}",
+             "# Times are New York times: each job is listed at every local time that New York time can be,",
+             "# and acts only when the New York clock says so. Logs go to logs/ in the checkout.",
+             f"# Create the log folder once: mkdir -p {root}/logs"]
+    for what, hour, minute, weekdays, script, log in JOBS:
+        lines.append(f"# {what}, {hour:02d}:{minute:02d} New York")
+        day_test = "-le 5" if weekdays == "1-5" else f"= {weekdays}"
+        day_guard = f' && [ "$(TZ=America/New_York date +\\%u)" {day_test} ]'
+        if script.startswith("calibrate"):
+            day_guard += ' && [ "$(TZ=America/New_York date +\\%d)" -le 7 ]'
+
+        for local_hour, local_minute in local_times(hour, minute, zone, year):
+            lines.append(f'{local_minute} {local_hour} * * * [ "$(TZ=America/New_York date +\\%H)" = {hour:02d} ]'
+                         f'{day_guard} && {root}/scripts/{script} >> {root}/logs/{log} 2>&1')
+    return "\n".join(lines)

@@ -1,0 +1,218 @@
+"""The daily trader: settle what expired, then open at most one position by the same rules as the backtest.
+
+One call is one transaction, serialised against other runs by a row lock taken first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from backtest.spx_premium_backtest import decide_day, quote_put
+from backtest.types import Entry, Holding, MarketDay, Quote, Skip, settlement_loss
+from data.calendar import is_session
+from data.contracts import OptionContract, parse_ticker
+from data.market import DataError, MarketSource
+from data.pricing import estimate_put, years_to_settlement
+from db.models import DailyRun, Halt, Lock, Position, WheelParameters
+from trading.rules import Rules, settlement_value
+from trading.spx_wheel_system import active_parameters, strategy_of
+
+
+class TradeError(Exception):
+    """The daily run cannot proceed (no parameters, no market data)."""
+
+
+@dataclass(frozen=True)
+class ManualInputs:
+    """Market data typed in by the user (read off a broker screen) for a day the source cannot serve."""
+
+    spot: float | None = None
+    vix: float | None = None
+    vix3m: float | None = None
+    price: float | None = None
+
+
+@dataclass
+class DailyReport:
+    as_of: dt.date
+    outcome: str  # opened / skipped / halted / closed-market / already-ran
+    message: str
+    settled: list[Position] = field(default_factory=list)
+    unsettled: list[str] = field(default_factory=list)
+    opened: Position | None = None
+    entry: Entry | None = None
+
+
+def acquire(session: Session, name: str, now: dt.datetime) -> None:
+    """Take the named row lock: a second writer waits here until the first commits."""
+    session.execute(update(Lock).where(Lock.name == name).values(acquired_at=now))
+
+
+def contract_of(position: Position) -> OptionContract:
+    return parse_ticker(position.ticker)
+
+
+def settle_expired(session: Session, source: MarketSource, as_of: dt.date) -> tuple[list[Position], list[str]]:
+    """Cash-settle every open position whose expiry is on or before `as_of` (AM at the open, PM at the close)."""
+    history = source.history()
+    settled, unsettled = [], []
+    expired = session.scalars(select(Position).where(Position.status == "open", Position.expiry <= as_of)
+                              .order_by(Position.expiry, Position.id))
+    for position in expired:
+        try:
+            i = history.index_of(position.expiry)
+        except DataError:
+            unsettled.append(f"cannot settle {position.ticker} yet: the {source.name} source has no SPX data for "
+                             f"{position.expiry}")
+            continue
+        contract = contract_of(position)
+        value = settlement_value(contract, float(history.spx_open[i]), float(history.spx_close[i]))
+        loss = settlement_loss(contract.strike, value, position.contracts)
+        position.status, position.settled_on = "closed", as_of
+        position.settlement_cents = round(value * 100)
+        position.pnl_cents = position.premium_cents - round(loss * 100)
+        settled.append(position)
+    return settled, unsettled
+
+
+@dataclass(frozen=True)
+class DayMarket:
+    """The day's market as the rules see it, and how to price a put on it."""
+
+    day: MarketDay
+    source: MarketSource
+    index: int | None  # the day's position in the source history, None when typed in by hand
+    manual_price: float | None
+
+    def quote(self, contract: OptionContract) -> Quote:
+        if self.index is not None and self.manual_price is None:
+            return quote_put(self.source, self.source.history(), self.index, contract)
+        t = years_to_settlement((contract.expiry - self.day.date).days, contract.am_settled)
+        price, iv, delta = estimate_put(self.day.spot, contract.strike, t, self.day.rate, self.day.vix,
+                                        self.day.vix3m)
+        if self.manual_price is not None:
+            return Quote(self.manual_price, "manual", float(iv), float(delta))
+        return Quote(float(price), "estimated", float(iv), float(delta))
+
+
+def day_market(source: MarketSource, as_of: dt.date, manual: ManualInputs) -> DayMarket:
+    """The source's close for `as_of`, with any typed-in value taking precedence."""
+    history = source.history()
+    try:
+        i: int | None = history.index_of(as_of)
+    except DataError:
+        i = None
+    if i is None and (manual.spot is None or manual.vix is None):
+        raise TradeError(f"no market data for {as_of} from the {source.name} source (it covers "
+                         f"{history.dates[0]} .. {history.dates[-1]}): give the day's SPX close and VIX with "
+                         "--spot and --vix (and the option's price with --price)")
+    last = i if i is not None else len(history.dates) - 1
+    spot = manual.spot if manual.spot is not None else float(history.spx_close[last])
+    vix = manual.vix if manual.vix is not None else float(history.vix[last])
+    vix3m = manual.vix3m if manual.vix3m is not None else (float(history.vix3m[i]) if i is not None else math.nan)
+    day = MarketDay(as_of, spot, vix, vix3m, float(history.rate[last]))
+    typed = manual.spot is not None or manual.vix is not None or manual.vix3m is not None
+    return DayMarket(day, source, None if typed else i, manual.price)
+
+
+def _open_positions(session: Session) -> list[Position]:
+    return list(session.scalars(select(Position).where(Position.status == "open").order_by(Position.id)))
+
+
+def account_equity(session: Session, saved: WheelParameters, holdings: list[Holding],
+                   open_positions: list[Position]) -> float:
+    """Capital plus realised P&L plus open premiums less the open puts' marks (no interest, unlike the backtest)."""
+    realised = sum(p.pnl_cents for p in session.scalars(select(Position).where(Position.status == "closed"))) / 100
+    premiums = sum(p.premium_cents for p in open_positions) / 100
+    marks = sum(h.mark * 100 * h.contracts for h in holdings)
+    return saved.capital_cents / 100 + realised + premiums - marks
+
+
+def active_halt(session: Session) -> Halt | None:
+    return session.scalars(select(Halt).where(Halt.cleared_at.is_(None)).order_by(Halt.id.desc())).first()
+
+
+def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.datetime,
+              manual: ManualInputs = ManualInputs()) -> DailyReport:
+    """The whole daily run inside the caller's transaction (which commits, or rolls back for a dry run)."""
+    acquire(session, "trade", now)
+    done = session.scalars(select(DailyRun).where(DailyRun.as_of == as_of)).first()
+    if done is not None:
+        return DailyReport(as_of, "already-ran", f"already ran for {as_of} ({done.outcome}: {done.message}); "
+                                                 "nothing changed")
+    latest = session.scalars(select(DailyRun.as_of).order_by(DailyRun.as_of.desc()).limit(1)).first()
+    if latest is not None and latest > as_of:
+        raise TradeError(f"already ran for a later day ({latest}): daily runs must go forward in time")
+    if not is_session(as_of):
+        report = DailyReport(as_of, "closed-market", f"{as_of} is not an NYSE trading day: nothing to do")
+        session.add(DailyRun(as_of=as_of, started_at=now, outcome=report.outcome, message=report.message, settled=0))
+        return report
+    settled, unsettled = settle_expired(session, source, as_of)
+    saved = active_parameters(session)
+    if saved is None:
+        raise TradeError("no WheelParameters saved: run calibrate first")
+    report = _decide(session, source, as_of, manual, saved)
+    report.settled, report.unsettled = settled, unsettled
+    if report.entry is not None:
+        report.opened = _record(session, as_of, saved, report.entry)
+    session.add(DailyRun(as_of=as_of, started_at=now, outcome=report.outcome, message=report.message,
+                         settled=len(settled), position_id=report.opened.id if report.opened else None,
+                         parameters_id=saved.id))
+    return report
+
+
+def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: ManualInputs,
+            saved: WheelParameters) -> DailyReport:
+    halt = active_halt(session)
+    if halt is not None:
+        return DailyReport(as_of, "halted", f"trading halted since {halt.as_of}: {halt.reason} "
+                                            "(recalibrate, or run spx-wheel resume)")
+    params = strategy_of(saved)
+    market = day_market(source, as_of, manual)
+    open_positions = _open_positions(session)
+    holdings = [Holding(contract_of(p), p.contracts, market.quote(contract_of(p)).price) for p in open_positions]
+    equity = account_equity(session, saved, holdings, open_positions)
+    decision = decide_day(Rules(params), source, market.day, holdings, equity, params.expiries == "monthly",
+                          market.quote)
+    if isinstance(decision, Skip):
+        return DailyReport(as_of, "skipped", decision.reason)
+    return DailyReport(as_of, "opened", f"opened {decision.contract.ticker}", entry=decision)
+
+
+def _record(session: Session, as_of: dt.date, saved: WheelParameters, entry: Entry) -> Position:
+    c, q = entry.contract, entry.quote
+    position = Position(opened_on=as_of, parameters_id=saved.id, ticker=c.ticker, root=c.root, expiry=c.expiry,
+                        strike_cents=round(c.strike * 100), contracts=entry.contracts,
+                        price_cents=round(q.price * 100), price_source=q.source, fill_cents=round(entry.fill * 100),
+                        fill_source="model", fees_cents=round(entry.fees * 100),
+                        premium_cents=round(entry.premium * 100), entry_delta=q.delta, entry_iv=q.iv,
+                        status="open")
+    session.add(position)
+    session.flush()
+    return position
+
+
+def record_fill(session: Session, position_id: int, price: float) -> Position:
+    """Replace a position's modelled fill with the broker's, and recompute its premium (and P&L when settled)."""
+    position = session.get(Position, position_id)
+    if position is None:
+        raise TradeError(f"no position #{position_id}")
+    fill_cents = round(price * 100)
+    premium = fill_cents * 100 * position.contracts - position.fees_cents
+    if position.pnl_cents is not None:
+        position.pnl_cents += premium - position.premium_cents
+    position.fill_cents, position.fill_source, position.premium_cents = fill_cents, "broker", premium
+    return position
+
+
+def resume(session: Session, now: dt.datetime, by: str) -> int:
+    """Clear every active halt; returns how many were cleared."""
+    halts = list(session.scalars(select(Halt).where(Halt.cleared_at.is_(None))))
+    for halt in halts:
+        halt.cleared_at, halt.cleared_by = now, by
+    return len(halts)
