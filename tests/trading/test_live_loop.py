@@ -116,7 +116,7 @@ def test_settlement_am_and_pm(runner, calibrated):
     am = invoke(runner, calibrated, "trade", "--as-of", "2022-03-15").stdout.split("OPENED: ")[1].split()[0]
     pm = invoke(runner, calibrated, "trade", "--as-of", "2022-03-21").stdout.split("OPENED: ")[1].split()[0]
     assert am.startswith("O:SPX220414P") and pm.startswith("O:SPXW2204")
-    expiries = {am: dt.date(2022, 4, 14), pm: dt.datetime.strptime(pm[7:13], "%y%m%d").date()}
+    expiries = {am: dt.date(2022, 4, 14), pm: dt.datetime.strptime(pm[6:12], "%y%m%d").date()}
     settled = "".join(invoke(runner, calibrated, "trade", "--as-of", day.isoformat()).stdout
                       for day in sorted(set(expiries.values())))
     assert f"SETTLED: {am}" in settled and "AM open of 2022-04-14" in settled
