@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -14,6 +14,7 @@ import pandas as pd
 from data.contracts import OptionContract
 
 HISTORY_FILE = Path(__file__).parent / "history" / "market.csv.gz"
+T = TypeVar("T")
 
 
 class DataError(Exception):
@@ -67,6 +68,14 @@ class MarketSource(Protocol):
         """The contract's real daily closes on `dates`, NaN where there is no bar; None when it has none at all."""
         ...
 
+    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None) -> None:
+        """The data phase: have everything the window needs before any engine runs."""
+        ...
+
+    def resolve(self, run: Callable[[], T]) -> T:
+        """Run `run` on prepared data, fetching what it turned out to need and running again if need be."""
+        ...
+
 
 def validate(frame: pd.DataFrame) -> None:
     """Fail loudly on a damaged history file rather than backtest on it."""
@@ -109,3 +118,9 @@ class EmbeddedSource:
 
     def option_closes(self, contract: OptionContract, dates: tuple[dt.date, ...]) -> np.ndarray | None:
         return None
+
+    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None) -> None:
+        pass
+
+    def resolve(self, run: Callable[[], T]) -> T:
+        return run()

@@ -172,3 +172,40 @@ class Lock(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     acquired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PolygonBar(Base):
+    """A cached Polygon day bar (open and close, in cents)."""
+
+    __tablename__ = "polygon_bars"
+    __table_args__ = (UniqueConstraint("ticker", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticker: Mapped[str] = mapped_column(String(32), index=True)
+    day: Mapped[dt.date] = mapped_column(Date)
+    open_cents: Mapped[int] = mapped_column(Integer)
+    close_cents: Mapped[int] = mapped_column(Integer)
+
+
+class PolygonCoverage(Base):
+    """A date range whose bars were fetched for a ticker: a session inside it without a bar had none."""
+
+    __tablename__ = "polygon_coverage"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticker: Mapped[str] = mapped_column(String(32), index=True)
+    start: Mapped[dt.date] = mapped_column(Date)
+    end: Mapped[dt.date] = mapped_column(Date)
+
+
+class PolygonListing(Base):
+    """A cached contracts-reference answer: the expirations, or one expiration's strikes, listed as of a day."""
+
+    __tablename__ = "polygon_listings"
+    __table_args__ = (UniqueConstraint("kind", "as_of", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # expiries / strikes
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    key: Mapped[str] = mapped_column(String(16))  # the expiration for strikes, '' for expiries
+    items: Mapped[list[list[object]]] = mapped_column(JSON)

@@ -18,14 +18,18 @@ from tabulate import tabulate
 
 from backtest.spx_premium_backtest import BacktestError, quote_put
 from data.contracts import put_contract
-from data.market import DataError, EmbeddedSource, MarketSource
+from data.market import DataError, EmbeddedSource, MarketSource, load_bundled
+from data.polygon import DEFAULT_BASE_URL, PolygonClient
+from data.polygon_source import PolygonSource
+from db.cache import DbCache
 from db.session import StorageError, open_database, transaction
 from trading import render
 from trading.rules import StrategyError, StrategyParams
 from trading.monitor import halt_if_stopped, performance
 from trading.records import list_positions, run_trade_rows
 from trading.schedule import crontab_text, local_zone
-from trading.trader import ManualInputs, TradeError, record_fill, resume, run_daily
+from trading.trader import (ManualInputs, TradeError, plan_daily, record_fill, resume, run_daily,
+                            settlement_window_start)
 from trading.spx_wheel_system import (DEFAULT_DELTAS, DEFAULT_DTES, OBJECTIVES, Calibration, active_parameters,
                                       run_grid, save_calibration)
 
@@ -101,8 +105,11 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def source_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--source", type=click.Choice(["embedded"]), default="embedded", show_default=True,
-                        help="Market data: the bundled history (every option price estimated).")(f)
+    f = click.option("--offline", is_flag=True, help="Polygon source: use the cache only, make no request.")(f)
+    return click.option("--source", type=click.Choice(["embedded", "polygon"]),
+                        default=lambda: "polygon" if os.environ.get("POLYGON_API_KEY") else "embedded",
+                        show_default="polygon when POLYGON_API_KEY is set, else embedded",
+                        help="Market data: the bundled history (option prices estimated) or Polygon.")(f)
 
 
 STRATEGY_OPTIONS = [
@@ -134,23 +141,49 @@ def strategy_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
-def make_source(name: str) -> MarketSource:
-    return EmbeddedSource()
+def make_source(name: str, offline: bool, factory: Any, today: dt.date) -> MarketSource:
+    """The chosen source; Polygon's settings come from the environment, read here and nowhere else."""
+    if name == "embedded":
+        return EmbeddedSource()
+    settings = polygon_settings(dict(os.environ), offline)
+    return PolygonSource(None if offline else PolygonClient(**settings["client"]), DbCache(factory), today,
+                         settings["workers"], fetch_progress())
 
 
-def resolve_window(source: MarketSource, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date]:
-    """Default END to the source's last day and START to five years before it; refuse empty windows."""
-    history = source.history()
-    first_day, last_day = history.dates[0], history.dates[-1]
-    end = end or last_day
+def polygon_settings(environ: dict[str, str], offline: bool = False) -> dict[str, Any]:
+    key = environ.get("POLYGON_API_KEY", "")
+    if not key and not offline:
+        raise click.UsageError("--source polygon needs POLYGON_API_KEY in the environment (or use --offline)")
+    try:
+        rate = int(environ.get("POLYGON_RATE_LIMIT", "5"))
+        workers = int(environ.get("POLYGON_MAX_WORKERS", "4"))
+    except ValueError:
+        raise click.UsageError("POLYGON_RATE_LIMIT and POLYGON_MAX_WORKERS must be whole numbers") from None
+    if rate < 0 or workers < 1:
+        raise click.UsageError("POLYGON_RATE_LIMIT must be 0 or more and POLYGON_MAX_WORKERS at least 1")
+    base = environ.get("POLYGON_BASE_URL") or DEFAULT_BASE_URL
+    return {"client": {"api_key": key, "base_url": base, "rate_limit": rate}, "workers": workers}
+
+
+def window_dates(source: str, start: dt.date | None, end: dt.date | None, today: dt.date) -> tuple[dt.date, dt.date]:
+    """Default END to the source's last day (Polygon: yesterday) and START to five years before it; refuse
+    reversed windows, and for the bundled source windows without data, before anything is opened."""
+    bundled = load_bundled()
+    end = end or (bundled.dates[-1] if source == "embedded" else today - dt.timedelta(days=1))
     start = start or end.replace(year=end.year - DEFAULT_WINDOW_YEARS)
     if start > end:
         raise click.UsageError(f"START {start} is after END {end}")
-    lo, hi = history.window(start, end)
-    if hi - lo < 2:
-        raise click.UsageError(f"no market data between {start} and {end}: the {source.name} source covers "
-                               f"{first_day} .. {last_day}")
+    lo, hi = bundled.window(start, end)
+    if source == "embedded" and hi - lo < 2:
+        raise click.UsageError(f"no market data between {start} and {end}: the embedded source covers "
+                               f"{bundled.dates[0]} .. {bundled.dates[-1]}")
     return start, end
+
+
+def fetch_progress() -> Callable[[str, int, int], None]:
+    if not sys.stderr.isatty():
+        return lambda what, done, total: None
+    return lambda what, done, total: click.echo(f"\rfetching {what}: {done}/{total}", err=True, nl=done == total)
 
 
 def progress_printer() -> Callable[[int, int], None]:
@@ -186,7 +219,8 @@ def cli(verbose: int) -> None:
 @db_option
 @json_option
 def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, deltas: tuple[float, ...],
-                  dtes: tuple[int, ...], source: str, db_url: str, as_json: bool, **knobs: Any) -> None:
+                  dtes: tuple[int, ...], source: str, offline: bool, db_url: str, as_json: bool,
+                  **knobs: Any) -> None:
     """Backtest every delta x DTE combination and save the best as the active WheelParameters.
 
     START defaults to five years before END.
@@ -197,11 +231,13 @@ def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, de
       spx-wheel calibrate 2015-01-01 --end 2019-12-31 --deltas 0.15,0.2 --dtes 30,45 --json
     """
     base = [StrategyParams(put_delta=d, dte_target=n, **knobs) for d in deltas for n in dtes][0]
-    market = make_source(source)
-    start, end = resolve_window(market, start, end)
-    factory = open_database(db_url)
-    calibration = run_grid(market, base, deltas, dtes, start, end, objective, progress_printer())
     now = new_york_now()
+    start, end = window_dates(source, start, end, now.date())
+    factory = open_database(db_url)
+    market = make_source(source, offline, factory, now.date())
+    market.prepare(start, end)
+    calibration = market.resolve(lambda: run_grid(market, base, deltas, dtes, start, end, objective,
+                                                  progress_printer()))
     with transaction(factory) as session:
         run, saved = save_calibration(session, calibration, "calibrate", now.date(), now)
         cleared = resume(session, now, "calibrate")
@@ -248,7 +284,7 @@ def calibration_json(calibration: Calibration, run_id: int, params_id: int | Non
 @db_option
 @json_option
 def backtest_cmd(put_delta: float, dte_target: int, start: dt.date | None, end: dt.date | None,
-                 show_trades: bool, source: str, db_url: str, as_json: bool, **knobs: Any) -> None:
+                 show_trades: bool, source: str, offline: bool, db_url: str, as_json: bool, **knobs: Any) -> None:
     """Backtest one delta x DTE combination and store its trades.
 
     \b
@@ -256,11 +292,12 @@ def backtest_cmd(put_delta: float, dte_target: int, start: dt.date | None, end: 
       spx-wheel backtest --delta 0.15 --dte 45 --start 2020-01-01 --end 2020-12-31 --show-trades
     """
     params = StrategyParams(put_delta=put_delta, dte_target=dte_target, **knobs)
-    market = make_source(source)
-    start, end = resolve_window(market, start, end)
-    factory = open_database(db_url)
-    calibration = run_grid(market, params, [put_delta], [dte_target], start, end, "sharpe")
     now = new_york_now()
+    start, end = window_dates(source, start, end, now.date())
+    factory = open_database(db_url)
+    market = make_source(source, offline, factory, now.date())
+    market.prepare(start, end)
+    calibration = market.resolve(lambda: run_grid(market, params, [put_delta], [dte_target], start, end, "sharpe"))
     with transaction(factory) as session:
         run, _ = save_calibration(session, calibration, "backtest", now.date(), now)
     result = calibration.combinations[0].result
@@ -290,8 +327,10 @@ def backtest_cmd(put_delta: float, dte_target: int, start: dt.date | None, end: 
 @click.option("--expiry", type=DATE, required=True, help="Expiration date of the put.")
 @click.option("--strike", type=click.FloatRange(min=0, min_open=True), required=True, help="Strike, e.g. 5280.")
 @source_option
+@db_option
 @json_option
-def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, as_json: bool) -> None:
+def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, offline: bool, db_url: str,
+              as_json: bool) -> None:
     """Estimate an SPX put's premium, implied vol and delta at a day's close.
 
     \b
@@ -300,12 +339,15 @@ def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, as_json
     """
     if expiry <= day:
         raise click.UsageError(f"expiry {expiry} must be after the date {day}")
-    market = make_source(source)
+    now = new_york_now()
+    factory = open_database(db_url) if source == "polygon" else None
+    market = make_source(source, offline, factory, now.date())
+    market.prepare(day - dt.timedelta(days=7), day, listings_from=day + dt.timedelta(days=1))
     history = market.history()
     i = history.index_of(day)
     contract = put_contract(expiry, strike)
     q = quote_put(EmbeddedSource(), history, i, contract)
-    closes = market.option_closes(contract, (day,))
+    closes = market.resolve(lambda: market.option_closes(contract, (day,)))
     real_close = math.nan if closes is None else float(closes[0])
     document = {"ticker": contract.ticker, "date": day, "spot": float(history.spx_close[i]),
                 "vix": float(history.vix[i]), "premium": round(q.price, 4), "iv": round(q.iv, 6),
@@ -360,7 +402,7 @@ def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
 @db_option
 @json_option
 def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3m: float | None,
-              price: float | None, dry_run: bool, source: str, db_url: str, as_json: bool) -> None:
+              price: float | None, dry_run: bool, source: str, offline: bool, db_url: str, as_json: bool) -> None:
     """Settle expired positions, then open at most one new position with the active parameters.
 
     Run it once a day after the close; running it again the same day changes nothing.
@@ -373,13 +415,16 @@ def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3
     """
     now = new_york_now()
     day = as_of or now.date()
-    market = make_source(source)
     factory = open_database(db_url)
+    market = make_source(source, offline, factory, now.date())
     manual = ManualInputs(spot, vix, vix3m, price)
+    if isinstance(market, PolygonSource):
+        with transaction(factory) as session:
+            first = settlement_window_start(session, day)
+        market.prepare(first, day, listings_from=day)
+        market.resolve(lambda: plan_daily(factory, market, day, now, manual))
     if dry_run:
-        with factory() as session:
-            report = run_daily(session, market, day, now, manual)
-            session.rollback()
+        report = plan_daily(factory, market, day, now, manual)
     else:
         with transaction(factory) as session:
             report = run_daily(session, market, day, now, manual)
@@ -397,8 +442,8 @@ def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3
 @db_option
 @json_option
 @click.pass_context
-def check_cmd(ctx: click.Context, as_of: dt.date | None, min_trades: int, source: str, db_url: str,
-              as_json: bool) -> None:
+def check_cmd(ctx: click.Context, as_of: dt.date | None, min_trades: int, source: str, offline: bool,
+              db_url: str, as_json: bool) -> None:
     """Compare live results with the active parameters' backtest.
 
     \b
@@ -415,13 +460,15 @@ def check_cmd(ctx: click.Context, as_of: dt.date | None, min_trades: int, source
       spx-wheel check --as-of 2020-12-31 --json
     """
     now = new_york_now()
-    market = make_source(source)
+    day = as_of or now.date()
     factory = open_database(db_url)
+    market = make_source(source, offline, factory, now.date())
+    market.prepare(day - dt.timedelta(days=7), day, listings_from=day + dt.timedelta(days=1))
     with transaction(factory) as session:
         saved = active_parameters(session)
         if saved is None:
             raise click.ClickException("no parameters saved yet: run spx-wheel calibrate first")
-        report = performance(session, market, as_of or now.date(), saved, min_trades)
+        report = market.resolve(lambda: performance(session, market, day, saved, min_trades))
         halt = halt_if_stopped(session, report, now)
     if as_json:
         click.echo(render.to_json(render.check_json(report, halt is not None)))

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from backtest.spx_premium_backtest import decide_day, quote_put
 from backtest.types import Entry, Holding, MarketDay, Quote, Skip, settlement_loss
@@ -195,6 +195,24 @@ def _record(session: Session, as_of: dt.date, saved: WheelParameters, entry: Ent
     session.add(position)
     session.flush()
     return position
+
+
+def settlement_window_start(session: Session, as_of: dt.date) -> dt.date:
+    """The first day a daily run needs market data for: the oldest unsettled expiry, or a week back."""
+    oldest = session.scalars(select(Position.expiry).where(Position.status == "open")
+                             .order_by(Position.expiry).limit(1)).first()
+    week_back = as_of - dt.timedelta(days=7)
+    return min(oldest, week_back) if oldest is not None else week_back
+
+
+def plan_daily(factory: sessionmaker[Session], source: MarketSource, as_of: dt.date, now: dt.datetime,
+               manual: ManualInputs) -> DailyReport:
+    """The daily run in a transaction that is always rolled back: shows a fetching source what it will need."""
+    with factory() as session:
+        try:
+            return run_daily(session, source, as_of, now, manual)
+        finally:
+            session.rollback()
 
 
 def record_fill(session: Session, position_id: int, price: float) -> Position:

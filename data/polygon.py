@@ -1,0 +1,202 @@
+"""A small, strict Polygon.io (Massive) REST client for the endpoints spx-wheel needs.
+
+The key travels only in the Authorization header; every request has a timeout; 429, 5xx, timeouts and broken
+bodies are retried with exponential backoff and jitter (honouring Retry-After); a client-side limit keeps a
+free key under its requests-per-minute budget; pagination follows next_url on our own base URL and refuses a
+repeated cursor. Failures raise PolygonError with the HTTP status and a message a user can act on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+import requests
+
+from data.market import DataError
+
+DEFAULT_BASE_URL = "https://api.polygon.io"
+NEW_YORK = ZoneInfo("America/New_York")
+OK_STATUSES = {"OK", "DELAYED"}
+MAX_PAGES = 500
+logger = logging.getLogger(__name__)
+
+
+class PolygonError(DataError):
+    """A request to Polygon failed; `status` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Bar:
+    day: dt.date
+    open: float
+    close: float
+
+
+@dataclass(frozen=True)
+class ListedPut:
+    ticker: str
+    expiry: dt.date
+    strike: float
+
+
+class RateLimiter:
+    """At most `per_minute` request starts in any 60-second window (0 = no limit); safe across threads."""
+
+    def __init__(self, per_minute: int, monotonic: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.per_minute, self.monotonic, self.sleep = per_minute, monotonic, sleep
+        self.starts: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def wait(self) -> None:
+        if self.per_minute <= 0:
+            return
+        with self.lock:
+            while True:
+                now = self.monotonic()
+                while self.starts and now - self.starts[0] >= 60.0:
+                    self.starts.popleft()
+                if len(self.starts) < self.per_minute:
+                    self.starts.append(now)
+                    return
+                self.sleep(60.0 - (now - self.starts[0]))
+
+
+class PolygonClient:
+    def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL, *, rate_limit: int = 5, max_tries: int = 5,
+                 timeout: tuple[float, float] = (5.0, 30.0), backoff: float = 1.0,
+                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic, jitter: Callable[[], float] = random.random) -> None:
+        if not api_key:
+            raise PolygonError("no Polygon API key: set POLYGON_API_KEY")
+        self.base_url = base_url.rstrip("/")
+        self.session = session or requests.Session()
+        self.session.headers.update({"Authorization": f"Bearer {api_key}", "Accept-Encoding": "gzip"})
+        self.limiter = RateLimiter(rate_limit, monotonic, sleep)
+        self.max_tries, self.timeout, self.backoff = max_tries, timeout, backoff
+        self.sleep, self.jitter = sleep, jitter
+        self.requests_made = 0
+
+    # -- transport -------------------------------------------------------------------------------------------
+    def get(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> dict[str, Any]:
+        """One JSON document from `path`, retried as the module docstring says."""
+        label = what or path
+        for attempt in range(1, self.max_tries + 1):
+            self.limiter.wait()
+            self.requests_made += 1
+            try:
+                response = self.session.get(self.base_url + path, params=params, timeout=self.timeout)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                kind = "no answer" if isinstance(exc, requests.Timeout) else "cannot connect"
+                failure = PolygonError(f"{kind} from Polygon at {urlsplit(self.base_url).netloc} for {label} "
+                                       f"after {attempt} tries: check the network or POLYGON_BASE_URL")
+                self._retry_or_raise(attempt, failure, None)
+                continue
+            status = response.status_code
+            if status == 429 or status >= 500:
+                failure = (PolygonError(f"Polygon rate limit still exceeded after {attempt} tries ({label}): "
+                                        "lower POLYGON_RATE_LIMIT or upgrade the plan", 429) if status == 429 else
+                           PolygonError(f"Polygon server error HTTP {status} for {label} after {attempt} tries",
+                                        status))
+                self._retry_or_raise(attempt, failure, response.headers.get("Retry-After"))
+                continue
+            body = self._json(response, label)
+            if body is None:
+                self._retry_or_raise(attempt, PolygonError(f"malformed JSON from Polygon for {label} after "
+                                                           f"{attempt} tries", status), None)
+                continue
+            self._check(status, body, label)
+            return body
+        raise AssertionError("unreachable")
+
+    def _retry_or_raise(self, attempt: int, failure: PolygonError, retry_after: str | None) -> None:
+        if attempt >= self.max_tries:
+            raise failure
+        delay = self.backoff * 2 ** (attempt - 1) * (0.5 + self.jitter())
+        if retry_after is not None:
+            try:
+                delay = max(delay, float(retry_after))
+            except ValueError:
+                pass
+        logger.info("retrying in %.1f s: %s", delay, failure)
+        self.sleep(delay)
+
+    @staticmethod
+    def _json(response: requests.Response, label: str) -> dict[str, Any] | None:
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    @staticmethod
+    def _check(status: int, body: dict[str, Any], label: str) -> None:
+        text = str(body.get("message") or body.get("error") or body.get("status") or "")
+        if status == 401:
+            raise PolygonError(f"Polygon rejected the API key (HTTP 401: {text}): check POLYGON_API_KEY", 401)
+        if status == 403 or body.get("status") == "NOT_AUTHORIZED":
+            raise PolygonError(f"your Polygon plan does not include {label} (HTTP {status}: {text})", 403)
+        if status == 404:
+            raise PolygonError(f"Polygon has no data for {label} (HTTP 404: {text})", 404)
+        if status >= 400 or body.get("status") not in OK_STATUSES:
+            raise PolygonError(f"Polygon refused the request for {label} (HTTP {status}: {text})", status)
+
+    def paginate(self, path: str, params: dict[str, Any], what: str) -> Iterator[dict[str, Any]]:
+        """Every result of every page, following next_url (its path and query only, on our base URL)."""
+        seen: set[str] = set()
+        body = self.get(path, params, what)
+        for _ in range(MAX_PAGES):
+            yield from body.get("results") or []
+            next_url = body.get("next_url")
+            if not next_url:
+                return
+            parts = urlsplit(next_url)
+            cursor = parse_qs(parts.query).get("cursor", [parts.query])[0]
+            if cursor in seen:
+                raise PolygonError(f"Polygon repeated a pagination cursor for {what}: stopped")
+            seen.add(cursor)
+            body = self.get(parts.path + (f"?{parts.query}" if parts.query else ""), None, what)
+        raise PolygonError(f"more than {MAX_PAGES} pages for {what}: narrow the request")
+
+    # -- endpoints -------------------------------------------------------------------------------------------
+    def daily_bars(self, ticker: str, start: dt.date, end: dt.date) -> list[Bar]:
+        """Day bars of an index (I:SPX) or an option contract, dated in New York."""
+        path = f"/v2/aggs/ticker/{ticker}/range/1/day/{start.isoformat()}/{end.isoformat()}"
+        bars = []
+        for item in self.paginate(path, {"sort": "asc", "limit": 50000}, ticker):
+            try:
+                day = dt.datetime.fromtimestamp(item["t"] / 1000, NEW_YORK).date()
+                bars.append(Bar(day, float(item["o"]), float(item["c"])))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise PolygonError(f"malformed bar from Polygon for {ticker}: {item!r:.120}") from exc
+        return bars
+
+    def listed_puts(self, as_of: dt.date, expiry_from: dt.date, expiry_to: dt.date, strike_from: float,
+                    strike_to: float, expired: bool) -> list[ListedPut]:
+        """SPX and SPXW puts listed on `as_of` with expirations and strikes in the given ranges; `expired`
+        selects contracts that have expired by now (Polygon hides them otherwise) or those still trading."""
+        params = {"underlying_ticker": "SPX", "contract_type": "put", "as_of": as_of.isoformat(),
+                  "expired": "true" if expired else "false",
+                  "expiration_date.gte": expiry_from.isoformat(), "expiration_date.lte": expiry_to.isoformat(),
+                  "strike_price.gte": strike_from, "strike_price.lte": strike_to, "limit": 1000}
+        puts = []
+        for item in self.paginate("/v3/reference/options/contracts", params, f"SPX options listed {as_of}"):
+            try:
+                puts.append(ListedPut(item["ticker"], dt.date.fromisoformat(item["expiration_date"]),
+                                      float(item["strike_price"])))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise PolygonError(f"malformed contract from Polygon: {item!r:.120}") from exc
+        return puts

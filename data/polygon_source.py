@@ -1,0 +1,247 @@
+"""Market data from Polygon behind the MarketSource interface, cached, and fetched before the engine runs.
+
+What a backtest needs from Polygon depends on what it trades, so `resolve` runs it to a fixed point: run on what
+is cached (recording what was missing), fetch exactly that, run again, until a run asks for nothing new. Only
+the final run's results are used. The engine itself never waits on the network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Callable, Protocol, TypeVar
+
+import numpy as np
+
+from data.calendar import is_monthly, listed_fridays
+from data.contracts import OptionContract, root_for_expiry
+from data.market import DataError, History, load_bundled
+from data.polygon import Bar, PolygonClient, PolygonError
+
+INDEXES = ("I:SPX", "I:VIX", "I:VIX3M")
+LISTING_HORIZON = 400  # days of expirations asked for each trading day
+MAX_PASSES = 6
+T = TypeVar("T")
+
+
+@dataclass
+class CachedBars:
+    bars: dict[dt.date, Bar] = field(default_factory=dict)
+    ranges: list[tuple[dt.date, dt.date]] = field(default_factory=list)
+
+    def covers(self, start: dt.date, end: dt.date) -> bool:
+        """Whether every day from start to end lies in fetched ranges."""
+        day = start
+        for lo, hi in sorted(self.ranges):
+            if lo <= day <= hi:
+                day = hi + dt.timedelta(days=1)
+            if day > end:
+                return True
+        return day > end
+
+
+class Cache(Protocol):
+    def load_bars(self) -> dict[str, CachedBars]: ...
+
+    def load_listings(self) -> dict[tuple[str, dt.date, str], list[list[object]]]: ...
+
+    def store_bars(self, ticker: str, start: dt.date, end: dt.date, bars: list[Bar]) -> None: ...
+
+    def store_listing(self, kind: str, as_of: dt.date, key: str, items: list[list[object]]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Need:
+    """Something a run missed: a contract's bars (ticker, start, end) or a strike listing (as_of, expiry)."""
+
+    kind: str
+    ticker: str = ""
+    as_of: dt.date | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+
+class PolygonSource:
+    """`client` is None for --offline: then only the cache answers, and what it lacks is estimated or refused."""
+
+    name = "polygon"
+
+    def __init__(self, client: PolygonClient | None, cache: Cache, today: dt.date, max_workers: int = 4,
+                 progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> None:
+        self.client, self.cache, self.today, self.max_workers = client, cache, today, max_workers
+        self.progress = progress
+        self.bars = cache.load_bars()
+        self.listings = cache.load_listings()
+        self.needs: set[Need] = set()
+        self.unserved: set[Need] = set()
+        self._history: History | None = None
+
+    # -- the MarketSource interface ------------------------------------------------------------------------
+    def history(self) -> History:
+        if self._history is None:
+            raise DataError("the Polygon source has no history yet: prepare a window first")
+        return self._history
+
+    def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> list[dt.date]:
+        items = self.listings.get(("expiries", as_of, ""))
+        if items is None:  # only offline, for a day never fetched: the calendar's Fridays
+            return listed_fridays(as_of, until, monthly_only)
+        expiries = sorted({dt.date.fromisoformat(str(e)) for e, in items})
+        return [e for e in expiries if as_of < e <= until and (not monthly_only or is_monthly(e))]
+
+    def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
+        items = self.listings.get(("strikes", as_of, expiry.isoformat()))
+        if items is None:
+            self._need(Need("strikes", as_of=as_of, start=expiry))
+            return None
+        root = root_for_expiry(expiry)
+        strikes = sorted(float(k) for r, k in items if r == root)
+        return np.array(strikes) if strikes else None
+
+    def option_closes(self, contract: OptionContract, dates: tuple[dt.date, ...]) -> np.ndarray | None:
+        ticker = contract.ticker
+        cached = self.bars.get(ticker)
+        first, last = dates[0], min(dates[-1], contract.expiry, self.today)
+        if cached is None or not cached.covers(first, last):
+            # a contract picked from the 5-point grid because its strike list is still missing may not exist:
+            # its bars wait until the next pass, which chooses from the listed strikes
+            if Need("strikes", as_of=first, start=contract.expiry) not in self.needs:
+                self._need(Need("bars", ticker, start=first, end=contract.expiry))
+            return None
+        return np.array([cached.bars[d].close if d in cached.bars else math.nan for d in dates])
+
+    # -- fetching ------------------------------------------------------------------------------------------
+    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None) -> None:
+        """Fetch (or load) the index series and the listed expirations of each session from `listings_from`
+        (default: the whole window); build the history."""
+        for ticker in INDEXES:
+            self._ensure_bars(ticker, start - dt.timedelta(days=7), end, required=ticker != "I:VIX3M")
+        spx = self.bars.get("I:SPX", CachedBars()).bars
+        sessions = sorted(d for d in spx if start <= d <= end)
+        if len(sessions) < 2:
+            raise DataError(f"Polygon has fewer than two I:SPX day bars between {start} and {end}")
+        self._history = self._build_history(sessions)
+        missing = [d for d in sessions if d >= (listings_from or start) and ("expiries", d, "") not in self.listings]
+        self._fetch_all("listed expirations", missing, self._fetch_expiries)
+
+    def resolve(self, run: Callable[[], T]) -> T:
+        """Run, fetch what the run missed, and run again until nothing new is missing."""
+        for _ in range(MAX_PASSES):
+            self.needs = set()
+            result = run()
+            todo = self.needs - self.unserved
+            if not todo or self.client is None:
+                self.unserved |= todo
+                return result
+            for kind, what in (("strikes", "strike lists"), ("bars", "option bars")):
+                self._fetch_all(what, sorted((n for n in todo if n.kind == kind), key=_order), self._fetch_need)
+        return result
+
+    def _need(self, need: Need) -> None:
+        self.needs.add(need)
+
+    def _fetch_all(self, what: str, items: list, fetch: Callable) -> None:
+        if not items:
+            return
+        if self.client is None:
+            raise DataError(f"--offline: {len(items)} {what} are not in the cache: run spx-wheel fetch first")
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            futures = [pool.submit(fetch, item) for item in items]
+            try:
+                for done, future in enumerate(futures, start=1):
+                    future.result()()  # the answer is stored here, in this thread
+                    self.progress(what, done, len(items))
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
+    def _ensure_bars(self, ticker: str, start: dt.date, end: dt.date, required: bool) -> None:
+        cached = self.bars.get(ticker)
+        stored_until = min(end, self.today - dt.timedelta(days=1))
+        if cached is not None and cached.covers(start, stored_until) and end < self.today:
+            return
+        if self.client is None:
+            if required:
+                raise DataError(f"--offline: {ticker} bars for {start} .. {end} are not in the cache")
+            return
+        try:
+            self._fetch_need(Need("bars", ticker, start=start, end=end))()
+        except PolygonError as exc:
+            if required or exc.status != 403:
+                raise
+            self.bars[ticker] = CachedBars()  # VIX3M not in the plan: the estimate uses VIX alone
+
+    def _fetch_need(self, need: Need) -> Callable[[], None]:
+        """Ask Polygon (in a worker thread); return what stores the answer (run in the calling thread)."""
+        assert self.client is not None and need.start is not None
+        if need.kind == "strikes":
+            assert need.as_of is not None
+            spot = self._history.spx_close[self._history.index_of(need.as_of)] if self._history else 0.0
+            puts = self._listed(need.as_of, need.start, need.start, 0.5 * spot, 1.02 * spot)
+            items: list[list[object]] = [[_root(p.ticker), p.strike] for p in puts]
+            return lambda: self._store_listing("strikes", need.as_of, need.start.isoformat(), items)
+        assert need.end is not None
+        bars = self.client.daily_bars(need.ticker, need.start, need.end)
+        return lambda: self._store_bars(need.ticker, need.start, need.end, bars)
+
+    def _fetch_expiries(self, as_of: dt.date) -> Callable[[], None]:
+        assert self._history is not None
+        spot = float(self._history.spx_close[self._history.index_of(as_of)])
+        anchor = math.floor(0.95 * spot / 100) * 100
+        puts = self._listed(as_of, as_of + dt.timedelta(days=1), as_of + dt.timedelta(days=LISTING_HORIZON),
+                            anchor - 50, anchor)
+        items: list[list[object]] = [[e.isoformat()] for e in sorted({p.expiry for p in puts})]
+        return lambda: self._store_listing("expiries", as_of, "", items)
+
+    def _listed(self, as_of: dt.date, first: dt.date, last: dt.date, low: float, high: float) -> list:
+        """Both halves when the expirations straddle today: Polygon hides expired contracts unless asked."""
+        assert self.client is not None
+        found = []
+        if first < self.today:
+            found += self.client.listed_puts(as_of, first, min(last, self.today - dt.timedelta(days=1)), low, high,
+                                             expired=True)
+        if last >= self.today:
+            found += self.client.listed_puts(as_of, max(first, self.today), last, low, high, expired=False)
+        return found
+
+    def _store_bars(self, ticker: str, start: dt.date, end: dt.date, bars: list[Bar]) -> None:
+        stored_until = min(end, self.today - dt.timedelta(days=1))
+        if start <= stored_until:
+            self.cache.store_bars(ticker, start, stored_until, bars)
+        entry = self.bars.setdefault(ticker, CachedBars())
+        entry.bars.update({b.day: b for b in bars if start <= b.day <= end})
+        entry.ranges.append((start, end))
+
+    def _store_listing(self, kind: str, as_of: dt.date, key: str, items: list[list[object]]) -> None:
+        if as_of < self.today:
+            self.cache.store_listing(kind, as_of, key, items)
+        self.listings[(kind, as_of, key)] = items
+
+    def _build_history(self, sessions: list[dt.date]) -> History:
+        def series(ticker: str, pick: Callable[[Bar], float]) -> np.ndarray:
+            bars = self.bars.get(ticker, CachedBars()).bars
+            values = np.array([pick(bars[d]) if d in bars else math.nan for d in sessions])
+            filled = np.maximum.accumulate(np.where(np.isnan(values), -1, np.arange(len(values))))
+            return np.where(filled >= 0, values[np.maximum(filled, 0)], math.nan)
+
+        spx = self.bars["I:SPX"].bars
+        bundled = load_bundled()
+        rate_index = np.clip(np.searchsorted(bundled.ordinals, [d.toordinal() for d in sessions], side="right") - 1,
+                             0, len(bundled.dates) - 1)
+        vix = series("I:VIX", lambda b: b.close)
+        if np.isnan(vix).any():
+            raise DataError("Polygon has no I:VIX bar on or before some sessions of the window")
+        return History(dates=tuple(sessions), spx_open=np.array([spx[d].open for d in sessions]),
+                       spx_close=np.array([spx[d].close for d in sessions]), vix=vix,
+                       vix3m=series("I:VIX3M", lambda b: b.close), rate=bundled.rate[rate_index])
+
+
+def _order(need: Need) -> tuple[str, str, str]:
+    return need.ticker, str(need.as_of), str(need.start)
+
+
+def _root(ticker: str) -> str:
+    return "SPXW" if ticker.startswith("O:SPXW") else "SPX"

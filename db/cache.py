@@ -1,0 +1,49 @@
+"""The Polygon cache in the database: each stored answer is its own small transaction, so a long fetch that
+fails halfway keeps what it already had, and no entry is ever half-written."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.polygon import Bar
+from data.polygon_source import CachedBars
+from db.models import PolygonBar, PolygonCoverage, PolygonListing
+from db.session import transaction
+
+
+class DbCache:
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    def load_bars(self) -> dict[str, CachedBars]:
+        found: dict[str, CachedBars] = defaultdict(CachedBars)
+        with transaction(self.factory) as session:
+            for ticker, day, open_cents, close_cents in session.execute(
+                    select(PolygonBar.ticker, PolygonBar.day, PolygonBar.open_cents, PolygonBar.close_cents)):
+                found[ticker].bars[day] = Bar(day, open_cents / 100, close_cents / 100)
+            for ticker, start, end in session.execute(
+                    select(PolygonCoverage.ticker, PolygonCoverage.start, PolygonCoverage.end)):
+                found[ticker].ranges.append((start, end))
+        return dict(found)
+
+    def load_listings(self) -> dict[tuple[str, dt.date, str], list[list[object]]]:
+        with transaction(self.factory) as session:
+            rows = session.execute(select(PolygonListing.kind, PolygonListing.as_of, PolygonListing.key,
+                                          PolygonListing.items))
+            return {(kind, as_of, key): items for kind, as_of, key, items in rows}
+
+    def store_bars(self, ticker: str, start: dt.date, end: dt.date, bars: list[Bar]) -> None:
+        with transaction(self.factory) as session:
+            session.execute(delete(PolygonBar).where(PolygonBar.ticker == ticker, PolygonBar.day >= start,
+                                                     PolygonBar.day <= end))
+            session.add_all(PolygonBar(ticker=ticker, day=b.day, open_cents=round(b.open * 100),
+                                       close_cents=round(b.close * 100)) for b in bars if start <= b.day <= end)
+            session.add(PolygonCoverage(ticker=ticker, start=start, end=end))
+
+    def store_listing(self, kind: str, as_of: dt.date, key: str, items: list[list[object]]) -> None:
+        with transaction(self.factory) as session:
+            session.add(PolygonListing(kind=kind, as_of=as_of, key=key, items=items))
