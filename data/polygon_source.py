@@ -97,8 +97,7 @@ class PolygonSource:
             self._need(Need("strikes", as_of=as_of, start=expiry))
             return None
         root = root_for_expiry(expiry)
-        strikes = sorted(float(k) for r, k in items if r == root)
-        return np.array(strikes) if strikes else None
+        return np.array(sorted(float(k) for r, k in items if r == root))  # empty: nothing listed to sell
 
     def option_closes(self, contract: OptionContract, dates: tuple[dt.date, ...]) -> np.ndarray | None:
         ticker = contract.ticker

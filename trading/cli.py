@@ -25,6 +25,7 @@ from db.cache import DbCache
 from db.session import StorageError, open_database, transaction
 from trading import render
 from trading.rules import StrategyError, StrategyParams
+from trading.doctor import run_checks
 from trading.monitor import halt_if_stopped, performance
 from trading.records import list_positions, run_trade_rows
 from trading.schedule import crontab_text, local_zone
@@ -157,12 +158,16 @@ def polygon_settings(environ: dict[str, str], offline: bool = False) -> dict[str
     try:
         rate = int(environ.get("POLYGON_RATE_LIMIT", "5"))
         workers = int(environ.get("POLYGON_MAX_WORKERS", "4"))
+        tries = int(environ.get("POLYGON_MAX_TRIES", "5"))
     except ValueError:
-        raise click.UsageError("POLYGON_RATE_LIMIT and POLYGON_MAX_WORKERS must be whole numbers") from None
-    if rate < 0 or workers < 1:
-        raise click.UsageError("POLYGON_RATE_LIMIT must be 0 or more and POLYGON_MAX_WORKERS at least 1")
+        raise click.UsageError("POLYGON_RATE_LIMIT, POLYGON_MAX_WORKERS and POLYGON_MAX_TRIES must be whole "
+                               "numbers") from None
+    if rate < 0 or workers < 1 or tries < 1:
+        raise click.UsageError("POLYGON_RATE_LIMIT must be 0 or more, POLYGON_MAX_WORKERS and POLYGON_MAX_TRIES "
+                               "at least 1")
     base = environ.get("POLYGON_BASE_URL") or DEFAULT_BASE_URL
-    return {"client": {"api_key": key, "base_url": base, "rate_limit": rate}, "workers": workers}
+    return {"client": {"api_key": key, "base_url": base, "rate_limit": rate, "max_tries": tries},
+            "workers": workers}
 
 
 def window_dates(source: str, start: dt.date | None, end: dt.date | None, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -555,6 +560,52 @@ def export_cmd(path: str, run_id: int | None, db_url: str) -> None:
     with open(path, "w", newline="") as handle:
         render.write_csv(handle, rows)
     click.echo(f"Wrote {len(rows)} rows to {path}", err=True)
+
+
+@cli.command("fetch")
+@click.argument("start", type=DATE)
+@click.argument("end", type=DATE, required=False)
+@click.option("--deltas", type=NumberList(float), default=",".join(map(str, DEFAULT_DELTAS)), show_default=True)
+@click.option("--dtes", type=NumberList(int), default=",".join(map(str, DEFAULT_DTES)), show_default=True)
+@strategy_options
+@db_option
+def fetch_cmd(start: dt.date, end: dt.date | None, deltas: tuple[float, ...], dtes: tuple[int, ...], db_url: str,
+              **knobs: Any) -> None:
+    """Fetch from Polygon everything a calibration of the window needs, into the cache.
+
+    A later calibrate (or --offline) over the window then makes no request.
+
+    \b
+    Example:
+      spx-wheel fetch 2023-01-01
+    """
+    base = [StrategyParams(put_delta=d, dte_target=n, **knobs) for d in deltas for n in dtes][0]
+    now = new_york_now()
+    start, end = window_dates("polygon", start, end, now.date())
+    factory = open_database(db_url)
+    market = make_source("polygon", False, factory, now.date())
+    assert isinstance(market, PolygonSource) and market.client is not None
+    market.prepare(start, end)
+    market.resolve(lambda: run_grid(market, base, deltas, dtes, start, end, "sharpe"))
+    click.echo(f"Cached what {start} .. {end} needs ({market.client.requests_made} requests made).")
+
+
+@cli.command("doctor")
+@db_option
+def doctor_cmd(db_url: str) -> None:
+    """Check the API key, the Polygon plan's index and options data, and the database.
+
+    \b
+    Example:
+      spx-wheel doctor
+    """
+    environ = dict(os.environ)
+    checks = run_checks(environ, db_url, new_york_now().date(),
+                        lambda env: PolygonClient(**polygon_settings(env)["client"]))
+    for check in checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    if not all(check.ok for check in checks):
+        sys.exit(1)
 
 
 @cli.command("cron")

@@ -1,0 +1,154 @@
+"""Backtests on (fake) real option prices through the CLI: tickers, real/estimated counts, the cache, faults."""
+
+import datetime as dt
+import json
+import logging
+import re
+
+import pytest
+from werkzeug.wrappers import Response
+
+from tests.conftest import table_counts
+from tests.fake_polygon import FakePolygon, has_bar, option_close
+from trading.cli import cli
+
+KEY = "pk_live_SECRET_0123456789abcdefXYZ"
+WINDOW = ["--start", "2023-01-03", "--end", "2023-03-31"]
+
+
+@pytest.fixture
+def fake(httpserver, monkeypatch):
+    server = FakePolygon(KEY, page_size=200)
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(server)
+    monkeypatch.setenv("POLYGON_API_KEY", KEY)
+    monkeypatch.setenv("POLYGON_BASE_URL", httpserver.url_for("/").rstrip("/"))
+    monkeypatch.setenv("POLYGON_RATE_LIMIT", "0")
+    monkeypatch.setenv("POLYGON_MAX_WORKERS", "4")
+    return server
+
+
+def backtest(runner, db_path, *extra):
+    return runner.invoke(cli, ["backtest", "--delta", "0.2", "--dte", "30", *WINDOW, "--db", str(db_path), "--json",
+                               *extra])
+
+
+def test_backtest_on_real_prices_matches_the_server(runner, db_path, fake):
+    result = backtest(runner, db_path)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["source"] == "polygon" and doc["trades"]
+    real = 0
+    for trade in doc["trades"]:
+        root, strike = trade["root"], trade["strike"]
+        expiry, entry = dt.date.fromisoformat(trade["expiry"]), dt.date.fromisoformat(trade["entry_date"])
+        assert strike % 25 == 0  # snapped to the strikes the server lists
+        assert trade["ticker"] == f"O:{root}{expiry:%y%m%d}P{int(strike * 1000):08d}"
+        if has_bar(trade["ticker"], entry):
+            real += 1
+            assert trade["source"] == "real"
+            assert trade["entry_price"] == pytest.approx(option_close(strike, expiry, entry))
+        else:
+            assert trade["source"] == "estimated"
+    assert (doc["real"], doc["estimated"]) == (real, len(doc["trades"]) - real)
+    assert 0 < real < len(doc["trades"])
+
+
+def test_a_cached_rerun_makes_zero_requests(runner, db_path, fake):
+    first = backtest(runner, db_path)
+    assert first.exit_code == 0, first.output
+    count = len(fake.requests)
+    again = backtest(runner, db_path)
+    assert again.exit_code == 0
+    assert len(fake.requests) == count
+    strip = lambda doc: {k: v for k, v in doc.items() if k != "run_id"}
+    assert strip(json.loads(again.stdout)) == strip(json.loads(first.stdout))
+    offline = backtest(runner, db_path, "--offline")
+    assert offline.exit_code == 0 and len(fake.requests) == count
+
+
+def test_requests_stay_near_what_the_backtest_uses(runner, db_path, fake):
+    doc = json.loads(backtest(runner, db_path).stdout)
+    paths = [r["path"] for r in fake.requests]
+    option_bars = sum(1 for p in paths if p.startswith("/v2/aggs/ticker/O:"))
+    index_bars = sum(1 for p in paths if p.startswith("/v2/aggs/ticker/I:"))
+    assert index_bars == 3
+    assert option_bars <= len({t["ticker"] for t in doc["trades"]}) + 2
+
+
+def test_the_key_never_leaves_the_header(runner, db_path, fake, caplog):
+    caplog.set_level(logging.DEBUG)
+    result = runner.invoke(cli, ["-vv", "backtest", "--delta", "0.2", "--dte", "30", *WINDOW, "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    assert KEY not in result.output and KEY not in caplog.text
+    assert KEY.encode() not in db_path.read_bytes()
+    assert all(KEY not in r["query"] for r in fake.requests)
+
+
+def test_fetch_then_calibrate_offline(runner, db_path, fake):
+    fetched = runner.invoke(cli, ["fetch", "2023-01-03", "2023-02-28", "--deltas", "0.2,0.3", "--dtes", "30",
+                                  "--db", str(db_path)])
+    assert fetched.exit_code == 0, fetched.output
+    count = len(fake.requests)
+    calibrated = runner.invoke(cli, ["calibrate", "2023-01-03", "--end", "2023-02-28", "--deltas", "0.2,0.3",
+                                     "--dtes", "30", "--offline", "--db", str(db_path)])
+    assert calibrated.exit_code == 0, calibrated.output
+    assert len(fake.requests) == count
+    assert "Real Data:" in calibrated.stdout and "Real Data:    0 (" not in calibrated.stdout
+
+
+def test_offline_with_an_empty_cache(runner, db_path, fake):
+    result = backtest(runner, db_path, "--offline")
+    assert result.exit_code == 1 and "not in the cache" in result.stderr and not fake.requests
+
+
+def test_no_key(runner, db_path, monkeypatch):
+    monkeypatch.delenv("POLYGON_API_KEY", raising=False)
+    result = runner.invoke(cli, ["backtest", "--delta", "0.2", "--dte", "30", "--source", "polygon", *WINDOW,
+                                 "--db", str(db_path)])
+    assert result.exit_code == 2 and "POLYGON_API_KEY" in result.stderr
+
+
+@pytest.mark.parametrize("status,body,message", [
+    (401, {"status": "ERROR", "request_id": "r", "error": "Unknown API Key"}, "rejected the API key"),
+    (403, {"status": "NOT_AUTHORIZED", "request_id": "r", "message": "You are not entitled to this data."},
+     "your Polygon plan does not include I:SPX"),
+])
+def test_plan_and_key_failures_are_one_line(runner, db_path, httpserver, fake, status, body, message):
+    httpserver.expect_oneshot_request(re.compile("/v2/aggs/ticker/I:SPX/.*")).respond_with_json(body, status=status)
+    result = backtest(runner, db_path)
+    assert result.exit_code == 1 and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert KEY not in result.output
+
+
+def test_a_failure_mid_fetch_leaves_only_whole_cache_entries(runner, db_path, httpserver, fake, monkeypatch):
+    monkeypatch.setenv("POLYGON_MAX_WORKERS", "1")
+    monkeypatch.setenv("POLYGON_MAX_TRIES", "2")
+    httpserver.clear_all_handlers()
+    broken = re.compile("/v2/aggs/ticker/O:.*")
+    httpserver.expect_request(broken).respond_with_response(Response("bad gateway", status=502))
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(fake)
+    result = backtest(runner, db_path)
+    assert result.exit_code == 1 and "HTTP 502" in result.stderr
+    counts = table_counts(db_path)
+    assert counts["polygon_bars"] > 0 and counts["polygon_listings"] > 0  # index bars and listings were kept
+    import sqlite3
+
+    with sqlite3.connect(db_path) as connection:
+        options = connection.execute("select count(*) from polygon_bars where ticker like 'O:%'").fetchone()[0]
+        covered = connection.execute("select count(*) from polygon_coverage where ticker like 'O:%'").fetchone()[0]
+    assert options == 0 and covered == 0
+    assert counts.get("backtest_trades", 0) == 0
+
+
+def test_doctor(runner, db_path, fake, monkeypatch):
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.setattr("trading.cli.new_york_now",
+                        lambda: dt.datetime(2026, 11, 24, 9, 0, tzinfo=ZoneInfo("America/New_York")))
+    result = runner.invoke(cli, ["doctor", "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("ok   API key") and any("I:SPX day bars entitled, newest 2026-07-10" in l for l in lines)
+    assert any(l.startswith("ok   options data") for l in lines) and any(l.startswith("ok   database") for l in lines)
+    assert KEY not in result.output

@@ -1,0 +1,78 @@
+"""Health checks for `spx-wheel doctor`: each a line saying what is fine or what to do."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from sqlalchemy import func, select, text
+
+from data.market import load_bundled
+from data.polygon import PolygonClient, PolygonError
+from db.models import PolygonBar, Position, WheelParameters
+from db.session import StorageError, open_database, transaction
+
+
+LOOK_BACK = 400  # days searched for the newest index bar (one request)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_key(environ: dict[str, str]) -> Check:
+    if environ.get("POLYGON_API_KEY"):
+        return Check("API key", True, "POLYGON_API_KEY is set")
+    return Check("API key", False, "POLYGON_API_KEY is not set: export it to use --source polygon "
+                                   "(the embedded source works without it)")
+
+
+def check_indices(client: PolygonClient, today: dt.date) -> Check:
+    try:
+        bars = client.daily_bars("I:SPX", today - dt.timedelta(days=LOOK_BACK), today)
+    except PolygonError as exc:
+        return Check("index data", False, str(exc))
+    newest = max((b.day for b in bars), default=None)
+    return Check("index data", True, f"I:SPX day bars entitled, newest {newest}" if newest else
+                 f"I:SPX entitled but no bar in the last {LOOK_BACK} days")
+
+
+def check_options(client: PolygonClient, today: dt.date) -> Check:
+    try:
+        body = client.get("/v3/reference/options/contracts",
+                          {"underlying_ticker": "SPX", "contract_type": "put", "limit": 1}, "SPX options contracts")
+    except PolygonError as exc:
+        return Check("options data", False, str(exc))
+    found = body.get("results") or []
+    return Check("options data", bool(found), "SPX options contracts reference entitled" if found else
+                 "the SPX contracts reference answered with no contract: the plan may not include SPX options")
+
+
+def check_database(url: str) -> Check:
+    try:
+        factory = open_database(url)
+        with transaction(factory) as session:
+            session.execute(text("select 1"))
+            params = session.scalar(select(func.count()).select_from(WheelParameters))
+            positions = session.scalar(select(func.count()).select_from(Position))
+            bars = session.scalar(select(func.count()).select_from(PolygonBar))
+    except StorageError as exc:
+        return Check("database", False, f"{exc}: pass --db or set SPX_WHEEL_DB to a writable place")
+    return Check("database", True, f"{url} opens and is up to date: {params} parameter sets, {positions} "
+                                   f"positions, {bars} cached Polygon bars")
+
+
+def run_checks(environ: dict[str, str], db_url: str, today: dt.date,
+               make_client: Callable[[dict[str, Any]], PolygonClient]) -> list[Check]:
+    bundled = load_bundled()
+    checks = [check_key(environ),
+              Check("bundled history", True, f"{bundled.dates[0]} .. {bundled.dates[-1]}")]
+    if checks[0].ok:
+        client = make_client(environ)
+        checks += [check_indices(client, today), check_options(client, today)]
+    checks.append(check_database(db_url))
+    return checks
