@@ -11,7 +11,7 @@ import datetime as dt
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Protocol, TypeVar
+from typing import Callable, Iterable, Protocol, TypeVar
 
 import numpy as np
 
@@ -134,8 +134,9 @@ class PolygonSource:
             if not todo or self.client is None:
                 self.unserved |= todo
                 return result
-            for kind, what in (("strikes", "strike lists"), ("bars", "option bars")):
-                self._fetch_all(what, sorted((n for n in todo if n.kind == kind), key=_order), self._fetch_need)
+            strikes = sorted((n for n in todo if n.kind == "strikes"), key=_order)
+            self._fetch_all("strike lists", strikes, self._fetch_need)
+            self._fetch_all("option bars", _one_per_ticker(n for n in todo if n.kind == "bars"), self._fetch_need)
         return result
 
     def _need(self, need: Need) -> None:
@@ -236,6 +237,16 @@ class PolygonSource:
         return History(dates=tuple(sessions), spx_open=np.array([spx[d].open for d in sessions]),
                        spx_close=np.array([spx[d].close for d in sessions]), vix=vix,
                        vix3m=series("I:VIX3M", lambda b: b.close), rate=bundled.rate[rate_index])
+
+
+def _one_per_ticker(needs: Iterable[Need]) -> list[Need]:
+    """One request per contract, from the earliest day any run entered it to its expiry."""
+    merged: dict[str, Need] = {}
+    for need in needs:
+        seen = merged.get(need.ticker)
+        if seen is None or (need.start and seen.start and need.start < seen.start):
+            merged[need.ticker] = need
+    return [merged[t] for t in sorted(merged)]
 
 
 def _order(need: Need) -> tuple[str, str, str]:
