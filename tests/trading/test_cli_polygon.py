@@ -152,3 +152,28 @@ def test_doctor(runner, db_path, fake, monkeypatch):
     assert lines[0].startswith("ok   API key") and any("I:SPX day bars entitled, newest 2026-07-10" in l for l in lines)
     assert any(l.startswith("ok   options data") for l in lines) and any(l.startswith("ok   database") for l in lines)
     assert KEY not in result.output
+
+
+def test_trade_daily_on_polygon(runner, db_path, fake):
+    calibrated = runner.invoke(cli, ["calibrate", "2022-06-01", "--end", "2022-12-30", "--deltas", "0.2", "--dtes",
+                                     "30", "--db", str(db_path)])
+    assert calibrated.exit_code == 0, calibrated.output
+    opened = runner.invoke(cli, ["trade", "--as-of", "2023-02-01", "--db", str(db_path), "--json"])
+    assert opened.exit_code == 0, opened.output
+    entry = json.loads(opened.stdout)["opened"]
+    expiry, strike = dt.date.fromisoformat(entry["expiry"]), entry["strike"]
+    assert strike % 25 == 0
+    real = has_bar(entry["ticker"], dt.date(2023, 2, 1))
+    assert entry["price_source"] == ("real" if real else "estimated")
+    if real:
+        assert entry["price"] == pytest.approx(option_close(strike, expiry, dt.date(2023, 2, 1)))
+    settled = runner.invoke(cli, ["trade", "--as-of", expiry.isoformat(), "--db", str(db_path), "--json"])
+    assert settled.exit_code == 0, settled.output
+    rows = json.loads(settled.stdout)["settled"]
+    assert [r["ticker"] for r in rows] == [entry["ticker"]]
+    from data.market import load_bundled
+
+    history = load_bundled()
+    i = history.index_of(expiry)
+    expected = history.spx_open[i] if entry["ticker"].startswith("O:SPX2") else history.spx_close[i]
+    assert rows[0]["settlement"] == pytest.approx(expected, abs=0.005)
