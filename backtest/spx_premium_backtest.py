@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class _Position:
     day: dt.date
     first: int  # history index of the entry session
     expiry_index: int  # history index of the settlement session (len(dates) when beyond the data)
-    marks: np.ndarray  # put price on sessions first .. expiry_index - 1
+    marks: list[float]  # put price on sessions first .. expiry_index - 1
 
 
 def quote_put(source: MarketSource, history: History, i: int, contract: OptionContract) -> Quote:
@@ -94,10 +95,11 @@ def _life_marks(source: MarketSource, history: History, contract: OptionContract
 def decide_day(rules: Rules, source: MarketSource, day: MarketDay, holdings: list[Holding], equity: float,
                monthly_only: bool, quote: QuoteFn) -> Entry | Skip:
     """One day's entry decision, exactly as the engine and the daily trader both ask it."""
-    horizon = dt.timedelta(days=rules.expiry_horizon())
-    return rules.decide_entry(day, holdings, equity,
-                              lambda: source.listed_expiries(day.date, day.date + horizon, monthly_only),
-                              lambda expiry: source.listed_strikes(day.date, expiry), quote)
+    def expiries() -> Sequence[dt.date]:
+        return source.listed_expiries(day.date, day.date + dt.timedelta(days=rules.expiry_horizon()), monthly_only)
+
+    return rules.decide_entry(day, holdings, equity, expiries, lambda expiry: source.listed_strikes(day.date, expiry),
+                              quote)
 
 
 def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.date, capital: float,
@@ -119,6 +121,14 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     closes, opens = history.spx_close.tolist(), history.spx_open.tolist()
     vix, vix3m, rate = history.vix.tolist(), history.vix3m.tolist(), history.rate.tolist()
     next_settlement = len(ordinals)
+    today = [first]  # the session the quote function prices at
+    priced: dict[OptionContract, np.ndarray] = {}
+
+    def quote(contract: OptionContract) -> Quote:
+        marks, entry = _life_marks(source, history, contract, today[0], _settlement_index(history, contract))
+        priced[contract] = marks
+        return entry
+
     for i in range(first, stop):
         day = history.dates[i]
         if i > first:
@@ -131,24 +141,20 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
                 trades.append(_trade(pos, value, round(pos.entry.premium - loss, 2)))
                 positions.remove(pos)
             next_settlement = min((p.expiry_index for p in positions), default=len(ordinals))
-        holdings = [Holding(p.entry.contract, p.entry.contracts, float(p.marks[i - p.first])) for p in positions]
+        holdings = [Holding(p.entry.contract, p.entry.contracts, p.marks[i - p.first]) for p in positions]
         market = MarketDay(day, closes[i], vix[i], vix3m[i], rate[i])
-        priced: dict[OptionContract, np.ndarray] = {}
-
-        def quote(contract: OptionContract) -> Quote:
-            marks, entry = _life_marks(source, history, contract, i, _settlement_index(history, contract))
-            priced[contract] = marks
-            return entry
-
+        today[0] = i
         decision = decide_day(rules, source, market, holdings, cash - liability[i - first], monthly_only, quote)
         if isinstance(decision, Entry):
-            pos = _Position(decision, day, i, _settlement_index(history, decision.contract),
-                            priced[decision.contract])
+            marks = priced.pop(decision.contract)
+            pos = _Position(decision, day, i, _settlement_index(history, decision.contract), marks.tolist())
             positions.append(pos)
             next_settlement = min(next_settlement, pos.expiry_index)
             cash += decision.premium
             until = min(pos.expiry_index, stop) - first
-            liability[i - first:until] += pos.marks[:until - (i - first)] * 100 * decision.contracts
+            liability[i - first:until] += marks[:until - (i - first)] * 100 * decision.contracts
+        if priced:
+            priced.clear()  # a contract priced but not sold (margin cap, tiny premium)
         position_days += len(positions)
         equity[i - first] = cash - liability[i - first]
 

@@ -19,6 +19,7 @@ def _xnys() -> xcals.ExchangeCalendar:
     return xcals.get_calendar("XNYS", start=CALENDAR_START)
 
 
+@lru_cache(maxsize=1)
 def last_calendar_day() -> dt.date:
     return _xnys().last_session.date()
 
@@ -70,8 +71,9 @@ def _friday_expirations(monthly_only: bool) -> tuple[dt.date, ...]:
     return tuple(found)
 
 
-def listed_fridays(as_of: dt.date, until: dt.date, monthly_only: bool) -> list[dt.date]:
+@lru_cache(maxsize=65536)  # every combination of a grid with the same DTE asks the same question each day
+def listed_fridays(as_of: dt.date, until: dt.date, monthly_only: bool) -> tuple[dt.date, ...]:
     """Expirations the bundled source lists on `as_of`, after it and up to `until`: third-Friday monthlies
     always, every Friday from FIRST_PM_WEEKLY on, each moved to Thursday when its Friday is a holiday."""
     expirations = _friday_expirations(monthly_only)
-    return list(expirations[bisect_right(expirations, as_of):bisect_right(expirations, until)])
+    return expirations[bisect_right(expirations, as_of):bisect_right(expirations, until)]

@@ -6,11 +6,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Protocol, TypeVar
+from typing import Callable, Protocol, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from data.calendar import listed_fridays
 from data.contracts import OptionContract
 
 HISTORY_FILE = Path(__file__).parent / "history" / "market.csv.gz"
@@ -58,7 +59,7 @@ class MarketSource(Protocol):
 
     def history(self) -> History: ...
 
-    def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> list[dt.date]: ...
+    def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> Sequence[dt.date]: ...
 
     def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
         """Sorted listed put strikes, or None when the source lists none (then the 5-point grid applies)."""
@@ -108,9 +109,7 @@ class EmbeddedSource:
     def history(self) -> History:
         return load_bundled()
 
-    def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> list[dt.date]:
-        from data.calendar import listed_fridays
-
+    def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> Sequence[dt.date]:
         return listed_fridays(as_of, until, monthly_only)
 
     def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:

@@ -87,7 +87,7 @@ class PolygonSource:
     def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> list[dt.date]:
         items = self.listings.get(("expiries", as_of, ""))
         if items is None:  # only offline, for a day never fetched: the calendar's Fridays
-            return listed_fridays(as_of, until, monthly_only)
+            return list(listed_fridays(as_of, until, monthly_only))
         expiries = sorted({dt.date.fromisoformat(str(e)) for e, in items})
         return [e for e in expiries if as_of < e <= until and (not monthly_only or is_monthly(e))]
 

@@ -22,13 +22,13 @@ def test_good_friday_2022_moves_the_monthly_to_thursday():
 
 def test_juneteenth_2026_moves_the_monthly_to_thursday():
     listed = listed_fridays(dt.date(2026, 5, 1), dt.date(2026, 7, 31), monthly_only=True)
-    assert listed == [dt.date(2026, 5, 15), dt.date(2026, 6, 18), dt.date(2026, 7, 17)]
+    assert list(listed) == [dt.date(2026, 5, 15), dt.date(2026, 6, 18), dt.date(2026, 7, 17)]
     assert choose_expiry(dt.date(2026, 5, 4), 45, listed) == dt.date(2026, 6, 18)
     assert is_monthly(dt.date(2026, 6, 18))
 
 
 def test_weeklies_are_listed_only_from_december_2010():
-    assert listed_fridays(dt.date(2010, 11, 1), dt.date(2010, 12, 1), False) == [dt.date(2010, 11, 19)]
+    assert list(listed_fridays(dt.date(2010, 11, 1), dt.date(2010, 12, 1), False)) == [dt.date(2010, 11, 19)]
     assert dt.date(2010, 12, 10) in listed_fridays(dt.date(2010, 12, 1), dt.date(2010, 12, 31), False)
 
 
