@@ -12,10 +12,19 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 
 class StorageError(Exception):
     """The database cannot be opened, migrated or written."""
+
+
+def shown_url(url: str) -> str:
+    """A database URL or path fit to print: any password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    except ArgumentError:
+        return "(a malformed database URL)"
 
 
 def make_engine(url: str) -> Engine:
@@ -23,12 +32,14 @@ def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url) if "://" in url else make_url(f"sqlite:///{Path(url).expanduser()}")
     except ArgumentError as exc:
-        raise StorageError(f"not a database URL or path: {url}") from exc
+        raise StorageError(f"not a database URL or path: {shown_url(url)}") from exc
     if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
         folder = Path(parsed.database).parent
         if not folder.is_dir():
             raise StorageError(f"cannot open database {parsed.database}: folder {folder} does not exist")
-    engine = create_engine(parsed, connect_args={"timeout": 30} if parsed.drivername.startswith("sqlite") else {})
+    # one short command per process: no pool, so every connection closes with its session
+    engine = create_engine(parsed, poolclass=NullPool,
+                           connect_args={"timeout": 30} if parsed.drivername.startswith("sqlite") else {})
     if parsed.drivername.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine

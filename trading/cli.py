@@ -22,7 +22,7 @@ from data.market import DataError, EmbeddedSource, MarketSource, load_bundled
 from data.polygon import DEFAULT_BASE_URL, PolygonClient
 from data.polygon_source import PolygonSource
 from db.cache import DbCache
-from db.session import StorageError, open_database, transaction
+from db.session import StorageError, open_database, shown_url, transaction
 from trading import render
 from trading.rules import StrategyError, StrategyParams
 from trading.doctor import run_checks
@@ -262,7 +262,7 @@ def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, de
     real = sum(c.result.real for c in calibration.combinations)
     estimated = sum(c.result.estimated for c in calibration.combinations)
     click.echo("\n".join(render.data_quality(real, estimated)))
-    click.echo(f"\nSaved as WheelParameters #{saved.id} (calibration run #{run.id}) in {db_url}. "
+    click.echo(f"\nSaved as WheelParameters #{saved.id} (calibration run #{run.id}) in {shown_url(db_url)}. "
                "Show them with: spx-wheel params")
 
 

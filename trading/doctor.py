@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from data.market import load_bundled
 from data.polygon import PolygonClient, PolygonError
 from db.models import PolygonBar, Position, WheelParameters
-from db.session import StorageError, open_database, transaction
+from db.session import StorageError, open_database, shown_url, transaction
 
 
 LOOK_BACK = 400  # days searched for the newest index bar (one request)
@@ -62,7 +62,7 @@ def check_database(url: str) -> Check:
             bars = session.scalar(select(func.count()).select_from(PolygonBar))
     except StorageError as exc:
         return Check("database", False, f"{exc}: pass --db or set SPX_WHEEL_DB to a writable place")
-    return Check("database", True, f"{url} opens and is up to date: {params} parameter sets, {positions} "
+    return Check("database", True, f"{shown_url(url)} opens and is up to date: {params} parameter sets, {positions} "
                                    f"positions, {bars} cached Polygon bars")
 
 
