@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Protocol, Sequence
 
+import numpy as np
+
 from data.contracts import OptionContract
 
 
@@ -67,6 +69,7 @@ class Skip:
 
 
 QuoteFn = Callable[[OptionContract], Quote]
+Strikes = Sequence[float] | np.ndarray  # sorted listed strikes
 
 
 class Rules(Protocol):
@@ -74,7 +77,7 @@ class Rules(Protocol):
 
     def decide_entry(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
                      expiries: Callable[[], Sequence[dt.date]],
-                     strikes: Callable[[dt.date], Sequence[float] | None], quote: QuoteFn) -> Entry | Skip:
+                     strikes: Callable[[dt.date], Strikes | None], quote: QuoteFn) -> Entry | Skip:
         """`expiries`, `strikes` and `quote` are asked only when the filters before them pass."""
         ...
 

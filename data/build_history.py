@@ -44,12 +44,13 @@ def _close_series(path: Path, date_col: str, fmt: str | None = None) -> pd.Serie
 
 
 def _rates(raw: Path) -> pd.Series:
-    old = pd.read_csv(raw / "DTB3_1954-2020.csv", na_values=["."])
-    new = pd.read_csv(raw / "DTB3.csv")
-    old = pd.Series(old["DTB3"].to_numpy(float), index=pd.to_datetime(old["DATE"]).dt.date)
-    new = pd.Series(new["DTB3"].to_numpy(float), index=pd.to_datetime(new["observation_date"]).dt.date)
+    old_file = pd.read_csv(raw / "DTB3_1954-2020.csv", na_values=["."])
+    new_file = pd.read_csv(raw / "DTB3.csv")
+    old = pd.Series(old_file["DTB3"].to_numpy(float), index=pd.to_datetime(old_file["DATE"]).dt.date)
+    new = pd.Series(new_file["DTB3"].to_numpy(float), index=pd.to_datetime(new_file["observation_date"]).dt.date)
     both = pd.concat([old[old.index < new.index[0]], new]).dropna()
-    return both.map(discount_to_continuous)
+    rates: pd.Series = both.map(discount_to_continuous)
+    return rates
 
 
 def build_frame(raw: Path) -> pd.DataFrame:

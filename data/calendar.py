@@ -21,7 +21,8 @@ def _xnys() -> xcals.ExchangeCalendar:
 
 @lru_cache(maxsize=1)
 def last_calendar_day() -> dt.date:
-    return _xnys().last_session.date()
+    last: dt.date = _xnys().last_session.date()
+    return last
 
 
 @lru_cache(maxsize=1)

@@ -45,7 +45,8 @@ def premium_errors(puts: pd.DataFrame, model: VolModel) -> np.ndarray:
     price, _, _ = estimate_put(puts["spot"].to_numpy(), puts["strike"].to_numpy(float), puts["days"].to_numpy() / 365.0,
                                puts["rate"].to_numpy(), puts["vix"].to_numpy(), puts["vix3m"].to_numpy(),
                                DIVIDEND_YIELD, model)
-    return np.asarray(price) / puts["mid"].to_numpy() - 1.0
+    errors: np.ndarray = np.asarray(price) / puts["mid"].to_numpy() - 1.0
+    return errors
 
 
 def fit(puts: pd.DataFrame) -> VolModel:

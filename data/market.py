@@ -92,7 +92,7 @@ def load_bundled(path: Path = HISTORY_FILE) -> History:
     frame = pd.read_csv(path, index_col="date", parse_dates=["date"])
     validate(frame)
     return History(
-        dates=tuple(frame.index.date),
+        dates=tuple(pd.DatetimeIndex(frame.index).date),
         spx_open=frame["spx_open"].to_numpy(float),
         spx_close=frame["spx_close"].to_numpy(float),
         vix=frame["vix"].to_numpy(float),

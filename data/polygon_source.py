@@ -11,14 +11,14 @@ import datetime as dt
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol, TypeVar
+from typing import Any, Callable, Iterable, Protocol, Sequence, TypeVar
 
 import numpy as np
 
 from data.calendar import is_monthly, listed_fridays
 from data.contracts import OptionContract, root_for_expiry
 from data.market import DataError, History, load_bundled
-from data.polygon import Bar, PolygonClient, PolygonError
+from data.polygon import Bar, ListedPut, PolygonClient, PolygonError
 
 INDEXES = ("I:SPX", "I:VIX", "I:VIX3M")
 LISTING_HORIZON = 400  # days of expirations asked for each trading day
@@ -97,7 +97,7 @@ class PolygonSource:
             self._need(Need("strikes", as_of=as_of, start=expiry))
             return None
         root = root_for_expiry(expiry)
-        return np.array(sorted(float(k) for r, k in items if r == root))  # empty: nothing listed to sell
+        return np.array(sorted(float(str(k)) for r, k in items if r == root))  # empty: nothing listed to sell
 
     def option_closes(self, contract: OptionContract, dates: tuple[dt.date, ...]) -> np.ndarray | None:
         ticker = contract.ticker
@@ -142,7 +142,7 @@ class PolygonSource:
     def _need(self, need: Need) -> None:
         self.needs.add(need)
 
-    def _fetch_all(self, what: str, items: list, fetch: Callable) -> None:
+    def _fetch_all(self, what: str, items: Sequence[Any], fetch: Callable[[Any], Callable[[], None]]) -> None:
         if not items:
             return
         if self.client is None:
@@ -176,16 +176,17 @@ class PolygonSource:
 
     def _fetch_need(self, need: Need) -> Callable[[], None]:
         """Ask Polygon (in a worker thread); return what stores the answer (run in the calling thread)."""
-        assert self.client is not None and need.start is not None
+        start, end, as_of = need.start, need.end, need.as_of
+        assert self.client is not None and start is not None
         if need.kind == "strikes":
-            assert need.as_of is not None
-            spot = self._history.spx_close[self._history.index_of(need.as_of)] if self._history else 0.0
-            puts = self._listed(need.as_of, need.start, need.start, 0.5 * spot, 1.02 * spot)
+            assert as_of is not None and self._history is not None
+            spot = float(self._history.spx_close[self._history.index_of(as_of)])
+            puts = self._listed(as_of, start, start, 0.5 * spot, 1.02 * spot)
             items: list[list[object]] = [[_root(p.ticker), p.strike] for p in puts]
-            return lambda: self._store_listing("strikes", need.as_of, need.start.isoformat(), items)
-        assert need.end is not None
-        bars = self.client.daily_bars(need.ticker, need.start, need.end)
-        return lambda: self._store_bars(need.ticker, need.start, need.end, bars)
+            return lambda: self._store_listing("strikes", as_of, start.isoformat(), items)
+        assert end is not None
+        bars = self.client.daily_bars(need.ticker, start, end)
+        return lambda: self._store_bars(need.ticker, start, end, bars)
 
     def _fetch_expiries(self, as_of: dt.date) -> Callable[[], None]:
         assert self._history is not None
@@ -196,7 +197,7 @@ class PolygonSource:
         items: list[list[object]] = [[e.isoformat()] for e in sorted({p.expiry for p in puts})]
         return lambda: self._store_listing("expiries", as_of, "", items)
 
-    def _listed(self, as_of: dt.date, first: dt.date, last: dt.date, low: float, high: float) -> list:
+    def _listed(self, as_of: dt.date, first: dt.date, last: dt.date, low: float, high: float) -> list[ListedPut]:
         """Both halves when the expirations straddle today: Polygon hides expired contracts unless asked."""
         assert self.client is not None
         found = []

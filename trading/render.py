@@ -42,7 +42,10 @@ def mean_entry_delta(trades: Sequence[Trade]) -> float:
 
 def data_quality(real: int, estimated: int) -> list[str]:
     total = real + estimated
-    share = (lambda n: f"{n / total * 100:.1f}%") if total else (lambda n: "n/a")
+
+    def share(n: int) -> str:
+        return f"{n / total * 100:.1f}%" if total else "n/a"
+
     lines = ["DATA QUALITY:", f"  Real Data:    {real} ({share(real)})", f"  Estimated:    {estimated} ({share(estimated)})"]
     if total and estimated / total > ESTIMATED_WARNING_SHARE:
         lines.append(f"WARNING: {share(estimated)} of trade entries were priced by the Black-Scholes/VIX estimate, "
@@ -70,7 +73,7 @@ def trade_table(trades: Iterable[Trade]) -> str:
              f"{-t.entry_delta:.3f}", "" if t.settlement is None else f"{t.settlement:.2f}",
              "open" if t.pnl is None else f"{t.pnl:,.2f}") for t in trades]
     return tabulate(rows, headers=["ticker", "entry", "expiry", "strike", "n", "fill", "price", "delta",
-                                   "settlement", "P&L"], disablenumparse=True)
+                                   "settlement", "P&L"], disable_numparse=True)
 
 
 def _num(value: float) -> float | None:

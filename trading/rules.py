@@ -11,7 +11,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from backtest.types import Entry, Holding, MarketDay, QuoteFn, Skip
+from backtest.types import Entry, Holding, MarketDay, QuoteFn, Skip, Strikes
 from data.contracts import OptionContract, put_contract
 from data.pricing import skew_strike_for_put_delta
 
@@ -70,7 +70,7 @@ def seed_strike(spot: float, put_delta: float) -> float:
     return math.ceil(round(target / STRIKE_STEP - 0.5, 9)) * STRIKE_STEP
 
 
-def snap_down(target: float, listed: Sequence[float]) -> float | None:
+def snap_down(target: float, listed: Strikes) -> float | None:
     """The nearest listed strike at or below the target (None when every listed strike is above it)."""
     position = bisect_right(listed, target + 1e-9)
     return listed[position - 1] if position else None
@@ -126,7 +126,7 @@ class Rules:
     def expiry_horizon(self) -> int:
         return 2 * self.params.dte_target + 21
 
-    def strike(self, day: MarketDay, expiry: dt.date, listed: Sequence[float] | None) -> float | None:
+    def strike(self, day: MarketDay, expiry: dt.date, listed: Strikes | None) -> float | None:
         p = self.params
         if p.strike_rule == "seed":
             target = seed_strike(day.spot, p.put_delta)
@@ -138,7 +138,7 @@ class Rules:
 
     def decide_entry(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
                      expiries: Callable[[], Sequence[dt.date]],
-                     strikes: Callable[[dt.date], Sequence[float] | None], quote: QuoteFn) -> Entry | Skip:
+                     strikes: Callable[[dt.date], Strikes | None], quote: QuoteFn) -> Entry | Skip:
         """Filters in order (VIX, open positions, expiry already held), then strike, price and size."""
         p = self.params
         if not p.min_vix <= day.vix <= p.max_vix:

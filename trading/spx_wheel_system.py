@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from backtest.metrics import Metrics
 from backtest.spx_premium_backtest import BacktestResult, Trade, run_backtest
 from data.market import MarketSource
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
@@ -17,7 +18,7 @@ from trading.rules import Rules, StrategyParams
 
 DEFAULT_DELTAS = (0.15, 0.20, 0.25, 0.30)
 DEFAULT_DTES = (30, 45, 60)
-OBJECTIVES = {
+OBJECTIVES: dict[str, tuple[str, Callable[[Metrics], float]]] = {
     "sharpe": ("highest Sharpe", lambda m: m.sharpe),
     "return": ("highest total return", lambda m: m.total_return),
     "win_rate": ("highest win rate", lambda m: m.win_rate),

@@ -127,7 +127,8 @@ def _open_positions(session: Session) -> list[Position]:
 def account_equity(session: Session, saved: WheelParameters, holdings: list[Holding],
                    open_positions: list[Position]) -> float:
     """Capital plus realised P&L plus open premiums less the open puts' marks (no interest, unlike the backtest)."""
-    realised = sum(p.pnl_cents for p in session.scalars(select(Position).where(Position.status == "closed"))) / 100
+    closed = session.scalars(select(Position).where(Position.status == "closed"))
+    realised = sum(p.pnl_cents or 0 for p in closed) / 100
     premiums = sum(p.premium_cents for p in open_positions) / 100
     marks = sum(h.mark * 100 * h.contracts for h in holdings)
     return saved.capital_cents / 100 + realised + premiums - marks

@@ -138,3 +138,12 @@ def test_unreadable_database(runner, tmp_path):
     assert result.exit_code == 1 and "cannot open database" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert garbage.read_bytes() == before
+
+
+def test_backtest_shows_its_trades(runner, db_path):
+    result = runner.invoke(cli, ["backtest", "--delta", "0.2", "--dte", "30", "--start", "2020-01-01", "--end",
+                                 "2020-03-31", "--show-trades", "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line.startswith("O:SPX")]
+    assert rows and all(re.match(r"^O:SPXW?\d{6}P\d{8}\s+2020-\d\d-\d\d", row) for row in rows)
+    assert table_counts(db_path)["backtest_trades"] == len(rows)
