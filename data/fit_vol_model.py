@@ -28,7 +28,7 @@ def load_puts(path: Path = DEFAULT_FILE) -> pd.DataFrame:
     puts = puts[puts["delta"].abs().between(0.10, 0.35)]
     puts["quote"] = pd.to_datetime(puts["quotedate"], format="%m/%d/%Y").dt.date
     puts["expiry"] = pd.to_datetime(puts["expiration"], format="%m/%d/%Y").dt.date
-    puts["days"] = [(e - q).days for e, q in zip(puts["expiry"], puts["quote"])]
+    puts["days"] = [(e - q).days for e, q in zip(puts["expiry"], puts["quote"], strict=True)]
     puts = puts[puts["days"] > 0]
     history = load_bundled()
     rows = [history.index_of(d) for d in puts["quote"]]

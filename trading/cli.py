@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import math
 import os
 import sys
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo
@@ -24,15 +23,21 @@ from data.polygon_source import PolygonSource
 from db.cache import DbCache
 from db.session import StorageError, open_database, shown_url, transaction
 from trading import render
-from trading.rules import StrategyError, StrategyParams
 from trading.doctor import run_checks
 from trading.monitor import halt_if_stopped, performance
 from trading.records import list_positions, run_trade_rows
+from trading.rules import StrategyError, StrategyParams
 from trading.schedule import crontab_text, local_zone
-from trading.trader import (ManualInputs, TradeError, plan_daily, record_fill, resume, run_daily,
-                            settlement_window_start)
-from trading.spx_wheel_system import (DEFAULT_DELTAS, DEFAULT_DTES, OBJECTIVES, Calibration, active_parameters,
-                                      run_grid, save_calibration)
+from trading.spx_wheel_system import (
+    DEFAULT_DELTAS,
+    DEFAULT_DTES,
+    OBJECTIVES,
+    Calibration,
+    active_parameters,
+    run_grid,
+    save_calibration,
+)
+from trading.trader import ManualInputs, TradeError, plan_daily, record_fill, resume, run_daily, settlement_window_start
 
 NEW_YORK = ZoneInfo("America/New_York")
 DEFAULT_WINDOW_YEARS = 5
@@ -311,7 +316,7 @@ def backtest_cmd(put_delta: float, dte_target: int, start: dt.date | None, end: 
         document = {"run_id": run.id, "window": {"start": result.start, "end": result.end}, "source": market.name,
                     "parameters": asdict(params), **render.metrics_json(m, result),
                     "trades": [render.trade_json(t) for t in result.trades],
-                    "equity": [[d, round(float(v), 2)] for d, v in zip(result.dates, result.equity)]}
+                    "equity": [[d, round(float(v), 2)] for d, v in zip(result.dates, result.equity, strict=True)]}
         click.echo(render.to_json(document))
         return
     click.echo(f"Backtest {result.start} .. {result.end} on the {market.name} source (run #{run.id})")

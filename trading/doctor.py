@@ -13,7 +13,6 @@ from data.polygon import PolygonClient, PolygonError
 from db.models import PolygonBar, Position, WheelParameters
 from db.session import StorageError, open_database, shown_url, transaction
 
-
 LOOK_BACK = 400  # days searched for the newest index bar (one request)
 
 

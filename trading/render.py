@@ -10,8 +10,8 @@ from typing import Any, Iterable, Sequence
 
 from tabulate import tabulate
 
-from backtest.spx_premium_backtest import BacktestResult, Trade
 from backtest.metrics import Metrics
+from backtest.spx_premium_backtest import BacktestResult, Trade
 
 ESTIMATED_WARNING_SHARE = 0.25
 

@@ -19,7 +19,8 @@ JOBS = [
 
 def local_zone() -> dt.tzinfo:
     """This machine's time zone, with its daylight-saving rules."""
-    return tzlocal()
+    zone: dt.tzinfo = tzlocal()
+    return zone
 
 
 def local_times(hour: int, minute: int, zone: dt.tzinfo, year: int) -> list[tuple[int, int]]:

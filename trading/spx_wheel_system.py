@@ -112,7 +112,8 @@ def save_calibration(session: Session, calibration: Calibration, kind: str, toda
         session.add(row)
         rows.append(row)
     session.flush()
-    trade_rows = [r for row, c in zip(rows, calibration.combinations) for r in _trade_rows(row.id, c.result.trades)]
+    trade_rows = [r for row, c in zip(rows, calibration.combinations, strict=True)
+                  for r in _trade_rows(row.id, c.result.trades)]
     if trade_rows:
         session.execute(insert(BacktestTrade), trade_rows)
     if kind != "calibrate":

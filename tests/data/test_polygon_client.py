@@ -3,7 +3,6 @@
 import datetime as dt
 import json
 import re
-from pathlib import Path
 
 import pytest
 from werkzeug.wrappers import Response

@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from data.fit_vol_model import load_puts, premium_errors
-from data.pricing import (FITTED, VolModel, bs_put_delta, bs_put_price, put_iv, skew_strike_for_put_delta,
-                          strike_for_put_delta, term_vol)
+from data.pricing import (
+    FITTED,
+    VolModel,
+    bs_put_delta,
+    bs_put_price,
+    put_iv,
+    skew_strike_for_put_delta,
+    strike_for_put_delta,
+    term_vol,
+)
 from tests.conftest import SHARED
 
 

@@ -55,7 +55,7 @@ def test_replayed_positions_equal_the_backtest_trade_for_trade(replay):
                             params.capital)
     live = live_positions(db_path)
     assert len(live) == len(backtest.trades) > 10
-    for row, trade in zip(live, backtest.trades):
+    for row, trade in zip(live, backtest.trades, strict=True):
         ticker, opened_on, contracts, premium_cents, status, pnl_cents, settled_on = row
         assert (ticker, opened_on, contracts) == (trade.ticker, trade.entry_date.isoformat(), trade.contracts)
         assert premium_cents == round(trade.premium * 100)

@@ -1,6 +1,5 @@
 """Divergence status, the binomial likelihood, and cron times across time zones."""
 
-import datetime as dt
 from math import comb
 from pathlib import Path
 from zoneinfo import ZoneInfo

@@ -7,8 +7,17 @@ import pytest
 
 from backtest.types import Entry, Holding, MarketDay, Quote, Skip, settlement_loss
 from data.contracts import put_contract
-from trading.rules import (Rules, StrategyError, StrategyParams, entry_fill, margin_per_contract, seed_strike,
-                           settlement_value, size_contracts, snap_down)
+from trading.rules import (
+    Rules,
+    StrategyError,
+    StrategyParams,
+    entry_fill,
+    margin_per_contract,
+    seed_strike,
+    settlement_value,
+    size_contracts,
+    snap_down,
+)
 
 
 @pytest.mark.parametrize("spot,delta,strike", [
