@@ -9,7 +9,7 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -17,37 +17,41 @@ from tabulate import tabulate
 
 from backtest.spx_premium_backtest import BacktestError, quote_put
 from data.contracts import put_contract
-from data.market import DataError, EmbeddedSource, MarketSource, load_bundled
-from data.polygon import DEFAULT_BASE_URL, PolygonClient
+from data.market import DataError, EmbeddedSource
+from data.polygon import PolygonClient
 from data.polygon_source import PolygonSource
-from db.cache import DbCache
 from db.session import StorageError, open_database, shown_url, transaction
 from trading import render
 from trading.doctor import run_checks
 from trading.monitor import halt_if_stopped, performance
+from trading.options import (
+    DATE,
+    as_of_option,
+    db_option,
+    grid_options,
+    json_option,
+    make_source,
+    polygon_settings,
+    progress_printer,
+    source_option,
+    strategy_options,
+    window_dates,
+)
 from trading.records import list_positions, run_trade_rows
 from trading.rules import StrategyError, StrategyParams
 from trading.schedule import crontab_text, local_zone
 from trading.spx_wheel_system import (
-    DEFAULT_DELTAS,
-    DEFAULT_DTES,
     OBJECTIVES,
     Calibration,
     active_parameters,
+    grid_base,
     run_grid,
     save_calibration,
 )
 from trading.trader import ManualInputs, TradeError, plan_daily, record_fill, resume, run_daily, settlement_window_start
 
 NEW_YORK = ZoneInfo("America/New_York")
-DEFAULT_WINDOW_YEARS = 5
 logger = logging.getLogger(__name__)
-
-
-def default_db_path(environ: dict[str, str]) -> str:
-    """$XDG_DATA_HOME/spx-wheel/spx-wheel.db, else ~/.local/share/spx-wheel/spx-wheel.db."""
-    base = Path(environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return str(base / "spx-wheel" / "spx-wheel.db")
 
 
 def new_york_now() -> dt.datetime:
@@ -64,142 +68,6 @@ class SpxWheelGroup(click.Group):
             raise click.UsageError(str(exc), ctx) from None
         except (DataError, StorageError, BacktestError, TradeError) as exc:
             raise click.ClickException(str(exc)) from None
-
-
-class DateType(click.ParamType):
-    name = "YYYY-MM-DD"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
-        if isinstance(value, dt.date):
-            return value
-        try:
-            return dt.datetime.strptime(value, "%Y-%m-%d").date()
-        except ValueError:
-            self.fail(f"{value!r} is not a date in YYYY-MM-DD form", param, ctx)
-
-
-class NumberList(click.ParamType):
-    """A comma-separated list of numbers, e.g. 0.15,0.20."""
-
-    def __init__(self, kind: type) -> None:
-        self.kind = kind
-        self.name = "LIST"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[Any, ...]:
-        if isinstance(value, tuple):
-            return value
-        try:
-            items = tuple(self.kind(v) for v in str(value).split(",") if v.strip())
-        except ValueError:
-            self.fail(f"{value!r} is not a comma-separated list of {self.kind.__name__} values", param, ctx)
-        if not items:
-            self.fail("the list is empty", param, ctx)
-        return items
-
-
-DATE = DateType()
-
-
-def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--db", "db_url", envvar="SPX_WHEEL_DB", default=lambda: default_db_path(dict(os.environ)),
-                        show_default="~/.local/share/spx-wheel/spx-wheel.db",
-                        help="Database file or SQLAlchemy URL (env SPX_WHEEL_DB).")(f)
-
-
-def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")(f)
-
-
-def source_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--offline", is_flag=True, help="Polygon source: use the cache only, make no request.")(f)
-    return click.option("--source", type=click.Choice(["embedded", "polygon"]),
-                        default=lambda: "polygon" if os.environ.get("POLYGON_API_KEY") else "embedded",
-                        show_default="polygon when POLYGON_API_KEY is set, else embedded",
-                        help="Market data: the bundled history (option prices estimated) or Polygon.")(f)
-
-
-STRATEGY_OPTIONS = [
-    click.option("--strike-rule", type=click.Choice(["seed", "bs-delta"]), default="seed", show_default=True,
-                 help="seed: spot*(1-(0.04+delta*0.15)) to $5; bs-delta: strike with that Black-Scholes delta."),
-    click.option("--expiries", type=click.Choice(["all", "monthly"]), default="all", show_default=True,
-                 help="Expirations to choose from: every listed Friday, or third-Friday monthlies only."),
-    click.option("--margin", type=click.Choice(["regt", "cash"]), default="regt", show_default=True,
-                 help="Margin model: Reg-T exchange minimum, or fully cash-secured (100 x strike)."),
-    click.option("--capital", type=click.FloatRange(min=0, min_open=True), default=500_000.0, show_default=True,
-                 help="Starting capital in dollars."),
-    click.option("--contracts-per-trade", type=click.IntRange(min=1), default=1, show_default=True),
-    click.option("--max-open", "max_open_positions", type=click.IntRange(min=1), default=3, show_default=True,
-                 help="Most positions open at once."),
-    click.option("--max-margin-pct", type=click.FloatRange(0, 1, min_open=True), default=0.50, show_default=True,
-                 help="Largest share of equity committed to margin."),
-    click.option("--min-vix", type=click.FloatRange(min=0), default=12.0, show_default=True),
-    click.option("--max-vix", type=click.FloatRange(min=0), default=35.0, show_default=True),
-    click.option("--slippage", type=click.FloatRange(0, 1, max_open=True), default=0.05, show_default=True,
-                 help="Share of the option price given up on entry (at least $0.05)."),
-    click.option("--fee", type=click.FloatRange(min=0), default=1.50, show_default=True,
-                 help="All-in cost per contract in dollars."),
-]
-
-
-def strategy_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(STRATEGY_OPTIONS):
-        f = option(f)
-    return f
-
-
-def make_source(name: str, offline: bool, factory: Any, today: dt.date) -> MarketSource:
-    """The chosen source; Polygon's settings come from the environment, read here and nowhere else."""
-    if name == "embedded":
-        return EmbeddedSource()
-    settings = polygon_settings(dict(os.environ), offline)
-    return PolygonSource(None if offline else PolygonClient(**settings["client"]), DbCache(factory), today,
-                         settings["workers"], fetch_progress())
-
-
-def polygon_settings(environ: dict[str, str], offline: bool = False) -> dict[str, Any]:
-    key = environ.get("POLYGON_API_KEY", "")
-    if not key and not offline:
-        raise click.UsageError("--source polygon needs POLYGON_API_KEY in the environment (or use --offline)")
-    try:
-        rate = int(environ.get("POLYGON_RATE_LIMIT", "5"))
-        workers = int(environ.get("POLYGON_MAX_WORKERS", "4"))
-        tries = int(environ.get("POLYGON_MAX_TRIES", "5"))
-    except ValueError:
-        raise click.UsageError("POLYGON_RATE_LIMIT, POLYGON_MAX_WORKERS and POLYGON_MAX_TRIES must be whole "
-                               "numbers") from None
-    if rate < 0 or workers < 1 or tries < 1:
-        raise click.UsageError("POLYGON_RATE_LIMIT must be 0 or more, POLYGON_MAX_WORKERS and POLYGON_MAX_TRIES "
-                               "at least 1")
-    base = environ.get("POLYGON_BASE_URL") or DEFAULT_BASE_URL
-    return {"client": {"api_key": key, "base_url": base, "rate_limit": rate, "max_tries": tries},
-            "workers": workers}
-
-
-def window_dates(source: str, start: dt.date | None, end: dt.date | None, today: dt.date) -> tuple[dt.date, dt.date]:
-    """Default END to the source's last day (Polygon: yesterday) and START to five years before it; refuse
-    reversed windows, and for the bundled source windows without data, before anything is opened."""
-    bundled = load_bundled()
-    end = end or (bundled.dates[-1] if source == "embedded" else today - dt.timedelta(days=1))
-    start = start or end.replace(year=end.year - DEFAULT_WINDOW_YEARS)
-    if start > end:
-        raise click.UsageError(f"START {start} is after END {end}")
-    lo, hi = bundled.window(start, end)
-    if source == "embedded" and hi - lo < 2:
-        raise click.UsageError(f"no market data between {start} and {end}: the embedded source covers "
-                               f"{bundled.dates[0]} .. {bundled.dates[-1]}")
-    return start, end
-
-
-def fetch_progress() -> Callable[[str, int, int], None]:
-    if not sys.stderr.isatty():
-        return lambda what, done, total: None
-    return lambda what, done, total: click.echo(f"\rfetching {what}: {done}/{total}", err=True, nl=done == total)
-
-
-def progress_printer() -> Callable[[int, int], None]:
-    if not sys.stderr.isatty():
-        return lambda done, total: None
-    return lambda done, total: click.echo(f"\rbacktesting {done}/{total}", err=True, nl=done == total)
 
 
 @click.group(cls=SpxWheelGroup)
@@ -220,10 +88,7 @@ def cli(verbose: int) -> None:
 @click.argument("start", type=DATE, required=False)
 @click.option("--end", type=DATE, help="Last day of the window (default: the source's last day).")
 @click.option("--optimize", "objective", type=click.Choice(list(OBJECTIVES)), default="sharpe", show_default=True)
-@click.option("--deltas", type=NumberList(float), default=",".join(map(str, DEFAULT_DELTAS)), show_default=True,
-              help="Put deltas to test, comma-separated.")
-@click.option("--dtes", type=NumberList(int), default=",".join(map(str, DEFAULT_DTES)), show_default=True,
-              help="Days-to-expiry targets to test, comma-separated.")
+@grid_options
 @source_option
 @strategy_options
 @db_option
@@ -240,7 +105,7 @@ def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, de
       spx-wheel calibrate 2022-01-01 --optimize sharpe
       spx-wheel calibrate 2015-01-01 --end 2019-12-31 --deltas 0.15,0.2 --dtes 30,45 --json
     """
-    base = [StrategyParams(put_delta=d, dte_target=n, **knobs) for d in deltas for n in dtes][0]
+    base = grid_base(deltas, dtes, knobs)
     now = new_york_now()
     start, end = window_dates(source, start, end, now.date())
     factory = open_database(db_url)
@@ -394,10 +259,6 @@ def params_cmd(db_url: str, as_json: bool) -> None:
         shown[key] = render.pct(fields[key], key == "backtest_total_return")
     click.echo("WheelParameters (active):")
     click.echo(tabulate(shown.items(), tablefmt="plain", disable_numparse=True))
-
-
-def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--as-of", type=DATE, help="The day to act for (default: today in New York).")(f)
 
 
 @cli.command("trade")
@@ -570,8 +431,7 @@ def export_cmd(path: str, run_id: int | None, db_url: str) -> None:
 @cli.command("fetch")
 @click.argument("start", type=DATE)
 @click.argument("end", type=DATE, required=False)
-@click.option("--deltas", type=NumberList(float), default=",".join(map(str, DEFAULT_DELTAS)), show_default=True)
-@click.option("--dtes", type=NumberList(int), default=",".join(map(str, DEFAULT_DTES)), show_default=True)
+@grid_options
 @strategy_options
 @db_option
 def fetch_cmd(start: dt.date, end: dt.date | None, deltas: tuple[float, ...], dtes: tuple[int, ...], db_url: str,
@@ -584,7 +444,7 @@ def fetch_cmd(start: dt.date, end: dt.date | None, deltas: tuple[float, ...], dt
     Example:
       spx-wheel fetch 2023-01-01
     """
-    base = [StrategyParams(put_delta=d, dte_target=n, **knobs) for d in deltas for n in dtes][0]
+    base = grid_base(deltas, dtes, knobs)
     now = new_york_now()
     start, end = window_dates("polygon", start, end, now.date())
     factory = open_database(db_url)

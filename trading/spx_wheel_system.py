@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -55,6 +55,12 @@ def rank_key(objective: str, combination: Combination) -> tuple[float, float, in
     """Higher is better: the objective, then Sharpe, then fewer trades."""
     m = combination.result.metrics
     return _score(OBJECTIVES[objective][1](m)), _score(m.sharpe), -m.trades
+
+
+def grid_base(deltas: Sequence[float], dtes: Sequence[int], knobs: dict[str, Any]) -> StrategyParams:
+    """Validate every combination of the grid before anything runs; return the first (the others' knobs)."""
+    combinations = [StrategyParams(put_delta=d, dte_target=n, **knobs) for d in deltas for n in dtes]
+    return combinations[0]
 
 
 def run_grid(source: MarketSource, base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int],

@@ -147,3 +147,10 @@ def test_backtest_shows_its_trades(runner, db_path):
     rows = [line for line in result.stdout.splitlines() if line.startswith("O:SPX")]
     assert rows and all(re.match(r"^O:SPXW?\d{6}P\d{8}\s+2020-\d\d-\d\d", row) for row in rows)
     assert table_counts(db_path)["backtest_trades"] == len(rows)
+
+
+def test_default_start_from_a_leap_day(runner, db_path):
+    result = runner.invoke(cli, ["backtest", "--delta", "0.2", "--dte", "30", "--end", "2024-02-29", "--db",
+                                 str(db_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["window"] == {"start": "2019-02-28", "end": "2024-02-29"}
