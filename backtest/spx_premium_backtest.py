@@ -75,6 +75,13 @@ def quote_put(source: MarketSource, history: History, i: int, contract: OptionCo
     return _life_marks(source, history, contract, i, i + 1)[1]
 
 
+def estimated_quote(day: MarketDay, contract: OptionContract) -> Quote:
+    """The estimate alone (Black-Scholes with the VIX skew model) for a put at a day's close."""
+    t = years_to_settlement((contract.expiry - day.date).days, contract.am_settled)
+    price, iv, delta = estimate_put(day.spot, contract.strike, t, day.rate, day.vix, day.vix3m)
+    return Quote(float(price), "estimated", float(iv), float(delta))
+
+
 def _life_marks(source: MarketSource, history: History, contract: OptionContract, first: int,
                 stop: int) -> tuple[np.ndarray, Quote]:
     """The put's marks on sessions first..stop-1 (real closes where the source has them) and its entry quote."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Protocol, Sequence
 
@@ -91,7 +90,3 @@ class Rules(Protocol):
 def settlement_loss(strike: float, settlement: float, contracts: int) -> float:
     """Cash paid at expiry by the put seller, in dollars."""
     return round(max(strike - settlement, 0.0) * 100 * contracts, 2)
-
-
-def is_finite(value: float) -> bool:
-    return not math.isnan(value) and not math.isinf(value)

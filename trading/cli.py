@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 import click
 from tabulate import tabulate
 
-from backtest.spx_premium_backtest import BacktestError, quote_put
+from backtest.spx_premium_backtest import BacktestError, estimated_quote
+from backtest.types import MarketDay
 from data.contracts import put_contract
-from data.market import DataError, EmbeddedSource
+from data.market import DataError
 from data.polygon import PolygonClient
 from data.polygon_source import PolygonSource
 from db.session import StorageError, open_database, shown_url, transaction
@@ -51,7 +52,6 @@ from trading.spx_wheel_system import (
 from trading.trader import ManualInputs, TradeError, plan_daily, record_fill, resume, run_daily, settlement_window_start
 
 NEW_YORK = ZoneInfo("America/New_York")
-logger = logging.getLogger(__name__)
 
 
 def new_york_now() -> dt.datetime:
@@ -221,7 +221,8 @@ def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, offline
     history = market.history()
     i = history.index_of(day)
     contract = put_contract(expiry, strike)
-    q = quote_put(EmbeddedSource(), history, i, contract)
+    q = estimated_quote(MarketDay(day, float(history.spx_close[i]), float(history.vix[i]),
+                                  float(history.vix3m[i]), float(history.rate[i])), contract)
     closes = market.resolve(lambda: market.option_closes(contract, (day,)))
     real_close = math.nan if closes is None else float(closes[0])
     document = {"ticker": contract.ticker, "date": day, "spot": float(history.spx_close[i]),

@@ -28,7 +28,6 @@ INSUFFICIENT = Status("INSUFFICIENT SAMPLE", 10, "too few closed trades to judge
 MONITOR = Status("MONITOR", 11, "monitor closely")
 RECALIBRATE = Status("RECALIBRATE", 12, "recalibrate now: ./scripts/calibrate_spx_wheel.sh")
 STOP = Status("STOP TRADING", 13, "trading halted: investigate, then recalibrate or run spx-wheel resume")
-STATUSES = (WITHIN, INSUFFICIENT, MONITOR, RECALIBRATE, STOP)
 
 
 def divergence_status(divergence_points: float, closed_trades: int, min_trades: int = MIN_TRADES) -> Status:

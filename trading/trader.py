@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from backtest.spx_premium_backtest import decide_day, quote_put
+from backtest.spx_premium_backtest import decide_day, estimated_quote, quote_put
 from backtest.types import Entry, Holding, MarketDay, Quote, Skip, settlement_loss
 from data.calendar import is_session
 from data.contracts import OptionContract, parse_ticker
 from data.market import DataError, MarketSource
-from data.pricing import estimate_put, years_to_settlement
 from db.models import DailyRun, Halt, Lock, Position, WheelParameters
 from trading.rules import Rules, settlement_value
 from trading.spx_wheel_system import active_parameters, strategy_of
@@ -92,12 +91,10 @@ class DayMarket:
     def quote(self, contract: OptionContract) -> Quote:
         if self.index is not None and self.manual_price is None:
             return quote_put(self.source, self.source.history(), self.index, contract)
-        t = years_to_settlement((contract.expiry - self.day.date).days, contract.am_settled)
-        price, iv, delta = estimate_put(self.day.spot, contract.strike, t, self.day.rate, self.day.vix,
-                                        self.day.vix3m)
+        estimate = estimated_quote(self.day, contract)
         if self.manual_price is not None:
-            return Quote(self.manual_price, "manual", float(iv), float(delta))
-        return Quote(float(price), "estimated", float(iv), float(delta))
+            return Quote(self.manual_price, "manual", estimate.iv, estimate.delta)
+        return estimate
 
 
 def day_market(source: MarketSource, as_of: dt.date, manual: ManualInputs) -> DayMarket:
