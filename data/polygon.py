@@ -89,6 +89,7 @@ class PolygonClient:
         self.max_tries, self.timeout, self.backoff = max_tries, timeout, backoff
         self.sleep, self.jitter = sleep, jitter
         self.requests_made = 0
+        self._count_lock = threading.Lock()
 
     # -- transport -------------------------------------------------------------------------------------------
     def get(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> dict[str, Any]:
@@ -96,7 +97,8 @@ class PolygonClient:
         label = what or path
         for attempt in range(1, self.max_tries + 1):
             self.limiter.wait()
-            self.requests_made += 1
+            with self._count_lock:
+                self.requests_made += 1
             try:
                 response = self.session.get(self.base_url + path, params=params, timeout=self.timeout)
             except (requests.Timeout, requests.ConnectionError) as exc:

@@ -8,6 +8,7 @@ the final run's results are used. The engine itself never waits on the network.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,12 +16,13 @@ from typing import Any, Callable, Iterable, Protocol, Sequence, TypeVar
 
 import numpy as np
 
-from data.calendar import is_monthly, listed_fridays
+from data.calendar import is_monthly
 from data.contracts import OptionContract, root_for_expiry
 from data.market import DataError, History, load_bundled
 from data.polygon import Bar, ListedPut, PolygonClient, PolygonError
 
 INDEXES = ("I:SPX", "I:VIX", "I:VIX3M")
+logger = logging.getLogger(__name__)
 LISTING_HORIZON = 400  # days of expirations asked for each trading day
 MAX_PASSES = 6
 T = TypeVar("T")
@@ -86,8 +88,8 @@ class PolygonSource:
 
     def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> list[dt.date]:
         items = self.listings.get(("expiries", as_of, ""))
-        if items is None:  # only offline, for a day never fetched: the calendar's Fridays
-            return list(listed_fridays(as_of, until, monthly_only))
+        if items is None:
+            raise DataError(f"no listed expirations for {as_of}: the window was not prepared for that day")
         expiries = sorted({dt.date.fromisoformat(str(e)) for e, in items})
         return [e for e in expiries if as_of < e <= until and (not monthly_only or is_monthly(e))]
 
@@ -137,6 +139,7 @@ class PolygonSource:
             strikes = sorted((n for n in todo if n.kind == "strikes"), key=_order)
             self._fetch_all("strike lists", strikes, self._fetch_need)
             self._fetch_all("option bars", _one_per_ticker(n for n in todo if n.kind == "bars"), self._fetch_need)
+        logger.warning("data still missing after %d passes: the missing prices were estimated", MAX_PASSES)
         return result
 
     def _need(self, need: Need) -> None:
