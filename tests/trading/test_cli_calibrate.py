@@ -154,3 +154,41 @@ def test_default_start_from_a_leap_day(runner, db_path):
                                  str(db_path), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["window"] == {"start": "2019-02-28", "end": "2024-02-29"}
+
+
+def backtest_json(runner, db_path, *args):
+    result = runner.invoke(cli, ["backtest", "--dte", "45", "--start", "2021-01-01", "--end", "2021-12-31",
+                                 "--db", str(db_path), "--json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_bs_delta_rule_sells_the_delta_asked_for(runner, db_path):
+    doc = backtest_json(runner, db_path, "--delta", "0.20", "--strike-rule", "bs-delta")
+    assert doc["trades"]
+    for trade in doc["trades"]:
+        # the strike is rounded to 5 points, so its delta lands near 0.20, never at the seed formula's ~0.1
+        assert 0.17 < -trade["entry_delta"] < 0.23, trade
+    seed = backtest_json(runner, db_path, "--delta", "0.20")
+    spread = lambda trades: max(-t["entry_delta"] for t in trades) - min(-t["entry_delta"] for t in trades)  # noqa: E731
+    assert spread(seed["trades"]) > 2 * spread(doc["trades"])  # the seed's fixed distance ignores VIX and time
+
+
+def test_monthly_expiries_are_third_friday_spx(runner, db_path):
+    doc = backtest_json(runner, db_path, "--delta", "0.2", "--expiries", "monthly")
+    assert doc["trades"]
+    for trade in doc["trades"]:
+        expiry = dt.date.fromisoformat(trade["expiry"])
+        assert trade["root"] == "SPX" and 15 <= expiry.day <= 21 and expiry.weekday() in (3, 4)
+
+
+def test_cash_secured_margin_needs_the_whole_strike(runner, db_path):
+    # 2021: SPX 3700-4800, so one cash-secured contract needs $340,000-$450,000 against a 50% cap
+    small = backtest_json(runner, db_path, "--delta", "0.2", "--margin", "cash")
+    assert small["trades"] == []
+    large = backtest_json(runner, db_path, "--delta", "0.2", "--margin", "cash", "--capital", "3000000",
+                          "--contracts-per-trade", "5", "--max-open", "2")
+    assert large["trades"]
+    for trade in large["trades"]:
+        assert trade["contracts"] * trade["strike"] * 100 <= 0.5 * 3_200_000
+    assert max(t["contracts"] for t in large["trades"]) < 5  # the cap, not the wish, sized them
