@@ -13,6 +13,10 @@ CALENDAR_START = "1990-01-01"
 FIRST_PM_WEEKLY = dt.date(2010, 12, 10)  # the first PM-settled Friday SPXW; earlier weeklys were AM-settled
 
 
+class CalendarError(ValueError):
+    """A date outside the exchange calendar (it reaches about a year ahead)."""
+
+
 @lru_cache(maxsize=1)
 def _xnys() -> xcals.ExchangeCalendar:
     # exchange_calendars starts 20 years back by default: the explicit start covers the whole history.
@@ -32,7 +36,7 @@ def _session_ordinals() -> frozenset[int]:
 
 def is_session(day: dt.date) -> bool:
     if day > last_calendar_day():
-        raise ValueError(f"{day} is beyond the NYSE calendar ({last_calendar_day()})")
+        raise CalendarError(f"{day} is beyond the NYSE calendar ({last_calendar_day()})")
     return day.toordinal() in _session_ordinals()
 
 

@@ -60,8 +60,9 @@ def migrate(engine: Engine) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as exc:
+        reason = " ".join(str(getattr(exc, "orig", exc)).split())  # drivers' messages can span lines
         raise StorageError(f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
-                           f"{exc.orig if hasattr(exc, 'orig') else exc}") from exc
+                           f"{reason}") from exc
 
 
 def open_database(url: str) -> sessionmaker[Session]:
@@ -77,4 +78,4 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         with factory.begin() as session:
             yield session
     except SQLAlchemyError as exc:
-        raise StorageError(f"database error: {getattr(exc, 'orig', exc)}") from exc
+        raise StorageError(f"database error: {' '.join(str(getattr(exc, 'orig', exc)).split())}") from exc

@@ -17,6 +17,7 @@ from tabulate import tabulate
 
 from backtest.spx_premium_backtest import BacktestError, estimated_quote
 from backtest.types import MarketDay
+from data.calendar import CalendarError, last_calendar_day
 from data.contracts import put_contract
 from data.market import DataError
 from data.polygon import PolygonClient
@@ -66,7 +67,7 @@ class SpxWheelGroup(click.Group):
             return super().invoke(ctx)
         except StrategyError as exc:
             raise click.UsageError(str(exc), ctx) from None
-        except (DataError, StorageError, BacktestError, TradeError) as exc:
+        except (DataError, StorageError, BacktestError, TradeError, CalendarError) as exc:
             raise click.ClickException(str(exc)) from None
 
 
@@ -214,6 +215,8 @@ def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, offline
     """
     if expiry <= day:
         raise click.UsageError(f"expiry {expiry} must be after the date {day}")
+    if expiry > last_calendar_day():
+        raise click.UsageError(f"expiry {expiry} is beyond the NYSE calendar ({last_calendar_day()})")
     now = new_york_now()
     factory = open_database(db_url) if source == "polygon" else None
     market = make_source(source, offline, factory, now.date())
@@ -424,8 +427,11 @@ def export_cmd(path: str, run_id: int | None, db_url: str) -> None:
     if path == "-":
         render.write_csv(click.get_text_stream("stdout"), rows)
         return
-    with open(path, "w", newline="") as handle:
-        render.write_csv(handle, rows)
+    try:
+        with open(path, "w", newline="") as handle:
+            render.write_csv(handle, rows)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
     click.echo(f"Wrote {len(rows)} rows to {path}", err=True)
 
 

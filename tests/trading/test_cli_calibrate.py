@@ -113,6 +113,8 @@ BAD_INPUTS = [
     (["quote", "--date", "2020-03-14", "--expiry", "2020-04-17", "--strike", "2200"], 1, "no market data for 2020-03-14"),
     (["quote", "--date", "2020-03-16", "--expiry", "2020-03-13", "--strike", "2200"], 2, "must be after"),
     (["quote", "--date", "2020-03-16", "--expiry", "2020-04-17", "--strike", "-5"], 2, "strike"),
+    (["quote", "--date", "2020-03-16", "--expiry", "2035-01-01", "--strike", "2000"], 2,
+     "expiry 2035-01-01 is beyond the NYSE calendar"),
 ]
 
 

@@ -185,9 +185,11 @@ def test_bad_inputs_leave_the_database_unchanged(runner, calibrated):
         snapshot = connection.execute("select * from positions").fetchall()
     for args, code, message in [(["trade", "--as-of", "2020-02-30"], 2, "not a date"),
                                 (["trade", "--as-of", "2020-02-04", "--price", "-3"], 2, "--price"),
+                                (["trade", "--as-of", "2031-01-02"], 1, "beyond the NYSE calendar"),
                                 (["fill", "99", "--price", "5"], 1, "no position #99"),
                                 (["fill", "1", "--price", "-5"], 2, "--price"),
-                                (["export", "x.csv", "--run", "42"], 1, "no calibration or backtest run #42")]:
+                                (["export", "x.csv", "--run", "42"], 1, "no calibration or backtest run #42"),
+                                (["export", "/no/such/folder/x.csv"], 1, "cannot write /no/such/folder/x.csv")]:
         result = invoke(runner, calibrated, *args)
         assert result.exit_code == code, (args, result.output)
         assert message in result.stderr and "Traceback" not in result.output
