@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from backtest import metrics
-from backtest.types import Entry, Holding, MarketDay, Quote, QuoteFn, Rules, Skip, settlement_loss
+from backtest.types import Entry, Holding, MarketDay, Quote, QuoteFn, Rules, Skip
 from data.contracts import OptionContract
 from data.market import History, MarketSource
 from data.pricing import estimate_put, years_to_settlement
@@ -142,10 +142,10 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
             cash *= growth[i - first - 1]
         if i == next_settlement:
             for pos in [p for p in positions if p.expiry_index == i]:
-                value = rules.settlement_value(pos.entry.contract, opens[i], closes[i])
-                loss = settlement_loss(pos.entry.contract.strike, value, pos.entry.contracts)
-                cash -= loss
-                trades.append(_trade(pos, value, round(pos.entry.premium - loss, 2)))
+                e = pos.entry
+                value, pnl = rules.settle(e.contract, e.contracts, e.premium, opens[i], closes[i])
+                cash -= e.premium - pnl  # the settlement loss
+                trades.append(_trade(pos, value, pnl))
                 positions.remove(pos)
             next_settlement = min((p.expiry_index for p in positions), default=len(ordinals))
         holdings = [Holding(p.entry.contract, p.entry.contracts, p.marks[i - p.first]) for p in positions]

@@ -51,8 +51,7 @@ class Entry:
 
     @property
     def premium(self) -> float:
-        """Net cash received, in dollars."""
-        return round(self.fill * 100 * self.contracts - self.fees, 2)
+        return net_premium(self.fill, self.contracts, self.fees)
 
 
 @dataclass(frozen=True)
@@ -80,13 +79,16 @@ class Rules(Protocol):
         """`expiries`, `strikes` and `quote` are asked only when the filters before them pass."""
         ...
 
-    def settlement_value(self, contract: OptionContract, spx_open: float, spx_close: float) -> float: ...
+    def settle(self, contract: OptionContract, contracts: int, premium: float, spx_open: float,
+               spx_close: float) -> tuple[float, float]:
+        """(settlement value, net P&L in dollars) of a position at its expiry."""
+        ...
 
     def expiry_horizon(self) -> int:
         """How many calendar days ahead the rules may look for an expiration."""
         ...
 
 
-def settlement_loss(strike: float, settlement: float, contracts: int) -> float:
-    """Cash paid at expiry by the put seller, in dollars."""
-    return round(max(strike - settlement, 0.0) * 100 * contracts, 2)
+def net_premium(fill: float, contracts: int, fees: float) -> float:
+    """Cash received for selling `contracts` puts at `fill` a share, after fees, in dollars."""
+    return round(fill * 100 * contracts - fees, 2)

@@ -40,7 +40,10 @@ def test_core_modules_do_no_io_and_read_no_clock(module):
             raise AssertionError(f"{module} does I/O: {node.id}")
 
 
-def test_the_engine_does_not_reimplement_the_rules():
-    source = (ROOT / "backtest" / "spx_premium_backtest.py").read_text()
-    for rule in ("seed_strike", "choose_expiry", "margin_per_contract", "entry_fill", "0.15", "0.04"):
-        assert rule not in source
+@pytest.mark.parametrize("module", ["backtest/spx_premium_backtest.py", "trading/trader.py"])
+def test_the_engine_and_the_trader_do_not_reimplement_the_rules(module):
+    """Both sides reach the rules only through the Rules object and `settle`, never piece by piece."""
+    source = (ROOT / module).read_text()
+    for rule in ("seed_strike", "choose_expiry", "margin_per_contract", "entry_fill", "settlement_loss",
+                 "settlement_value", "size_contracts", "0.15", "0.04"):
+        assert rule not in source, f"{module} uses {rule}"

@@ -117,6 +117,18 @@ def settlement_value(contract: OptionContract, spx_open: float, spx_close: float
     return spx_open if contract.am_settled else spx_close
 
 
+def settlement_loss(strike: float, settlement: float, contracts: int) -> float:
+    """Cash paid at expiry by the put seller, in dollars."""
+    return round(max(strike - settlement, 0.0) * 100 * contracts, 2)
+
+
+def settle(contract: OptionContract, contracts: int, premium: float, spx_open: float,
+           spx_close: float) -> tuple[float, float]:
+    """Cash settlement of a position at expiry: the index value used and the net P&L in dollars."""
+    value = settlement_value(contract, spx_open, spx_close)
+    return value, round(premium - settlement_loss(contract.strike, value, contracts), 2)
+
+
 @dataclass(frozen=True)
 class Rules:
     """The rules bound to one parameter set, as the engine and the daily trader call them."""
@@ -169,5 +181,6 @@ class Rules:
                         (per_contract, in_use, p.max_margin_pct * equity))
         return Entry(contract, contracts, q, fill, round(p.fee * contracts, 2))
 
-    def settlement_value(self, contract: OptionContract, spx_open: float, spx_close: float) -> float:
-        return settlement_value(contract, spx_open, spx_close)
+    def settle(self, contract: OptionContract, contracts: int, premium: float, spx_open: float,
+               spx_close: float) -> tuple[float, float]:
+        return settle(contract, contracts, premium, spx_open, spx_close)

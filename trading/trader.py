@@ -13,12 +13,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backtest.spx_premium_backtest import decide_day, estimated_quote, quote_put
-from backtest.types import Entry, Holding, MarketDay, Quote, Skip, settlement_loss
+from backtest.types import Entry, Holding, MarketDay, Quote, Skip, net_premium
 from data.calendar import is_session
 from data.contracts import OptionContract, parse_ticker
 from data.market import DataError, MarketSource
 from db.models import DailyRun, Halt, Lock, Position, WheelParameters
-from trading.rules import Rules, settlement_value
+from trading.rules import Rules, settle
 from trading.spx_wheel_system import active_parameters, strategy_of
 
 
@@ -69,12 +69,10 @@ def settle_expired(session: Session, source: MarketSource, as_of: dt.date) -> tu
             unsettled.append(f"cannot settle {position.ticker} yet: the {source.name} source has no SPX data for "
                              f"{position.expiry}")
             continue
-        contract = contract_of(position)
-        value = settlement_value(contract, float(history.spx_open[i]), float(history.spx_close[i]))
-        loss = settlement_loss(contract.strike, value, position.contracts)
+        value, pnl = settle(contract_of(position), position.contracts, position.premium_cents / 100,
+                            float(history.spx_open[i]), float(history.spx_close[i]))
         position.status, position.settled_on = "closed", as_of
-        position.settlement_cents = round(value * 100)
-        position.pnl_cents = position.premium_cents - round(loss * 100)
+        position.settlement_cents, position.pnl_cents = round(value * 100), round(pnl * 100)
         settled.append(position)
     return settled, unsettled
 
@@ -219,7 +217,7 @@ def record_fill(session: Session, position_id: int, price: float) -> Position:
     if position is None:
         raise TradeError(f"no position #{position_id}")
     fill_cents = round(price * 100)
-    premium = fill_cents * 100 * position.contracts - position.fees_cents
+    premium = round(net_premium(fill_cents / 100, position.contracts, position.fees_cents / 100) * 100)
     if position.pnl_cents is not None:
         position.pnl_cents += premium - position.premium_cents
     position.fill_cents, position.fill_source, position.premium_cents = fill_cents, "broker", premium

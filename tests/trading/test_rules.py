@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from backtest.types import Entry, Holding, MarketDay, Quote, Skip, settlement_loss
+from backtest.types import Entry, Holding, MarketDay, Quote, Skip
 from data.contracts import put_contract
 from trading.rules import (
     Rules,
@@ -14,6 +14,8 @@ from trading.rules import (
     entry_fill,
     margin_per_contract,
     seed_strike,
+    settle,
+    settlement_loss,
     settlement_value,
     size_contracts,
     snap_down,
@@ -44,6 +46,9 @@ def test_the_seed_settlement_example():
     assert entry.premium == 1540.00
     assert entry.premium - settlement_loss(5280, 5200, 1) == -6460.00
     assert settlement_loss(5280, 5300, 2) == 0.0
+    # the one function the engine and the daily trader both settle with
+    assert settle(entry.contract, 1, entry.premium, spx_open=5200.0, spx_close=5400.0) == (5200.0, -6460.00)
+    assert settle(entry.contract, 1, entry.premium, spx_open=5300.0, spx_close=5100.0) == (5300.0, 1540.00)
 
 
 def test_settlement_value_by_root():
