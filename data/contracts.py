@@ -34,6 +34,11 @@ def root_for_expiry(expiry: dt.date) -> str:
     return "SPX" if is_monthly(expiry) else "SPXW"
 
 
+def settles_am(expiry: dt.date) -> bool:
+    """Whether the put chosen for this expiration is the AM-settled SPX monthly."""
+    return root_for_expiry(expiry) == "SPX"
+
+
 def put_contract(expiry: dt.date, strike: float) -> OptionContract:
     return OptionContract(root_for_expiry(expiry), expiry, strike)
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from backtest.types import Entry, Holding, MarketDay, QuoteFn, Skip, Strikes
-from data.contracts import OptionContract, put_contract
-from data.pricing import skew_strike_for_put_delta
+from data.contracts import OptionContract, put_contract, settles_am
+from data.pricing import skew_strike_for_put_delta, years_to_settlement
 
 STRIKE_RULES = ("seed", "bs-delta")
 EXPIRY_SETS = ("all", "monthly")
@@ -143,7 +143,7 @@ class Rules:
         if p.strike_rule == "seed":
             target = seed_strike(day.spot, p.put_delta)
         else:
-            t = (expiry - day.date).days / 365.0
+            t = float(years_to_settlement((expiry - day.date).days, settles_am(expiry)))  # as prices measure it
             target = skew_strike_for_put_delta(day.spot, p.put_delta, t, day.rate, day.vix, day.vix3m)
             target = math.floor(target / STRIKE_STEP + 0.5) * STRIKE_STEP
         return snap_down(target, listed) if listed is not None else target

@@ -112,3 +112,18 @@ def test_entry_sizes_under_the_cap():
     assert entry.fill == pytest.approx(14.25)
     assert entry.premium == pytest.approx(14.25 * 100 - 1.50)
     assert isinstance(decide(rules, equity=100_000.0), Skip)
+
+
+@pytest.mark.parametrize("expiry", [dt.date(2024, 12, 20), dt.date(2024, 12, 13)])  # AM monthly, PM weekly
+def test_bs_delta_strike_is_the_listed_step_nearest_the_delta(expiry):
+    from backtest.spx_premium_backtest import estimated_quote
+
+    rules = Rules(StrategyParams(put_delta=0.20, dte_target=45, strike_rule="bs-delta"))
+    strike = rules.strike(DAY, expiry, None)
+    assert strike % 5 == 0
+
+    def delta(k):
+        return -estimated_quote(DAY, put_contract(expiry, k)).delta
+
+    # the strike 2.5 points either side brackets 0.20, priced exactly as the trade will be
+    assert delta(strike - 2.5) <= 0.20 <= delta(strike + 2.5)
