@@ -52,13 +52,20 @@ class BacktestResult:
     dates: list[dt.date]
     equity: np.ndarray
     metrics: metrics.Metrics
-    real: int
-    estimated: int
     position_days: int
 
     @property
     def closed(self) -> list[Trade]:
         return [t for t in self.trades if t.pnl is not None]
+
+    @property
+    def real(self) -> int:
+        """Trades whose entry price was the contract's real close."""
+        return sum(1 for t in self.trades if t.source == "real")
+
+    @property
+    def estimated(self) -> int:
+        return len(self.trades) - self.real
 
 
 @dataclass
@@ -168,15 +175,11 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     trades.extend(_trade(p, None, None) for p in positions)
     trades.sort(key=lambda t: (t.entry_date, t.expiry))
     dates = list(history.dates[first:stop])
-    riskfree = growth - 1.0
     closed = [t.pnl for t in trades if t.pnl is not None]
-    span = (dates[-1] - dates[0]).days
     curve = np.concatenate([[capital], equity])
-    riskfree = np.concatenate([[0.0], riskfree])  # the first session carries no interest on the initial cash
-    real = sum(1 for t in trades if t.source == "real")
+    riskfree = np.concatenate([[0.0], growth - 1.0])  # the first session earns no interest on the initial cash
     return BacktestResult(dates[0], dates[-1], trades, dates, equity,
-                          metrics.compute(curve, riskfree, span, closed),
-                          real, len(trades) - real, position_days)
+                          metrics.compute(curve, riskfree, (dates[-1] - dates[0]).days, closed), position_days)
 
 
 def _settlement_index(history: History, contract: OptionContract) -> int:

@@ -130,9 +130,7 @@ def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, de
         click.echo(render.seed_line(c.params.put_delta, c.params.dte_target, c.result.metrics) + extra)
     best = calibration.best_combination.params
     click.echo(f"\nBEST: Delta={best.put_delta:.2f}, DTE={best.dte_target} ({OBJECTIVES[objective][0]})\n")
-    real = sum(c.result.real for c in calibration.combinations)
-    estimated = sum(c.result.estimated for c in calibration.combinations)
-    click.echo("\n".join(render.data_quality(real, estimated)))
+    click.echo("\n".join(render.data_quality(calibration.real, calibration.estimated)))
     click.echo(f"\nSaved as WheelParameters #{saved.id} (calibration run #{run.id}) in {shown_url(db_url)}. "
                "Show them with: spx-wheel params")
 
@@ -144,8 +142,7 @@ def calibration_json(calibration: Calibration, run_id: int, params_id: int | Non
     return {"window": {"start": calibration.start, "end": calibration.end}, "source": calibration.source,
             "objective": calibration.objective, "results": results,
             "best": {"put_delta": best.params.put_delta, "dte_target": best.params.dte_target},
-            "data_quality": {"real": sum(r["real"] for r in results),
-                             "estimated": sum(r["estimated"] for r in results)},
+            "data_quality": {"real": calibration.real, "estimated": calibration.estimated},
             "run_id": run_id, "parameters_id": params_id}
 
 

@@ -10,20 +10,22 @@ from typing import Any, Iterable, Sequence
 
 from tabulate import tabulate
 
-from backtest.metrics import Metrics
+from backtest.metrics import Metrics, defined
 from backtest.spx_premium_backtest import BacktestResult, Trade
 
 ESTIMATED_WARNING_SHARE = 0.25
 
 
 def pct(value: float | None, signed: bool = False, digits: int = 1) -> str:
-    if value is None or math.isnan(value):
+    known = defined(value)
+    if known is None:
         return "n/a"
-    return f"{value * 100:+.{digits}f}%" if signed else f"{value * 100:.{digits}f}%"
+    return f"{known * 100:+.{digits}f}%" if signed else f"{known * 100:.{digits}f}%"
 
 
 def number(value: float | None, digits: int = 2) -> str:
-    return "n/a" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+    known = defined(value)
+    return "n/a" if known is None else f"{known:.{digits}f}"
 
 
 def money(value: float) -> str:
@@ -54,10 +56,10 @@ def data_quality(real: int, estimated: int) -> list[str]:
 
 
 def metrics_json(m: Metrics, result: BacktestResult) -> dict[str, Any]:
-    return {"trades": m.trades, "wins": m.wins, "win_rate": _num(m.win_rate), "total_return": m.total_return,
-            "cagr": _num(m.cagr), "max_drawdown": m.max_drawdown, "sharpe": _num(m.sharpe),
-            "sortino": _num(m.sortino), "calmar": _num(m.calmar), "real": result.real,
-            "estimated": result.estimated, "mean_entry_delta": _num(mean_entry_delta(result.trades))}
+    return {"trades": m.trades, "wins": m.wins, "win_rate": defined(m.win_rate), "total_return": m.total_return,
+            "cagr": defined(m.cagr), "max_drawdown": m.max_drawdown, "sharpe": defined(m.sharpe),
+            "sortino": defined(m.sortino), "calmar": defined(m.calmar), "real": result.real,
+            "estimated": result.estimated, "mean_entry_delta": defined(mean_entry_delta(result.trades))}
 
 
 def trade_json(t: Trade) -> dict[str, Any]:
@@ -75,9 +77,6 @@ def trade_table(trades: Iterable[Trade]) -> str:
     return tabulate(rows, headers=["ticker", "entry", "expiry", "strike", "n", "fill", "price", "delta",
                                    "settlement", "P&L"], disable_numparse=True)
 
-
-def _num(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else value
 
 
 def to_json(document: Any) -> str:

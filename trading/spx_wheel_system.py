@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from backtest.metrics import Metrics
+from backtest.metrics import Metrics, defined
 from backtest.spx_premium_backtest import BacktestResult, Trade, run_backtest
 from data.market import MarketSource
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
@@ -46,9 +46,18 @@ class Calibration:
     def best_combination(self) -> Combination:
         return self.combinations[self.best]
 
+    @property
+    def real(self) -> int:
+        return sum(c.result.real for c in self.combinations)
+
+    @property
+    def estimated(self) -> int:
+        return sum(c.result.estimated for c in self.combinations)
+
 
 def _score(value: float) -> float:
-    return -math.inf if value is None or math.isnan(value) else value
+    known = defined(value)
+    return -math.inf if known is None else known
 
 
 def rank_key(objective: str, combination: Combination) -> tuple[float, float, int]:
@@ -83,10 +92,6 @@ def _cents(value: float | None) -> int | None:
     return None if value is None else round(value * 100)
 
 
-def _nullable(value: float) -> float | None:
-    return None if math.isnan(value) else value
-
-
 def _trade_rows(result_id: int, trades: Sequence[Trade]) -> list[dict[str, object]]:
     return [dict(result_id=result_id, ticker=t.ticker, root=t.root, entry_date=t.entry_date, expiry=t.expiry,
                  strike_cents=_cents(t.strike), contracts=t.contracts, entry_price_cents=_cents(t.entry_price),
@@ -111,9 +116,9 @@ def save_calibration(session: Session, calibration: Calibration, kind: str, toda
         m, result = combination.result.metrics, combination.result
         row = CombinationResult(run_id=run.id, put_delta=combination.params.put_delta,
                                 dte_target=combination.params.dte_target, trades=m.trades, wins=m.wins,
-                                win_rate=_nullable(m.win_rate), total_return=m.total_return,
-                                cagr=_nullable(m.cagr), max_drawdown=m.max_drawdown, sharpe=_nullable(m.sharpe),
-                                sortino=_nullable(m.sortino), calmar=_nullable(m.calmar), real=result.real,
+                                win_rate=defined(m.win_rate), total_return=m.total_return,
+                                cagr=defined(m.cagr), max_drawdown=m.max_drawdown, sharpe=defined(m.sharpe),
+                                sortino=defined(m.sortino), calmar=defined(m.calmar), real=result.real,
                                 estimated=result.estimated, best=index == calibration.best)
         session.add(row)
         rows.append(row)
@@ -132,8 +137,8 @@ def save_calibration(session: Session, calibration: Calibration, kind: str, toda
         capital_cents=round(p.capital * 100), contracts_per_trade=p.contracts_per_trade,
         max_open_positions=p.max_open_positions, max_margin_pct=p.max_margin_pct, min_vix=p.min_vix,
         max_vix=p.max_vix, slippage=p.slippage, fee_cents=round(p.fee * 100), backtest_trades=m.trades,
-        backtest_win_rate=_nullable(m.win_rate), backtest_total_return=m.total_return,
-        backtest_max_drawdown=m.max_drawdown, backtest_sharpe=_nullable(m.sharpe), source=calibration.source,
+        backtest_win_rate=defined(m.win_rate), backtest_total_return=m.total_return,
+        backtest_max_drawdown=m.max_drawdown, backtest_sharpe=defined(m.sharpe), source=calibration.source,
         window_start=calibration.start, window_end=calibration.end, objective=calibration.objective)
     session.add(params)
     session.flush()
