@@ -9,17 +9,18 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy.orm import Session, sessionmaker
 from tabulate import tabulate
 
 from backtest.spx_premium_backtest import BacktestError, estimated_quote
 from backtest.types import MarketDay
 from data.calendar import CalendarError, last_calendar_day
 from data.contracts import put_contract
-from data.market import DataError
+from data.market import DataError, MarketSource
 from data.polygon import PolygonClient
 from data.polygon_source import PolygonSource
 from db.session import StorageError, open_database, shown_url, transaction
@@ -108,12 +109,8 @@ def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, de
     """
     base = grid_base(deltas, dtes, knobs)
     now = new_york_now()
-    start, end = window_dates(source, start, end, now.date())
-    factory = open_database(db_url)
-    market = make_source(source, offline, factory, now.date())
-    market.prepare(start, end)
-    calibration = market.resolve(lambda: run_grid(market, base, deltas, dtes, start, end, objective,
-                                                  progress_printer()))
+    factory, _, calibration = backtest_grid(source, offline, db_url, start, end, now.date(), base, deltas, dtes,
+                                            objective)
     with transaction(factory) as session:
         run, saved = save_calibration(session, calibration, "calibrate", now.date(), now)
         cleared = resume(session, now, "calibrate")
@@ -133,6 +130,20 @@ def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, de
     click.echo("\n".join(render.data_quality(calibration.real, calibration.estimated)))
     click.echo(f"\nSaved as WheelParameters #{saved.id} (calibration run #{run.id}) in {shown_url(db_url)}. "
                "Show them with: spx-wheel params")
+
+
+def backtest_grid(source: str, offline: bool, db_url: str, start: dt.date | None, end: dt.date | None,
+                  today: dt.date, base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int],
+                  objective: str) -> tuple[sessionmaker[Session], MarketSource, Calibration]:
+    """The data phase and the grid, as calibrate, backtest and fetch all need them: resolve the window, open the
+    database, prepare the source, then run the grid to the source's fixed point."""
+    start, end = window_dates(source, start, end, today)
+    factory = open_database(db_url)
+    market = make_source(source, offline, factory, today)
+    market.prepare(start, end)
+    calibration = market.resolve(lambda: run_grid(market, base, deltas, dtes, start, end, objective,
+                                                  progress_printer()))
+    return factory, market, calibration
 
 
 def calibration_json(calibration: Calibration, run_id: int, params_id: int | None) -> dict[str, Any]:
@@ -166,11 +177,8 @@ def backtest_cmd(put_delta: float, dte_target: int, start: dt.date | None, end: 
     """
     params = StrategyParams(put_delta=put_delta, dte_target=dte_target, **knobs)
     now = new_york_now()
-    start, end = window_dates(source, start, end, now.date())
-    factory = open_database(db_url)
-    market = make_source(source, offline, factory, now.date())
-    market.prepare(start, end)
-    calibration = market.resolve(lambda: run_grid(market, params, [put_delta], [dte_target], start, end, "sharpe"))
+    factory, market, calibration = backtest_grid(source, offline, db_url, start, end, now.date(), params,
+                                                 [put_delta], [dte_target], "sharpe")
     with transaction(factory) as session:
         run, _ = save_calibration(session, calibration, "backtest", now.date(), now)
     result = calibration.combinations[0].result
@@ -449,14 +457,11 @@ def fetch_cmd(start: dt.date, end: dt.date | None, deltas: tuple[float, ...], dt
       spx-wheel fetch 2023-01-01
     """
     base = grid_base(deltas, dtes, knobs)
-    now = new_york_now()
-    start, end = window_dates("polygon", start, end, now.date())
-    factory = open_database(db_url)
-    market = make_source("polygon", False, factory, now.date())
+    _, market, calibration = backtest_grid("polygon", False, db_url, start, end, new_york_now().date(), base,
+                                           deltas, dtes, "sharpe")
     assert isinstance(market, PolygonSource) and market.client is not None
-    market.prepare(start, end)
-    market.resolve(lambda: run_grid(market, base, deltas, dtes, start, end, "sharpe"))
-    click.echo(f"Cached what {start} .. {end} needs ({market.client.requests_made} requests made).")
+    click.echo(f"Cached what {calibration.start} .. {calibration.end} needs "
+               f"({market.client.requests_made} requests made).")
 
 
 @cli.command("doctor")
