@@ -19,7 +19,7 @@ import numpy as np
 from data.calendar import is_monthly
 from data.contracts import OptionContract, root_for_expiry
 from data.market import DataError, History, load_bundled
-from data.polygon import Bar, ListedPut, PolygonClient, PolygonError
+from data.polygon import Bar, PolygonClient, PolygonError
 
 INDEXES = ("I:SPX", "I:VIX", "I:VIX3M")
 logger = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ class PolygonSource:
             assert as_of is not None and self._history is not None
             spot = float(self._history.spx_close[self._history.index_of(as_of)])
             puts = self._listed(as_of, start, start, 0.5 * spot, 1.02 * spot)
-            items: list[list[object]] = [[_root(p.ticker), p.strike] for p in puts]
+            items: list[list[object]] = [[p.root, p.strike] for p in puts]
             return lambda: self._store_listing("strikes", as_of, start.isoformat(), items)
         assert end is not None
         bars = self.client.daily_bars(need.ticker, start, end)
@@ -200,7 +200,8 @@ class PolygonSource:
         items: list[list[object]] = [[e.isoformat()] for e in sorted({p.expiry for p in puts})]
         return lambda: self._store_listing("expiries", as_of, "", items)
 
-    def _listed(self, as_of: dt.date, first: dt.date, last: dt.date, low: float, high: float) -> list[ListedPut]:
+    def _listed(self, as_of: dt.date, first: dt.date, last: dt.date, low: float,
+                high: float) -> list[OptionContract]:
         """Both halves when the expirations straddle today: Polygon hides expired contracts unless asked."""
         assert self.client is not None
         found = []
@@ -256,6 +257,3 @@ def _one_per_ticker(needs: Iterable[Need]) -> list[Need]:
 def _order(need: Need) -> tuple[str, str, str]:
     return need.ticker, str(need.as_of), str(need.start)
 
-
-def _root(ticker: str) -> str:
-    return "SPXW" if ticker.startswith("O:SPXW") else "SPX"

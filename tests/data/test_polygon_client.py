@@ -38,7 +38,7 @@ def test_pagination_follows_next_url_on_our_own_host(httpserver, fake):
     # Fridays 03-03, 03-10, 03-17 (SPX and SPXW): 4 expirations x 9 strikes = 36 contracts, 4 per page -> 9 pages
     assert len(puts) == 36 and len({p.ticker for p in puts}) == 36
     assert len(fake.requests) == 9
-    assert {p.ticker[:5] for p in puts} == {"O:SPX"} and any(p.ticker.startswith("O:SPXW") for p in puts)
+    assert {p.root for p in puts} == {"SPX", "SPXW"} and {p.strike for p in puts} == set(range(3600, 3801, 25))
     assert all(r["path"] == "/v3/reference/options/contracts" for r in fake.requests)
 
 
@@ -168,3 +168,19 @@ def test_rate_limiter_spaces_a_free_key():
     # being 60..64. The last call ends at t=121.
     assert sleeps == [55.0, 55.0] and now[0] == 121.0
     RateLimiter(0, sleep=lambda s: pytest.fail("no limit must never sleep")).wait()
+
+
+def test_listed_puts_are_parsed_once_and_odd_contracts_left_out(httpserver):
+    listed = {"status": "OK", "request_id": "r", "results": [
+        {"ticker": "O:SPXW230310P03900000", "expiration_date": "2023-03-10", "strike_price": 3900},
+        {"ticker": "O:SPX1230317P03900000", "expiration_date": "2023-03-17", "strike_price": 3900},  # adjusted
+    ]}
+    httpserver.expect_oneshot_request("/v3/reference/options/contracts").respond_with_json(listed)
+    puts = client(httpserver).listed_puts(dt.date(2023, 3, 1), dt.date(2023, 3, 2), dt.date(2023, 3, 20),
+                                          3800, 4000, expired=True)
+    assert [(p.root, p.expiry, p.strike) for p in puts] == [("SPXW", dt.date(2023, 3, 10), 3900.0)]
+    httpserver.expect_oneshot_request("/v3/reference/options/contracts").respond_with_json(
+        {"status": "OK", "request_id": "r", "results": [{"expiration_date": "2023-03-10"}]})
+    with pytest.raises(PolygonError, match="malformed contract"):
+        client(httpserver).listed_puts(dt.date(2023, 3, 1), dt.date(2023, 3, 2), dt.date(2023, 3, 20), 3800, 4000,
+                                       expired=True)
