@@ -32,15 +32,18 @@ def test_calibrate_prints_stores_and_saves_the_best(runner, db_path):
     best_line = next(line for line in lines if line.startswith("BEST:"))
 
     with sqlite3.connect(db_path) as connection:
-        rows = connection.execute("select put_delta, dte_target, sharpe, trades, best from combination_results").fetchall()
+        rows = connection.execute("select put_delta, dte_target, sharpe, trades, best, id "
+                                  "from combination_results").fetchall()
         saved = connection.execute("select put_delta, dte_target, backtest_sharpe, backtest_win_rate, source, "
                                    "window_start, window_end, objective from wheel_parameters").fetchall()
         trades = connection.execute("select count(*), count(distinct result_id) from backtest_trades").fetchone()
+        top = max(rows, key=lambda r: (r[2], -r[3]))
+        wins, closed = connection.execute("select sum(pnl_cents > 0), count(pnl_cents) from backtest_trades "
+                                          "where result_id = ?", (top[5],)).fetchone()
     assert len(rows) == 12
-    top = max(rows, key=lambda r: (r[2], -r[3]))
-    assert saved == [(top[0], top[1], top[2], saved[0][3], "embedded", "2019-01-02", "2020-12-31", "sharpe")]
+    assert saved == [(top[0], top[1], top[2], wins / closed, "embedded", "2019-01-02", "2020-12-31", "sharpe")]
     assert best_line == f"BEST: Delta={top[0]:.2f}, DTE={top[1]} (highest Sharpe)"
-    assert [r[4] for r in rows].count(1) == 1
+    assert [r[4] for r in rows] == [int(r is top) for r in rows]
     assert trades[1] == 12 and trades[0] > 12 * 10
 
     shown = runner.invoke(cli, ["params", "--db", str(db_path), "--json"])
