@@ -1,8 +1,8 @@
-"""Rebuild the bundled daily history (data/history/market.csv.gz) from ../shared/data/raw.
+"""Rebuild the bundled daily history (data/history/market.csv.gz) from the vendored raw files in data/raw/.
 
 Run: python -m data.build_history [RAW_DIR]. The output is byte-for-byte reproducible (gzip mtime 0).
 
-Cleaning, per ../shared/data/raw/SOURCES.md:
+Cleaning, per data/raw/SOURCES.md:
 - SPX: Yahoo ^GSPC OHLC, 1990-01-02 .. 2026-07-10 (the 2026-07-13 row was captured intraday and is dropped).
   Its dates must equal the NYSE (XNYS) sessions exactly.
 - VIX: close only (bad opens in the raw file); rows on NYSE holidays dropped; the four missing sessions
@@ -28,7 +28,7 @@ FIRST_DAY = "1990-01-02"
 LAST_DAY = "2026-07-10"
 BILL_DAYS = 91
 OUTPUT = Path(__file__).parent / "history" / "market.csv.gz"
-DEFAULT_RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
+RAW = Path(__file__).parent / "raw"  # each file gzip-compressed, provenance in SOURCES.md
 
 
 def discount_to_continuous(discount_pct: float, days: int = BILL_DAYS) -> float:
@@ -44,8 +44,8 @@ def _close_series(path: Path, date_col: str, fmt: str | None = None) -> pd.Serie
 
 
 def _rates(raw: Path) -> pd.Series:
-    old_file = pd.read_csv(raw / "DTB3_1954-2020.csv", na_values=["."])
-    new_file = pd.read_csv(raw / "DTB3.csv")
+    old_file = pd.read_csv(raw / "DTB3_1954-2020.csv.gz", na_values=["."])
+    new_file = pd.read_csv(raw / "DTB3.csv.gz")
     old = pd.Series(old_file["DTB3"].to_numpy(float), index=pd.to_datetime(old_file["DATE"]).dt.date)
     new = pd.Series(new_file["DTB3"].to_numpy(float), index=pd.to_datetime(new_file["observation_date"]).dt.date)
     both = pd.concat([old[old.index < new.index[0]], new]).dropna()
@@ -55,14 +55,14 @@ def _rates(raw: Path) -> pd.Series:
 
 def build_frame(raw: Path) -> pd.DataFrame:
     sessions = nyse_sessions(pd.Timestamp(FIRST_DAY).date(), pd.Timestamp(LAST_DAY).date())
-    spx = pd.read_csv(raw / "^GSPC.csv")
+    spx = pd.read_csv(raw / "^GSPC.csv.gz")
     spx.index = pd.to_datetime(spx["Date"]).dt.date
     spx = spx.loc[(spx.index >= sessions[0]) & (spx.index <= sessions[-1])]
     if list(spx.index) != sessions:
         raise ValueError("SPX dates do not match the NYSE sessions")
 
-    vix = _close_series(raw / "vix-daily.csv", "DATE")
-    vix3m = _close_series(raw / "VIX3M_History.csv", "DATE", "%m/%d/%Y")
+    vix = _close_series(raw / "vix-daily.csv.gz", "DATE")
+    vix3m = _close_series(raw / "VIX3M_History.csv.gz", "DATE", "%m/%d/%Y")
     rate = _rates(raw)
 
     frame = pd.DataFrame(index=pd.Index(sessions, name="date"))
@@ -87,7 +87,7 @@ def write(frame: pd.DataFrame, path: Path = OUTPUT) -> None:
 
 
 def main(argv: list[str]) -> int:
-    raw = Path(argv[0]) if argv else DEFAULT_RAW
+    raw = Path(argv[0]) if argv else RAW
     frame = build_frame(raw)
     write(frame)
     print(f"wrote {OUTPUT} ({len(frame)} sessions {frame.index[0]} .. {frame.index[-1]})")

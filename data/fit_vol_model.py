@@ -1,6 +1,6 @@
 """Fit the VIX skew/term volatility model on real SPXW quotes and report its premium error.
 
-Run: python -m data.fit_vol_model [SPX_2018.csv]. Uses the 10-35-delta puts (by the vendor's delta) with a
+Run: python -m data.fit_vol_model [SPX_2018.csv.gz]. Uses the 10-35-delta puts (by the vendor's delta) with a
 positive bid, priced at the bid/ask mid, on the 40 sessions of Jan-Feb 2018. Prints the in-sample fit and a
 hold-out check (fit on January, measured on February, which holds the 2018-02-05 volatility spike).
 """
@@ -17,7 +17,7 @@ from scipy.optimize import minimize
 from data.market import load_bundled
 from data.pricing import DIVIDEND_YIELD, FITTED, VolModel, estimate_put
 
-DEFAULT_FILE = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw" / "SPX_2018.csv"
+DEFAULT_FILE = Path(__file__).parent / "raw" / "SPX_2018.csv.gz"
 
 
 def load_puts(path: Path = DEFAULT_FILE) -> pd.DataFrame:

@@ -59,7 +59,7 @@ class VolModel:
     alpha: float = 0.45  # skew decay exponent in T
 
 
-# Fitted on the 40 sessions of real SPXW quotes in ../shared/data/raw/SPX_2018.csv (see data/fit_vol_model.py).
+# Fitted on the 40 sessions of real SPXW quotes in data/raw/SPX_2018.csv.gz (see data/fit_vol_model.py).
 FITTED = VolModel(c=1.378, psi_1m=1.268, alpha=0.415)
 
 

@@ -4,9 +4,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-
-
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()

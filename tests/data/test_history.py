@@ -5,10 +5,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from data.build_history import build_frame, discount_to_continuous, write
+from data.build_history import RAW, build_frame, discount_to_continuous, write
 from data.calendar import nyse_sessions
 from data.market import HISTORY_FILE, load_bundled
-from tests.conftest import SHARED
 
 
 def test_covers_every_nyse_session_1990_to_2026_07_10():
@@ -49,5 +48,5 @@ def test_tbill_discount_to_continuous(discount, continuous):
 
 def test_build_script_reproduces_the_committed_file(tmp_path):
     out = tmp_path / "market.csv.gz"
-    write(build_frame(SHARED / "data" / "raw"), out)
+    write(build_frame(RAW), out)
     assert out.read_bytes() == HISTORY_FILE.read_bytes()

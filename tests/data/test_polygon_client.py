@@ -3,16 +3,16 @@
 import datetime as dt
 import json
 import re
+from pathlib import Path
 
 import pytest
 from werkzeug.wrappers import Response
 
 from data.polygon import PolygonClient, PolygonError, RateLimiter
-from tests.conftest import SHARED
 from tests.fake_polygon import FakePolygon
 
 KEY = "test-key-0123456789abcdefghij"
-FIXTURES = SHARED / "reference" / "polygon_fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "polygon"
 
 
 @pytest.fixture

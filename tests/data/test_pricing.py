@@ -16,7 +16,6 @@ from data.pricing import (
     strike_for_put_delta,
     term_vol,
 )
-from tests.conftest import SHARED
 
 
 def normal_cdf(x: float) -> float:
@@ -97,7 +96,7 @@ def test_put_iv_rises_as_the_strike_falls():
 
 def test_estimator_error_on_real_2018_spxw_puts():
     """The fitted model prices the real 10-35-delta puts of SPX_2018.csv within 15% (median absolute error)."""
-    puts = load_puts(SHARED / "data" / "raw" / "SPX_2018.csv")
+    puts = load_puts()
     assert len(puts) > 500
     errors = np.abs(premium_errors(puts, FITTED))
     flat = np.abs(premium_errors(puts, VolModel(c=1.0, psi_1m=0.0, alpha=0.0)))
