@@ -70,6 +70,14 @@ QuoteFn = Callable[[OptionContract], Quote]
 Strikes = Sequence[float] | np.ndarray  # sorted listed strikes
 
 
+class ListingSource(Protocol):
+    """What a source lists on a day: expirations, and the strikes of one (None: the 5-point grid)."""
+
+    def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> Sequence[dt.date]: ...
+
+    def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> Strikes | None: ...
+
+
 class Rules(Protocol):
     """The strategy rules the engine (and the daily trader) call; implemented in trading/rules.py."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,15 +35,25 @@ def make_engine(url: str) -> Engine:
     except ArgumentError as exc:
         raise StorageError(f"not a database URL or path: {shown_url(url)}") from exc
     if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-        folder = Path(parsed.database).parent
-        if not folder.is_dir():
-            raise StorageError(f"cannot open database {parsed.database}: folder {folder} does not exist")
+        _create_private(Path(parsed.database))
     # one short command per process: no pool, so every connection closes with its session
     engine = create_engine(parsed, poolclass=NullPool,
                            connect_args={"timeout": 30} if parsed.drivername.startswith("sqlite") else {})
     if parsed.drivername.startswith("sqlite"):
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create a new SQLite file readable by its owner only (SQLite itself would follow the umask)."""
+    if not path.parent.is_dir():
+        raise StorageError(f"cannot open database {path}: folder {path.parent} does not exist")
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"cannot create database {path}: {exc.strerror}") from exc
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:

@@ -19,7 +19,6 @@ from tabulate import tabulate
 from backtest.spx_premium_backtest import BacktestError, estimated_quote
 from backtest.types import MarketDay
 from data.calendar import CalendarError, last_calendar_day
-from data.contracts import put_contract
 from data.market import DataError, MarketSource
 from data.polygon import PolygonClient
 from data.polygon_source import PolygonSource
@@ -41,11 +40,13 @@ from trading.options import (
     window_dates,
 )
 from trading.records import list_positions, run_trade_rows
-from trading.rules import StrategyError, StrategyParams
+from trading.rules import StrategyError, StrategyParams, listed_put
 from trading.schedule import crontab_text, local_zone
 from trading.spx_wheel_system import (
+    MIN_CLOSED_TRADES,
     OBJECTIVES,
     Calibration,
+    CalibrationError,
     active_parameters,
     grid_base,
     run_grid,
@@ -68,7 +69,7 @@ class SpxWheelGroup(click.Group):
             return super().invoke(ctx)
         except StrategyError as exc:
             raise click.UsageError(str(exc), ctx) from None
-        except (DataError, StorageError, BacktestError, TradeError, CalendarError) as exc:
+        except (DataError, StorageError, BacktestError, TradeError, CalendarError, CalibrationError) as exc:
             raise click.ClickException(str(exc)) from None
 
 
@@ -90,14 +91,16 @@ def cli(verbose: int) -> None:
 @click.argument("start", type=DATE, required=False)
 @click.option("--end", type=DATE, help="Last day of the window (default: the source's last day).")
 @click.option("--optimize", "objective", type=click.Choice(list(OBJECTIVES)), default="sharpe", show_default=True)
+@click.option("--min-trades", type=click.IntRange(min=0), default=MIN_CLOSED_TRADES, show_default=True,
+              help="Closed trades a combination needs to be chosen (those with fewer are shown, never saved).")
 @grid_options
 @source_option
 @strategy_options
 @db_option
 @json_option
-def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, deltas: tuple[float, ...],
-                  dtes: tuple[int, ...], source: str, offline: bool, db_url: str, as_json: bool,
-                  **knobs: Any) -> None:
+def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, min_trades: int,
+                  deltas: tuple[float, ...], dtes: tuple[int, ...], source: str, offline: bool, db_url: str,
+                  as_json: bool, **knobs: Any) -> None:
     """Backtest every delta x DTE combination and save the best as the active WheelParameters.
 
     START defaults to five years before END.
@@ -110,7 +113,11 @@ def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, de
     base = grid_base(deltas, dtes, knobs)
     now = new_york_now()
     factory, _, calibration = backtest_grid(source, offline, db_url, start, end, now.date(), base, deltas, dtes,
-                                            objective)
+                                            objective, min_trades)
+    if calibration.best is None:
+        if not as_json:
+            click.echo("\n".join(calibration_lines(calibration, base)))
+        calibration.best_combination  # raises CalibrationError: nothing is saved
     with transaction(factory) as session:
         run, saved = save_calibration(session, calibration, "calibrate", now.date(), now)
         cleared = resume(session, now, "calibrate")
@@ -120,11 +127,7 @@ def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, de
     if as_json:
         click.echo(render.to_json(calibration_json(calibration, run.id, saved.id)))
         return
-    click.echo(f"Calibrating {calibration.start} .. {calibration.end} on the {calibration.source} source "
-               f"(strike rule {base.strike_rule}, optimizing {objective})")
-    for c in calibration.combinations:
-        extra = f"  [{c.result.metrics.trades} trades, real delta ~{render.mean_entry_delta(c.result.trades):.2f}]"
-        click.echo(render.seed_line(c.params.put_delta, c.params.dte_target, c.result.metrics) + extra)
+    click.echo("\n".join(calibration_lines(calibration, base)))
     best = calibration.best_combination.params
     click.echo(f"\nBEST: Delta={best.put_delta:.2f}, DTE={best.dte_target} ({OBJECTIVES[objective][0]})\n")
     click.echo("\n".join(render.data_quality(calibration.real, calibration.estimated)))
@@ -132,29 +135,41 @@ def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, de
                "Show them with: spx-wheel params")
 
 
+def calibration_lines(calibration: Calibration, base: StrategyParams) -> list[str]:
+    lines = [f"Calibrating {calibration.start} .. {calibration.end} on the {calibration.source} source "
+             f"(strike rule {base.strike_rule}, optimizing {calibration.objective})"]
+    for c in calibration.combinations:
+        extra = f"  [{c.result.metrics.trades} trades, real delta ~{render.mean_entry_delta(c.result.trades):.2f}]"
+        if not calibration.eligible(c):
+            extra += f" not eligible: fewer than {calibration.min_trades} closed trades"
+        lines.append(render.seed_line(c.params.put_delta, c.params.dte_target, c.result.metrics) + extra)
+    return lines
+
+
 def backtest_grid(source: str, offline: bool, db_url: str, start: dt.date | None, end: dt.date | None,
                   today: dt.date, base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int],
-                  objective: str) -> tuple[sessionmaker[Session], MarketSource, Calibration]:
+                  objective: str, min_trades: int = 0) -> tuple[sessionmaker[Session], MarketSource, Calibration]:
     """The data phase and the grid, as calibrate, backtest and fetch all need them: resolve the window, open the
     database, prepare the source, then run the grid to the source's fixed point."""
     start, end = window_dates(source, start, end, today)
     factory = open_database(db_url)
     market = make_source(source, offline, factory, today)
     market.prepare(start, end)
-    calibration = market.resolve(lambda: run_grid(market, base, deltas, dtes, start, end, objective,
+    calibration = market.resolve(lambda: run_grid(market, base, deltas, dtes, start, end, objective, min_trades,
                                                   progress_printer()))
     return factory, market, calibration
 
 
 def calibration_json(calibration: Calibration, run_id: int, params_id: int | None) -> dict[str, Any]:
     results = [{"put_delta": c.params.put_delta, "dte_target": c.params.dte_target,
-                **render.metrics_json(c.result.metrics, c.result)} for c in calibration.combinations]
+                **render.metrics_json(c.result.metrics, c.result), "eligible": calibration.eligible(c)}
+               for c in calibration.combinations]
     best = calibration.best_combination
     return {"window": {"start": calibration.start, "end": calibration.end}, "source": calibration.source,
             "objective": calibration.objective, "results": results,
             "best": {"put_delta": best.params.put_delta, "dte_target": best.params.dte_target},
             "data_quality": {"real": calibration.real, "estimated": calibration.estimated},
-            "run_id": run_id, "parameters_id": params_id}
+            "min_trades": calibration.min_trades, "run_id": run_id, "parameters_id": params_id}
 
 
 @cli.command("backtest")
@@ -225,10 +240,10 @@ def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, offline
     now = new_york_now()
     factory = open_database(db_url) if source == "polygon" else None
     market = make_source(source, offline, factory, now.date())
-    market.prepare(day - dt.timedelta(days=7), day, listings_from=day + dt.timedelta(days=1))
+    market.prepare(day - dt.timedelta(days=7), day, listings_from=day)
     history = market.history()
     i = history.index_of(day)
-    contract = put_contract(expiry, strike)
+    contract = market.resolve(lambda: listed_put(market, day, expiry, strike))
     q = estimated_quote(MarketDay(day, float(history.spx_close[i]), float(history.vix[i]),
                                   float(history.vix3m[i]), float(history.rate[i])), contract)
     closes = market.resolve(lambda: market.option_closes(contract, (day,)))

@@ -6,12 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 
 from scipy.stats import binom
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.market import DataError, MarketSource
 from db.models import Halt, Position, WheelParameters
-from trading.trader import ManualInputs, TradeError, active_halt, contract_of, day_market
+from trading.trader import ManualInputs, TradeError, active_halt, closed_as_of, contract_of, day_market, open_as_of
 
 MIN_TRADES = 10
 
@@ -80,8 +79,7 @@ class Performance:
 
 def performance(session: Session, source: MarketSource, as_of: dt.date, params: WheelParameters,
                 min_trades: int = MIN_TRADES) -> Performance:
-    closed = list(session.scalars(select(Position).where(Position.status == "closed", Position.settled_on <= as_of)
-                                  .order_by(Position.expiry, Position.id)))
+    closed = closed_as_of(session, as_of)
     wins = sum(1 for p in closed if (p.pnl_cents or 0) > 0)
     live = wins / len(closed) if closed else None
     backtest = params.backtest_win_rate
@@ -89,11 +87,11 @@ def performance(session: Session, source: MarketSource, as_of: dt.date, params: 
     status = divergence_status(divergence or 0.0, len(closed), min_trades)
     likelihood = record_likelihood(wins, len(closed), backtest) if backtest is not None else 1.0
     return Performance(as_of, closed, _marks(session, source, as_of), params, wins, live, divergence, likelihood,
-                       status, active_halt(session))
+                       status, active_halt(session, as_of))
 
 
 def _marks(session: Session, source: MarketSource, as_of: dt.date) -> list[OpenMark]:
-    positions = list(session.scalars(select(Position).where(Position.status == "open").order_by(Position.expiry)))
+    positions = open_as_of(session, as_of)
     try:
         market = day_market(source, as_of, ManualInputs())
     except TradeError:

@@ -21,11 +21,23 @@ from trading.spx_wheel_system import DEFAULT_DELTAS, DEFAULT_DTES
 DEFAULT_WINDOW_YEARS = 5
 
 
-def default_db_path(environ: dict[str, str]) -> str:
+def default_db_path(environ: dict[str, str]) -> Path:
     """$XDG_DATA_HOME/spx-wheel/spx-wheel.db, else ~/.local/share/spx-wheel/spx-wheel.db."""
     base = Path(environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return str(base / "spx-wheel" / "spx-wheel.db")
+    return base / "spx-wheel" / "spx-wheel.db"
 
+
+def _database(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """An explicit --db or SPX_WHEEL_DB is used as given (a missing folder stays an error); the default's folder
+    is created on first use, readable by its owner only."""
+    if value:
+        return value
+    path = default_db_path(dict(os.environ))
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"cannot create the data folder {path.parent}: {exc.strerror}") from None
+    return str(path)
 
 
 class DateType(click.ParamType):
@@ -63,7 +75,7 @@ DATE = DateType()
 
 
 def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--db", "db_url", envvar="SPX_WHEEL_DB", default=lambda: default_db_path(dict(os.environ)),
+    return click.option("--db", "db_url", envvar="SPX_WHEEL_DB", callback=_database,
                         show_default="~/.local/share/spx-wheel/spx-wheel.db",
                         help="Database file or SQLAlchemy URL (env SPX_WHEEL_DB).")(f)
 

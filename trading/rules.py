@@ -11,7 +11,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from backtest.types import Entry, Holding, MarketDay, QuoteFn, Skip, Strikes
+from backtest.types import Entry, Holding, ListingSource, MarketDay, QuoteFn, Skip, Strikes
 from data.contracts import OptionContract, put_contract, settles_am
 from data.pricing import skew_strike_for_put_delta, years_to_settlement
 
@@ -74,6 +74,21 @@ def snap_down(target: float, listed: Strikes) -> float | None:
     """The nearest listed strike at or below the target (None when every listed strike is above it)."""
     position = bisect_right(listed, target + 1e-9)
     return listed[position - 1] if position else None
+
+
+def listed_put(source: ListingSource, day: dt.date, expiry: dt.date, strike: float) -> OptionContract:
+    """The put of that expiration and strike if the source listed it on `day` (StrategyError otherwise): the
+    same listings the backtest chooses from, with the 5-point grid where the source lists no strikes."""
+    listed = source.listed_expiries(day, expiry, False)
+    if expiry not in listed:
+        near = ", ".join(str(e) for e in source.listed_expiries(day, expiry + dt.timedelta(days=10), False)[-4:])
+        raise StrategyError(f"no SPX put expiring {expiry} was listed on {day} (listed near it: {near or 'none'})")
+    strikes = source.listed_strikes(day, expiry)
+    on_grid = strike % STRIKE_STEP == 0 if strikes is None else strike in set(map(float, strikes))
+    if not on_grid:
+        where = f"a multiple of {STRIKE_STEP:g}" if strikes is None else "one of the listed strikes"
+        raise StrategyError(f"no {expiry} put with strike {strike:g} was listed on {day}: the strike must be {where}")
+    return put_contract(expiry, strike)
 
 
 def choose_expiry(trade_date: dt.date, dte_target: int, listed: Sequence[dt.date]) -> dt.date | None:

@@ -27,6 +27,13 @@ OBJECTIVES: dict[str, tuple[str, Callable[[Metrics], float]]] = {
 }
 
 
+MIN_CLOSED_TRADES = 10  # a combination with fewer closed trades is shown but never chosen
+
+
+class CalibrationError(Exception):
+    """No combination of the grid can be chosen."""
+
+
 @dataclass(frozen=True)
 class Combination:
     params: StrategyParams
@@ -40,10 +47,17 @@ class Calibration:
     source: str
     objective: str
     combinations: list[Combination]
-    best: int  # index into combinations
+    best: int | None  # index into combinations; None when no combination is eligible
+    min_trades: int = 0  # closed trades a combination needs to be chosen
+
+    def eligible(self, combination: Combination) -> bool:
+        return combination.result.metrics.trades >= self.min_trades
 
     @property
     def best_combination(self) -> Combination:
+        if self.best is None:
+            raise CalibrationError(f"no combination closed at least {self.min_trades} trades between {self.start} "
+                                   f"and {self.end}: nothing saved (widen the window or lower --min-trades)")
         return self.combinations[self.best]
 
     @property
@@ -73,9 +87,10 @@ def grid_base(deltas: Sequence[float], dtes: Sequence[int], knobs: dict[str, Any
 
 
 def run_grid(source: MarketSource, base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int],
-             start: dt.date, end: dt.date, objective: str,
+             start: dt.date, end: dt.date, objective: str, min_trades: int = 0,
              progress: Callable[[int, int], None] = lambda done, total: None) -> Calibration:
-    """Backtest every delta x DTE combination with the other knobs of `base`, and pick the best."""
+    """Backtest every delta x DTE combination with the other knobs of `base`, and pick the best of those with at
+    least `min_trades` closed trades."""
     combinations = []
     grid = [(d, n) for d in deltas for n in dtes]
     for done, (delta, dte) in enumerate(grid, start=1):
@@ -83,9 +98,10 @@ def run_grid(source: MarketSource, base: StrategyParams, deltas: Sequence[float]
         result = run_backtest(source, Rules(params), start, end, params.capital, params.expiries == "monthly")
         combinations.append(Combination(params, result))
         progress(done, len(grid))
-    best = max(range(len(combinations)), key=lambda i: rank_key(objective, combinations[i]))
+    eligible = [i for i, c in enumerate(combinations) if c.result.metrics.trades >= min_trades]
+    best = max(eligible, key=lambda i: rank_key(objective, combinations[i])) if eligible else None
     first = combinations[0].result
-    return Calibration(first.start, first.end, source.name, objective, combinations, best)
+    return Calibration(first.start, first.end, source.name, objective, combinations, best, min_trades)
 
 
 def _cents(value: float | None) -> int | None:
@@ -129,7 +145,8 @@ def save_calibration(session: Session, calibration: Calibration, kind: str, toda
         session.execute(insert(BacktestTrade), trade_rows)
     if kind != "calibrate":
         return run, None
-    best, best_row = calibration.best_combination, rows[calibration.best]
+    best = calibration.best_combination
+    best_row = rows[calibration.combinations.index(best)]
     p, m = best.params, best.result.metrics
     params = WheelParameters(
         created_at=now, calibration_date=today, run_id=run.id, result_id=best_row.id, put_delta=p.put_delta,

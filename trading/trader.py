@@ -9,7 +9,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backtest.spx_premium_backtest import decide_day, estimated_quote, quote_put
@@ -119,6 +119,19 @@ def _open_positions(session: Session) -> list[Position]:
     return list(session.scalars(select(Position).where(Position.status == "open").order_by(Position.id)))
 
 
+def closed_as_of(session: Session, as_of: dt.date) -> list[Position]:
+    """Positions settled on or before `as_of`."""
+    return list(session.scalars(select(Position).where(Position.settled_on <= as_of)
+                                .order_by(Position.expiry, Position.id)))
+
+
+def open_as_of(session: Session, as_of: dt.date) -> list[Position]:
+    """Positions opened on or before `as_of` and not settled by then (as the book stood that day)."""
+    return list(session.scalars(select(Position).where(Position.opened_on <= as_of)
+                                .where(or_(Position.settled_on.is_(None), Position.settled_on > as_of))
+                                .order_by(Position.expiry, Position.id)))
+
+
 def account_equity(session: Session, saved: WheelParameters, holdings: list[Holding],
                    open_positions: list[Position]) -> float:
     """Capital plus realised P&L plus open premiums less the open puts' marks (no interest, unlike the backtest)."""
@@ -129,8 +142,12 @@ def account_equity(session: Session, saved: WheelParameters, holdings: list[Hold
     return saved.capital_cents / 100 + realised + premiums - marks
 
 
-def active_halt(session: Session) -> Halt | None:
-    return session.scalars(select(Halt).where(Halt.cleared_at.is_(None)).order_by(Halt.id.desc())).first()
+def active_halt(session: Session, as_of: dt.date | None = None) -> Halt | None:
+    """The halt in force (set on or before `as_of` when given)."""
+    query = select(Halt).where(Halt.cleared_at.is_(None))
+    if as_of is not None:
+        query = query.where(Halt.as_of <= as_of)
+    return session.scalars(query.order_by(Halt.id.desc())).first()
 
 
 def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.datetime,
@@ -141,9 +158,11 @@ def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.da
     if done is not None:
         return DailyReport(as_of, "already-ran", f"already ran for {as_of} ({done.outcome}: {done.message}); "
                                                  "nothing changed")
-    latest = session.scalars(select(DailyRun.as_of).order_by(DailyRun.as_of.desc()).limit(1)).first()
+    latest = session.scalars(select(DailyRun.as_of).where(or_(DailyRun.position_id.is_not(None), DailyRun.settled > 0))
+                             .order_by(DailyRun.as_of.desc()).limit(1)).first()
     if latest is not None and latest > as_of:
-        raise TradeError(f"already ran for a later day ({latest}): daily runs must go forward in time")
+        raise TradeError(f"positions already changed on a later day ({latest}): daily runs must go forward in time; "
+                         "to replay earlier days, use another database (--db replay.db or SPX_WHEEL_DB)")
     if not is_session(as_of):
         report = DailyReport(as_of, "closed-market", f"{as_of} is not an NYSE trading day: nothing to do")
         session.add(DailyRun(as_of=as_of, started_at=now, outcome=report.outcome, message=report.message, settled=0))
@@ -208,6 +227,7 @@ def plan_daily(factory: sessionmaker[Session], source: MarketSource, as_of: dt.d
         try:
             return run_daily(session, source, as_of, now, manual)
         finally:
+            session.expunge_all()  # the report's positions keep what the run gave them; the rollback forgets it
             session.rollback()
 
 

@@ -90,7 +90,7 @@ def test_fetch_then_calibrate_offline(runner, db_path, fake):
     assert fetched.exit_code == 0, fetched.output
     count = len(fake.requests)
     calibrated = runner.invoke(cli, ["calibrate", "2023-01-03", "--end", "2023-02-28", "--deltas", "0.2,0.3",
-                                     "--dtes", "30", "--offline", "--db", str(db_path)])
+                                     "--dtes", "30", "--min-trades", "1", "--offline", "--db", str(db_path)])
     assert calibrated.exit_code == 0, calibrated.output
     assert len(fake.requests) == count
     assert "Real Data:" in calibrated.stdout and "Real Data:    0 (" not in calibrated.stdout
