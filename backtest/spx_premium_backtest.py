@@ -12,11 +12,12 @@ import numpy as np
 from backtest import metrics
 from backtest.types import Entry, Holding, MarketDay, Quote, QuoteFn, Rules, Skip
 from data.contracts import OptionContract
+from data.errors import SpxWheelError
 from data.market import History, MarketSource
 from data.pricing import estimate_put, years_to_settlement
 
 
-class BacktestError(Exception):
+class BacktestError(SpxWheelError):
     """The backtest cannot run on this window or data."""
 
 
@@ -38,6 +39,7 @@ class Trade:
     entry_iv: float
     settlement: float | None  # settlement value of the index; None while open
     pnl: float | None  # net dollars; None while open
+    settlement_source: str | None = None  # 'real', or 'stand-in' for an AM settlement on an unknown open
 
     @property
     def won(self) -> bool:
@@ -66,6 +68,11 @@ class BacktestResult:
     @property
     def estimated(self) -> int:
         return len(self.trades) - self.real
+
+    @property
+    def stand_in_settlements(self) -> int:
+        """Closed trades settled on a stand-in value (an AM settlement whose open is not known)."""
+        return sum(1 for t in self.trades if t.settlement_source == "stand-in")
 
 
 @dataclass
@@ -152,7 +159,7 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
                 e = pos.entry
                 value, pnl = rules.settle(e.contract, e.contracts, e.premium, opens[i], closes[i])
                 cash -= e.premium - pnl  # the settlement loss
-                trades.append(_trade(pos, value, pnl))
+                trades.append(_trade(pos, value, pnl, history.settlement_source(i, e.contract.am_settled)))
                 positions.remove(pos)
             next_settlement = min((p.expiry_index for p in positions), default=len(ordinals))
         holdings = [Holding(p.entry.contract, p.entry.contracts, p.marks[i - p.first]) for p in positions]
@@ -172,7 +179,7 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
         position_days += len(positions)
         equity[i - first] = cash - liability[i - first]
 
-    trades.extend(_trade(p, None, None) for p in positions)
+    trades.extend(_trade(p, None, None, None) for p in positions)
     trades.sort(key=lambda t: (t.entry_date, t.expiry))
     dates = list(history.dates[first:stop])
     closed = [t.pnl for t in trades if t.pnl is not None]
@@ -187,7 +194,8 @@ def _settlement_index(history: History, contract: OptionContract) -> int:
     return int(np.searchsorted(history.ordinals, contract.expiry.toordinal()))
 
 
-def _trade(pos: _Position, settlement: float | None, pnl: float | None) -> Trade:
+def _trade(pos: _Position, settlement: float | None, pnl: float | None, settlement_source: str | None) -> Trade:
     e = pos.entry
     return Trade(e.contract.ticker, e.contract.root, pos.day, e.contract.expiry, e.contract.strike, e.contracts,
-                 e.quote.price, e.fill, e.premium, e.quote.source, e.quote.delta, e.quote.iv, settlement, pnl)
+                 e.quote.price, e.fill, e.premium, e.quote.source, e.quote.delta, e.quote.iv, settlement, pnl,
+                 settlement_source)

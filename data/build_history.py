@@ -16,25 +16,18 @@ from __future__ import annotations
 
 import gzip
 import io
-import math
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from data.calendar import nyse_sessions
+from data.free_daily import discount_to_continuous
 
 FIRST_DAY = "1990-01-02"
 LAST_DAY = "2026-07-10"
-BILL_DAYS = 91
 OUTPUT = Path(__file__).parent / "history" / "market.csv.gz"
 RAW = Path(__file__).parent / "raw"  # each file gzip-compressed, provenance in SOURCES.md
-
-
-def discount_to_continuous(discount_pct: float, days: int = BILL_DAYS) -> float:
-    """A T-bill discount yield in percent -> continuously compounded annual rate (ACT/365)."""
-    price = 1.0 - discount_pct / 100.0 * days / 360.0
-    return -math.log(price) / (days / 365.0)
 
 
 def _close_series(path: Path, date_col: str, fmt: str | None = None) -> pd.Series:

@@ -9,11 +9,13 @@ from functools import lru_cache
 import exchange_calendars as xcals
 import pandas as pd
 
+from data.errors import BadInput
+
 CALENDAR_START = "1990-01-01"
 FIRST_PM_WEEKLY = dt.date(2010, 12, 10)  # the first PM-settled Friday SPXW; earlier weeklys were AM-settled
 
 
-class CalendarError(ValueError):
+class CalendarError(BadInput):
     """A date outside the exchange calendar (it reaches about a year ahead)."""
 
 

@@ -13,13 +13,10 @@ import pandas as pd
 
 from data.calendar import listed_fridays
 from data.contracts import OptionContract
+from data.errors import DataError
 
 HISTORY_FILE = Path(__file__).parent / "history" / "market.csv.gz"
 T = TypeVar("T")
-
-
-class DataError(Exception):
-    """Market data is missing, malformed or cannot be fetched."""
 
 
 @dataclass(frozen=True)
@@ -32,11 +29,37 @@ class History:
     vix: np.ndarray
     vix3m: np.ndarray  # NaN where VIX3M did not exist
     rate: np.ndarray
+    open_real: np.ndarray | None = None  # False where spx_open is a stand-in (the previous close); None: all real
     ordinals: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ordinals = np.fromiter((d.toordinal() for d in self.dates), dtype=np.int64, count=len(self.dates))
         object.__setattr__(self, "ordinals", ordinals)
+        if self.open_real is None:
+            object.__setattr__(self, "open_real", np.ones(len(self.dates), dtype=bool))
+
+    def settlement_source(self, i: int, am_settled: bool) -> str:
+        """'real', or 'stand-in' for an AM settlement on a session whose open is not known."""
+        assert self.open_real is not None
+        return "stand-in" if am_settled and not self.open_real[i] else "real"
+
+    def extended(self, days: Sequence[dt.date], spx_close: Sequence[float], vix: Sequence[float],
+                 vix3m: Sequence[float], rate: Sequence[float]) -> History:
+        """This history followed by later sessions known by their closes only: each open is the previous close,
+        flagged as a stand-in."""
+        if not days:
+            return self
+        if days[0] <= self.dates[-1]:
+            raise DataError(f"an update must start after {self.dates[-1]}, not on {days[0]}")
+        closes = np.asarray(spx_close, dtype=float)
+        assert self.open_real is not None
+        return History(dates=(*self.dates, *days),
+                       spx_open=np.concatenate([self.spx_open, [self.spx_close[-1]], closes[:-1]]),
+                       spx_close=np.concatenate([self.spx_close, closes]),
+                       vix=np.concatenate([self.vix, np.asarray(vix, dtype=float)]),
+                       vix3m=np.concatenate([self.vix3m, np.asarray(vix3m, dtype=float)]),
+                       rate=np.concatenate([self.rate, np.asarray(rate, dtype=float)]),
+                       open_real=np.concatenate([self.open_real, np.zeros(len(days), dtype=bool)]))
 
     def index_of(self, day: dt.date) -> int:
         """Position of a session in the arrays (DataError when the day is not in the history)."""
@@ -102,12 +125,16 @@ def load_bundled(path: Path = HISTORY_FILE) -> History:
 
 
 class EmbeddedSource:
-    """The bundled history: no option prices (every price is estimated), listed expirations per the calendar."""
+    """The bundled history, extended by `spx-wheel update` where given: no option prices (every price is
+    estimated), listed expirations per the calendar."""
 
     name = "embedded"
 
+    def __init__(self, history: History | None = None) -> None:
+        self._history = history
+
     def history(self) -> History:
-        return load_bundled()
+        return self._history or load_bundled()
 
     def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> Sequence[dt.date]:
         return listed_fridays(as_of, until, monthly_only)

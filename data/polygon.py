@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from data.contracts import OptionContract, parse_ticker
-from data.market import DataError
+from data.http import FetchError, HttpClient, Retry
 
 DEFAULT_BASE_URL = "https://api.polygon.io"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -31,12 +31,8 @@ MAX_PAGES = 500
 logger = logging.getLogger(__name__)
 
 
-class PolygonError(DataError):
+class PolygonError(FetchError):
     """A request to Polygon failed; `status` is the HTTP status when there was one."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -74,69 +70,41 @@ class PolygonClient:
                  timeout: tuple[float, float] = (5.0, 30.0), backoff: float = 1.0,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic, jitter: Callable[[], float] = random.random) -> None:
+        api_key = api_key.strip()  # a key pasted from a Windows file ends in a carriage return
         if not api_key:
             raise PolygonError("no Polygon API key: set POLYGON_API_KEY")
-        self.base_url = base_url.rstrip("/")
-        self.session = session or requests.Session()
-        self.session.headers.update({"Authorization": f"Bearer {api_key}", "Accept-Encoding": "gzip"})
+        if any(c.isspace() or not c.isprintable() for c in api_key):
+            raise PolygonError("POLYGON_API_KEY holds spaces or control characters: paste the key again")
         self.limiter = RateLimiter(rate_limit, monotonic, sleep)
-        self.max_tries, self.timeout, self.backoff = max_tries, timeout, backoff
-        self.sleep, self.jitter = sleep, jitter
         self.requests_made = 0
         self._count_lock = threading.Lock()
+        self.http = HttpClient(base_url, "Polygon", "POLYGON_BASE_URL", max_tries=max_tries, timeout=timeout,
+                               backoff=backoff, session=session, sleep=sleep, jitter=jitter,
+                               before_request=self._before_request, error=PolygonError)
+        self.http.session.headers.update({"Authorization": f"Bearer {api_key}", "Accept-Encoding": "gzip"})
+        self.base_url = self.http.base_url
+
+    def _before_request(self) -> None:
+        self.limiter.wait()
+        with self._count_lock:
+            self.requests_made += 1
 
     # -- transport -------------------------------------------------------------------------------------------
     def get(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> dict[str, Any]:
-        """One JSON document from `path`, retried as the module docstring says."""
+        """One JSON document from `path`, retried as data/http.py says (a malformed body is asked again)."""
         label = what or path
-        for attempt in range(1, self.max_tries + 1):
-            self.limiter.wait()
-            with self._count_lock:
-                self.requests_made += 1
-            try:
-                response = self.session.get(self.base_url + path, params=params, timeout=self.timeout)
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                kind = "no answer" if isinstance(exc, requests.Timeout) else "cannot connect"
-                failure = PolygonError(f"{kind} from Polygon at {urlsplit(self.base_url).netloc} for {label} "
-                                       f"after {attempt} tries: check the network or POLYGON_BASE_URL")
-                self._retry_or_raise(attempt, failure, None)
-                continue
-            status = response.status_code
-            if status == 429 or status >= 500:
-                failure = (PolygonError(f"Polygon rate limit still exceeded after {attempt} tries ({label}): "
-                                        "lower POLYGON_RATE_LIMIT or upgrade the plan", 429) if status == 429 else
-                           PolygonError(f"Polygon server error HTTP {status} for {label} after {attempt} tries",
-                                        status))
-                self._retry_or_raise(attempt, failure, response.headers.get("Retry-After"))
-                continue
-            body = self._json(response, label)
-            if body is None:
-                self._retry_or_raise(attempt, PolygonError(f"malformed JSON from Polygon for {label} after "
-                                                           f"{attempt} tries", status), None)
-                continue
-            self._check(status, body, label)
-            return body
-        raise AssertionError("unreachable")
 
-    def _retry_or_raise(self, attempt: int, failure: PolygonError, retry_after: str | None) -> None:
-        if attempt >= self.max_tries:
-            raise failure
-        delay = self.backoff * 2 ** (attempt - 1) * (0.5 + self.jitter())
-        if retry_after is not None:
+        def parse(response: requests.Response) -> dict[str, Any]:
             try:
-                delay = max(delay, float(retry_after))
+                body = response.json()
             except ValueError:
-                pass
-        logger.info("retrying in %.1f s: %s", delay, failure)
-        self.sleep(delay)
+                body = None
+            if not isinstance(body, dict):
+                raise Retry("malformed JSON")
+            self._check(response.status_code, body, label)
+            return body
 
-    @staticmethod
-    def _json(response: requests.Response, label: str) -> dict[str, Any] | None:
-        try:
-            body = response.json()
-        except ValueError:
-            return None
-        return body if isinstance(body, dict) else None
+        return self.http.get(path, params, label, parse)
 
     @staticmethod
     def _check(status: int, body: dict[str, Any], label: str) -> None:

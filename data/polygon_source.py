@@ -18,7 +18,8 @@ import numpy as np
 
 from data.calendar import is_monthly
 from data.contracts import OptionContract, root_for_expiry
-from data.market import DataError, History, load_bundled
+from data.errors import DataError
+from data.market import History, load_bundled
 from data.polygon import Bar, PolygonClient, PolygonError
 
 INDEXES = ("I:SPX", "I:VIX", "I:VIX3M")

@@ -134,6 +134,7 @@ class Position(Base):
     status: Mapped[str] = mapped_column(String(8), index=True)  # open / closed
     settled_on: Mapped[dt.date | None] = mapped_column(Date)
     settlement_cents: Mapped[int | None] = mapped_column(Integer)
+    settlement_source: Mapped[str | None] = mapped_column(String(16))  # real / stand-in / manual
     pnl_cents: Mapped[int | None] = mapped_column(Integer)
 
 
@@ -163,6 +164,31 @@ class Halt(Base):
     reason: Mapped[str] = mapped_column(String(500))
     cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     cleared_by: Mapped[str | None] = mapped_column(String(16))
+
+
+class MarketUpdate(Base):
+    """A session after the bundled history, from the free daily files (`spx-wheel update`): closes only."""
+
+    __tablename__ = "market_updates"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    spx_close_cents: Mapped[int] = mapped_column(Integer)
+    vix: Mapped[float] = mapped_column(Float)
+    vix3m: Mapped[float | None] = mapped_column(Float)  # NULL where Cboe has none
+    rate: Mapped[float] = mapped_column(Float)  # continuous annual
+    fetched_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SettlementValue(Base):
+    """A settlement value given by hand (`spx-wheel settle`): the SPX special opening quotation of an AM expiry
+    or the close of a PM one, as the user read it from the broker or Cboe."""
+
+    __tablename__ = "settlement_values"
+
+    expiry: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    value_cents: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))  # manual
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Lock(Base):

@@ -15,8 +15,10 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from data.errors import SpxWheelError
 
-class StorageError(Exception):
+
+class StorageError(SpxWheelError):
     """The database cannot be opened, migrated or written."""
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()

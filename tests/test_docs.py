@@ -16,7 +16,8 @@ def test_command_has_help_with_an_example_and_is_in_the_readme(name):
     assert f"spx-wheel {name}" in (ROOT / "README.md").read_text()
 
 
-@pytest.mark.parametrize("script,command", [("calibrate_spx_wheel.sh", "calibrate"), ("run_spx_daily.sh", "trade"),
+@pytest.mark.parametrize("script,command", [("calibrate_spx_wheel.sh", "calibrate"),
+                                            ("run_spx_daily.sh", "trade --update"),
                                             ("check_spx_performance.sh", "check")])
 def test_scripts_only_bootstrap_and_exec(script, command):
     text = (ROOT / "scripts" / script).read_text()

@@ -16,20 +16,25 @@ import click
 from sqlalchemy.orm import Session, sessionmaker
 from tabulate import tabulate
 
-from backtest.spx_premium_backtest import BacktestError, estimated_quote
+from backtest.spx_premium_backtest import estimated_quote
 from backtest.types import MarketDay
-from data.calendar import CalendarError, last_calendar_day
-from data.market import DataError, MarketSource
+from data.calendar import is_session, last_calendar_day
+from data.errors import BadInput, SpxWheelError
+from data.free_daily import fetch_daily_files
+from data.market import MarketSource
 from data.polygon import PolygonClient
 from data.polygon_source import PolygonSource
-from db.session import StorageError, open_database, shown_url, transaction
+from db.session import open_database, shown_url, transaction
 from trading import render
 from trading.doctor import run_checks
+from trading.history_updates import UpdateReport, update_history
 from trading.monitor import halt_if_stopped, performance
 from trading.options import (
     DATE,
     as_of_option,
     db_option,
+    fetch_note,
+    free_daily_clients,
     grid_options,
     json_option,
     make_source,
@@ -40,19 +45,26 @@ from trading.options import (
     window_dates,
 )
 from trading.records import list_positions, run_trade_rows
-from trading.rules import StrategyError, StrategyParams, listed_put
+from trading.rules import StrategyParams, listed_put
 from trading.schedule import crontab_text, local_zone
 from trading.spx_wheel_system import (
     MIN_CLOSED_TRADES,
     OBJECTIVES,
     Calibration,
-    CalibrationError,
     active_parameters,
     grid_base,
     run_grid,
     save_calibration,
 )
-from trading.trader import ManualInputs, TradeError, plan_daily, record_fill, resume, run_daily, settlement_window_start
+from trading.trader import (
+    ManualInputs,
+    plan_daily,
+    record_fill,
+    record_manual_settlement,
+    resume,
+    run_daily,
+    settlement_window_start,
+)
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -61,15 +73,21 @@ def new_york_now() -> dt.datetime:
     return dt.datetime.now(NEW_YORK)
 
 
+class BadInputExit(click.ClickException):
+    """Bad input found past parsing: one line, exit 2 (click's UsageError would add two lines of usage)."""
+
+    exit_code = 2
+
+
 class SpxWheelGroup(click.Group):
     """Maps the core's exceptions to click's: bad parameters exit 2, data and storage failures exit 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except StrategyError as exc:
-            raise click.UsageError(str(exc), ctx) from None
-        except (DataError, StorageError, BacktestError, TradeError, CalendarError, CalibrationError) as exc:
+        except BadInput as exc:
+            raise BadInputExit(str(exc)) from None
+        except SpxWheelError as exc:
             raise click.ClickException(str(exc)) from None
 
 
@@ -130,7 +148,8 @@ def calibrate_cmd(start: dt.date | None, end: dt.date | None, objective: str, mi
     click.echo("\n".join(calibration_lines(calibration, base)))
     best = calibration.best_combination.params
     click.echo(f"\nBEST: Delta={best.put_delta:.2f}, DTE={best.dte_target} ({OBJECTIVES[objective][0]})\n")
-    click.echo("\n".join(render.data_quality(calibration.real, calibration.estimated)))
+    click.echo("\n".join(render.data_quality(calibration.real, calibration.estimated,
+                                             calibration.stand_in_settlements)))
     click.echo(f"\nSaved as WheelParameters #{saved.id} (calibration run #{run.id}) in {shown_url(db_url)}. "
                "Show them with: spx-wheel params")
 
@@ -151,9 +170,9 @@ def backtest_grid(source: str, offline: bool, db_url: str, start: dt.date | None
                   objective: str, min_trades: int = 0) -> tuple[sessionmaker[Session], MarketSource, Calibration]:
     """The data phase and the grid, as calibrate, backtest and fetch all need them: resolve the window, open the
     database, prepare the source, then run the grid to the source's fixed point."""
-    start, end = window_dates(source, start, end, today)
     factory = open_database(db_url)
     market = make_source(source, offline, factory, today)
+    start, end = window_dates(market, start, end, today)
     market.prepare(start, end)
     calibration = market.resolve(lambda: run_grid(market, base, deltas, dtes, start, end, objective, min_trades,
                                                   progress_printer()))
@@ -168,7 +187,8 @@ def calibration_json(calibration: Calibration, run_id: int, params_id: int | Non
     return {"window": {"start": calibration.start, "end": calibration.end}, "source": calibration.source,
             "objective": calibration.objective, "results": results,
             "best": {"put_delta": best.params.put_delta, "dte_target": best.params.dte_target},
-            "data_quality": {"real": calibration.real, "estimated": calibration.estimated},
+            "data_quality": {"real": calibration.real, "estimated": calibration.estimated,
+                             "stand_in_settlements": calibration.stand_in_settlements},
             "min_trades": calibration.min_trades, "run_id": run_id, "parameters_id": params_id}
 
 
@@ -213,7 +233,7 @@ def backtest_cmd(put_delta: float, dte_target: int, start: dt.date | None, end: 
         ("Calmar", render.number(m.calmar)), ("final equity", f"${result.equity[-1]:,.2f}"),
         ("mean real delta at entry", render.number(render.mean_entry_delta(result.trades), 3)),
     ], tablefmt="plain", disable_numparse=True))
-    click.echo("\n".join(["", *render.data_quality(result.real, result.estimated)]))
+    click.echo("\n".join(["", *render.data_quality(result.real, result.estimated, result.stand_in_settlements)]))
     if show_trades:
         click.echo("\n" + render.trade_table(result.trades))
 
@@ -238,7 +258,7 @@ def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, offline
     if expiry > last_calendar_day():
         raise click.UsageError(f"expiry {expiry} is beyond the NYSE calendar ({last_calendar_day()})")
     now = new_york_now()
-    factory = open_database(db_url) if source == "polygon" else None
+    factory = open_database(db_url)
     market = make_source(source, offline, factory, now.date())
     market.prepare(day - dt.timedelta(days=7), day, listings_from=day)
     history = market.history()
@@ -293,11 +313,15 @@ def params_cmd(db_url: str, as_json: bool) -> None:
 @click.option("--price", type=click.FloatRange(min=0, min_open=True),
               help="The put's price (e.g. the broker's mid), used instead of the estimate.")
 @click.option("--dry-run", is_flag=True, help="Show the decision and write nothing.")
+@click.option("--update", "update_first", is_flag=True,
+              help="Embedded source: first extend the local history from the free daily files (as spx-wheel "
+                   "update; a failure there is a warning).")
 @source_option
 @db_option
 @json_option
 def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3m: float | None,
-              price: float | None, dry_run: bool, source: str, offline: bool, db_url: str, as_json: bool) -> None:
+              price: float | None, dry_run: bool, update_first: bool, source: str, offline: bool, db_url: str,
+              as_json: bool) -> None:
     """Settle expired positions, then open at most one new position with the active parameters.
 
     Run it once a day after the close; running it again the same day changes nothing.
@@ -311,6 +335,11 @@ def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3
     now = new_york_now()
     day = as_of or now.date()
     factory = open_database(db_url)
+    if update_first and source == "embedded":
+        try:
+            run_update(factory, now)
+        except SpxWheelError as exc:
+            click.echo(f"Warning: the update failed, trading on the local history as it is: {exc}", err=True)
     market = make_source(source, offline, factory, now.date())
     manual = ManualInputs(spot, vix, vix3m, price)
     if isinstance(market, PolygonSource):
@@ -327,6 +356,68 @@ def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3
         click.echo(render.to_json(render.daily_json(report, dry_run)))
         return
     click.echo("\n".join(render.daily_lines(report, dry_run)))
+
+
+def run_update(factory: sessionmaker[Session], now: dt.datetime) -> UpdateReport:
+    cboe, fred = free_daily_clients(dict(os.environ))
+    files = fetch_daily_files(cboe, fred, fetch_note())
+    with transaction(factory) as session:
+        return update_history(session, files, now)
+
+
+@cli.command("update")
+@db_option
+@json_option
+def update_cmd(db_url: str, as_json: bool) -> None:
+    """Extend the local market history to the last published close, from Cboe's and FRED's free daily files.
+
+    No key needed. The bundled file stays as it is; the sessions after it are stored in the database and read
+    by every command on the embedded source. Cboe publishes no SPX open: an AM settlement on an updated session
+    uses the previous close as a stand-in (counted as such), unless you give the value with spx-wheel settle.
+
+    \b
+    Example:
+      spx-wheel update
+    """
+    factory = open_database(db_url)
+    report = run_update(factory, new_york_now())
+    if as_json:
+        click.echo(render.to_json(asdict(report)))
+        return
+    added = (f"{report.sessions} sessions {report.first} .. {report.last} stored" if report.first
+             else "nothing newer than the bundled history")
+    click.echo(f"Local history now ends {report.last}: {added} ({report.stopped}).")
+
+
+@cli.command("settle")
+@click.option("--expiry", type=DATE, required=True, help="The expiration day whose settlement value you give.")
+@click.option("--value", type=click.FloatRange(min=0, min_open=True, max=1_000_000), required=True,
+              help="The SPX settlement value: the special opening quotation (AM) or the close (PM).")
+@db_option
+@json_option
+def settle_cmd(expiry: dt.date, value: float, db_url: str, as_json: bool) -> None:
+    """Give the settlement value of an expiration by hand (read from your broker or Cboe).
+
+    The next trade settles the positions of that expiration at this value (marked manual); positions already
+    settled on a stand-in (an AM settlement whose open was not known) are settled again at it now.
+
+    \b
+    Example:
+      spx-wheel settle --expiry 2026-08-21 --value 6512.30
+    """
+    if not is_session(expiry):
+        raise BadInput(f"{expiry} is not an NYSE trading day, so no SPX option expires on it")
+    factory = open_database(db_url)
+    with transaction(factory) as session:
+        again = [render.position_row(p) for p in record_manual_settlement(session, expiry, value, new_york_now())]
+    if as_json:
+        click.echo(render.to_json({"expiry": expiry, "value": value, "source": "manual", "resettled": again}))
+        return
+    click.echo(f"Recorded the settlement of {expiry} at {value:,.2f} (manual).")
+    for row in again:
+        click.echo(f"SETTLED AGAIN: {row['ticker']} at {value:,.2f}: P&L {render.money(row['pnl'])}")
+    if not again:
+        click.echo("The next trade settles the open positions of that expiration at it.")
 
 
 @cli.command("check")
@@ -481,8 +572,9 @@ def fetch_cmd(start: dt.date, end: dt.date | None, deltas: tuple[float, ...], dt
 
 @cli.command("doctor")
 @db_option
-def doctor_cmd(db_url: str) -> None:
-    """Check the API key, the Polygon plan's index and options data, and the database.
+@json_option
+def doctor_cmd(db_url: str, as_json: bool) -> None:
+    """Check the API key and the Polygon plan (when a key is set), the local market history and the database.
 
     \b
     Example:
@@ -491,8 +583,10 @@ def doctor_cmd(db_url: str) -> None:
     environ = dict(os.environ)
     checks = run_checks(environ, db_url, new_york_now().date(),
                         lambda env: PolygonClient(**polygon_settings(env)["client"]))
-    for check in checks:
-        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    if as_json:
+        click.echo(render.to_json([asdict(check) for check in checks]))
+    else:
+        click.echo("\n".join(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in checks))
     if not all(check.ok for check in checks):
         sys.exit(1)
 

@@ -8,10 +8,12 @@ from typing import Any, Callable
 
 from sqlalchemy import func, select, text
 
+from data.calendar import nyse_sessions
 from data.market import load_bundled
 from data.polygon import PolygonClient, PolygonError
 from db.models import PolygonBar, Position, WheelParameters
 from db.session import StorageError, open_database, shown_url, transaction
+from trading.history_updates import updated_until
 
 LOOK_BACK = 400  # days searched for the newest index bar (one request)
 
@@ -24,10 +26,9 @@ class Check:
 
 
 def check_key(environ: dict[str, str]) -> Check:
-    if environ.get("POLYGON_API_KEY"):
+    if environ.get("POLYGON_API_KEY", "").strip():
         return Check("API key", True, "POLYGON_API_KEY is set")
-    return Check("API key", False, "POLYGON_API_KEY is not set: export it to use --source polygon "
-                                   "(the embedded source works without it)")
+    return Check("API key", True, "not set: only --source polygon needs one; the embedded source works without")
 
 
 def check_indices(client: PolygonClient, today: dt.date) -> Check:
@@ -51,7 +52,9 @@ def check_options(client: PolygonClient, today: dt.date) -> Check:
                  "the SPX contracts reference answered with no contract: the plan may not include SPX options")
 
 
-def check_database(url: str) -> Check:
+def check_storage(url: str, today: dt.date) -> list[Check]:
+    """The database, and how current the local market history in it is."""
+    bundled = load_bundled()
     try:
         factory = open_database(url)
         with transaction(factory) as session:
@@ -59,19 +62,22 @@ def check_database(url: str) -> Check:
             params = session.scalar(select(func.count()).select_from(WheelParameters))
             positions = session.scalar(select(func.count()).select_from(Position))
             bars = session.scalar(select(func.count()).select_from(PolygonBar))
+            last = updated_until(session)
     except StorageError as exc:
-        return Check("database", False, f"{exc}: pass --db or set SPX_WHEEL_DB to a writable place")
-    return Check("database", True, f"{shown_url(url)} opens and is up to date: {params} parameter sets, {positions} "
-                                   f"positions, {bars} cached Polygon bars")
+        return [Check("database", False, f"{exc}: pass --db or set SPX_WHEEL_DB to a writable place")]
+    behind = len(nyse_sessions(last + dt.timedelta(days=1), today)) if last < today else 0
+    history = (f"{bundled.dates[0]} .. {last} (bundled to {bundled.dates[-1]}"
+               f"{', then spx-wheel update' if last > bundled.dates[-1] else ''})"
+               f"{f': {behind} sessions behind, run spx-wheel update' if behind > 1 else ''}")
+    return [Check("market history", True, history),
+            Check("database", True, f"{shown_url(url)} opens and is up to date: {params} parameter sets, "
+                                    f"{positions} positions, {bars} cached Polygon bars")]
 
 
 def run_checks(environ: dict[str, str], db_url: str, today: dt.date,
                make_client: Callable[[dict[str, Any]], PolygonClient]) -> list[Check]:
-    bundled = load_bundled()
-    checks = [check_key(environ),
-              Check("bundled history", True, f"{bundled.dates[0]} .. {bundled.dates[-1]}")]
-    if checks[0].ok:
+    checks = [check_key(environ)]
+    if environ.get("POLYGON_API_KEY", "").strip():
         client = make_client(environ)
         checks += [check_indices(client, today), check_options(client, today)]
-    checks.append(check_database(db_url))
-    return checks
+    return checks + check_storage(db_url, today)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from scipy.stats import binom
 from sqlalchemy.orm import Session
 
-from data.market import DataError, MarketSource
+from data.errors import DataError
+from data.market import MarketSource
 from db.models import Halt, Position, WheelParameters
 from trading.trader import ManualInputs, TradeError, active_halt, closed_as_of, contract_of, day_market, open_as_of
 

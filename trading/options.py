@@ -12,10 +12,15 @@ from typing import Any, Callable
 import click
 from dateutil.relativedelta import relativedelta
 
-from data.market import EmbeddedSource, MarketSource, load_bundled
+from data.errors import BadInput
+from data.free_daily import CBOE_DEFAULT_URL, FRED_DEFAULT_URL
+from data.http import HttpClient
+from data.market import EmbeddedSource, MarketSource
 from data.polygon import DEFAULT_BASE_URL, PolygonClient
 from data.polygon_source import PolygonSource
 from db.cache import DbCache
+from db.session import transaction
+from trading.history_updates import stored_history
 from trading.spx_wheel_system import DEFAULT_DELTAS, DEFAULT_DTES
 
 DEFAULT_WINDOW_YEARS = 5
@@ -131,7 +136,8 @@ def grid_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def make_source(name: str, offline: bool, factory: Any, today: dt.date) -> MarketSource:
     """The chosen source; Polygon's settings come from the environment, read here and nowhere else."""
     if name == "embedded":
-        return EmbeddedSource()
+        with transaction(factory) as session:
+            return EmbeddedSource(stored_history(session))
     settings = polygon_settings(dict(os.environ), offline)
     return PolygonSource(None if offline else PolygonClient(**settings["client"]), DbCache(factory), today,
                          settings["workers"], fetch_progress())
@@ -156,18 +162,33 @@ def polygon_settings(environ: dict[str, str], offline: bool = False) -> dict[str
             "workers": workers}
 
 
-def window_dates(source: str, start: dt.date | None, end: dt.date | None, today: dt.date) -> tuple[dt.date, dt.date]:
+def free_daily_clients(environ: dict[str, str]) -> tuple[HttpClient, HttpClient]:
+    """Clients for Cboe's and FRED's daily files; base URLs from SPX_WHEEL_CBOE_URL and SPX_WHEEL_FRED_URL."""
+    try:
+        tries = int(environ.get("SPX_WHEEL_MAX_TRIES", "5"))
+    except ValueError:
+        tries = 0
+    if not 1 <= tries <= 20:
+        raise BadInput("SPX_WHEEL_MAX_TRIES must be a whole number from 1 to 20")
+    cboe = HttpClient(environ.get("SPX_WHEEL_CBOE_URL") or CBOE_DEFAULT_URL, "Cboe", "SPX_WHEEL_CBOE_URL",
+                      max_tries=tries)
+    fred = HttpClient(environ.get("SPX_WHEEL_FRED_URL") or FRED_DEFAULT_URL, "FRED", "SPX_WHEEL_FRED_URL",
+                      max_tries=tries)
+    return cboe, fred
+
+
+def window_dates(market: MarketSource, start: dt.date | None, end: dt.date | None,
+                 today: dt.date) -> tuple[dt.date, dt.date]:
     """Default END to the source's last day (Polygon: yesterday) and START to five years before it; refuse
-    reversed windows, and for the bundled source windows without data, before anything is opened."""
-    bundled = load_bundled()
-    end = end or (bundled.dates[-1] if source == "embedded" else today - dt.timedelta(days=1))
+    reversed windows, and for the local history windows without data, before anything runs."""
+    local = market.history() if isinstance(market, EmbeddedSource) else None
+    end = end or (local.dates[-1] if local is not None else today - dt.timedelta(days=1))
     start = start or end - relativedelta(years=DEFAULT_WINDOW_YEARS)
     if start > end:
-        raise click.UsageError(f"START {start} is after END {end}")
-    lo, hi = bundled.window(start, end)
-    if source == "embedded" and hi - lo < 2:
-        raise click.UsageError(f"no market data between {start} and {end}: the embedded source covers "
-                               f"{bundled.dates[0]} .. {bundled.dates[-1]}")
+        raise BadInput(f"START {start} is after END {end}")
+    if local is not None and local.window(start, end)[1] - local.window(start, end)[0] < 2:
+        raise BadInput(f"no market data between {start} and {end}: the embedded source covers "
+                       f"{local.dates[0]} .. {local.dates[-1]} (spx-wheel update extends it)")
     return start, end
 
 
@@ -175,6 +196,12 @@ def fetch_progress() -> Callable[[str, int, int], None]:
     if not sys.stderr.isatty():
         return lambda what, done, total: None
     return lambda what, done, total: click.echo(f"\rfetching {what}: {done}/{total}", err=True, nl=done == total)
+
+
+def fetch_note() -> Callable[[str], None]:
+    if not sys.stderr.isatty():
+        return lambda what: None
+    return lambda what: click.echo(f"fetching {what} ...", err=True)
 
 
 def progress_printer() -> Callable[[int, int], None]:

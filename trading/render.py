@@ -42,13 +42,17 @@ def mean_entry_delta(trades: Sequence[Trade]) -> float:
     return sum(-t.entry_delta for t in trades) / len(trades) if trades else math.nan
 
 
-def data_quality(real: int, estimated: int) -> list[str]:
+def data_quality(real: int, estimated: int, stand_in_settlements: int = 0) -> list[str]:
     total = real + estimated
 
     def share(n: int) -> str:
         return f"{n / total * 100:.1f}%" if total else "n/a"
 
-    lines = ["DATA QUALITY:", f"  Real Data:    {real} ({share(real)})", f"  Estimated:    {estimated} ({share(estimated)})"]
+    lines = ["DATA QUALITY:", f"  Real Data:    {real} ({share(real)})",
+             f"  Estimated:    {estimated} ({share(estimated)})"]
+    if stand_in_settlements:
+        lines.append(f"  Stand-in settlements: {stand_in_settlements} (AM settlements on a session whose open is "
+                     "not known: the previous close was used)")
     if total and estimated / total > ESTIMATED_WARNING_SHARE:
         lines.append(f"WARNING: {share(estimated)} of trade entries were priced by the Black-Scholes/VIX estimate, "
                      "not real option closes: the backtest is less reliable.")
@@ -56,7 +60,7 @@ def data_quality(real: int, estimated: int) -> list[str]:
 
 
 def metrics_json(m: Metrics, result: BacktestResult) -> dict[str, Any]:
-    return {"trades": m.trades, "wins": m.wins, "win_rate": defined(m.win_rate), "total_return": m.total_return,
+    return {"closed_trades": m.trades, "wins": m.wins, "win_rate": defined(m.win_rate), "total_return": m.total_return,
             "cagr": defined(m.cagr), "max_drawdown": m.max_drawdown, "sharpe": defined(m.sharpe),
             "sortino": defined(m.sortino), "calmar": defined(m.calmar), "real": result.real,
             "estimated": result.estimated, "mean_entry_delta": defined(mean_entry_delta(result.trades))}
@@ -91,13 +95,17 @@ def _default(value: Any) -> Any:
 
 def position_rows(positions: Sequence[Any]) -> list[dict[str, Any]]:
     """Live positions as plain rows (for tables, JSON and CSV)."""
-    return [{"id": p.id, "ticker": p.ticker, "opened_on": p.opened_on, "expiry": p.expiry,
-             "strike": p.strike_cents / 100, "contracts": p.contracts, "price": p.price_cents / 100,
-             "price_source": p.price_source, "fill": p.fill_cents / 100, "fill_source": p.fill_source,
-             "premium": p.premium_cents / 100, "entry_delta": round(p.entry_delta, 4), "status": p.status,
-             "settled_on": p.settled_on,
-             "settlement": None if p.settlement_cents is None else p.settlement_cents / 100,
-             "pnl": None if p.pnl_cents is None else p.pnl_cents / 100} for p in positions]
+    return [position_row(p) for p in positions]
+
+
+def position_row(p: Any) -> dict[str, Any]:
+    return {"id": p.id, "ticker": p.ticker, "opened_on": p.opened_on, "expiry": p.expiry,
+            "strike": p.strike_cents / 100, "contracts": p.contracts, "price": p.price_cents / 100,
+            "price_source": p.price_source, "fill": p.fill_cents / 100, "fill_source": p.fill_source,
+            "premium": p.premium_cents / 100, "entry_delta": round(p.entry_delta, 4), "status": p.status,
+            "settled_on": p.settled_on,
+            "settlement": None if p.settlement_cents is None else p.settlement_cents / 100,
+            "settlement_source": p.settlement_source, "pnl": None if p.pnl_cents is None else p.pnl_cents / 100}
 
 
 def write_csv(handle: Any, rows: list[dict[str, Any]]) -> None:
@@ -169,7 +177,7 @@ def check_lines(report: Any, halted_now: bool) -> list[str]:
 
 
 def check_json(report: Any, halted_now: bool) -> dict[str, Any]:
-    return {"as_of": report.as_of, "trades": len(report.closed), "winners": report.wins,
+    return {"as_of": report.as_of, "closed_trades": len(report.closed), "winners": report.wins,
             "losers": len(report.closed) - report.wins, "win_rate": report.live_win_rate,
             "total_pnl": report.total_pnl,
             "open_positions": [{"id": o.position.id, "ticker": o.position.ticker, "mark": o.mark,

@@ -11,8 +11,17 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from backtest.types import Entry, Holding, ListingSource, MarketDay, QuoteFn, Skip, Strikes
+from backtest.types import (
+    Entry,
+    Holding,
+    ListingSource,
+    MarketDay,
+    QuoteFn,
+    Skip,
+    Strikes,
+)
 from data.contracts import OptionContract, put_contract, settles_am
+from data.errors import BadInput
 from data.pricing import skew_strike_for_put_delta, years_to_settlement
 
 STRIKE_RULES = ("seed", "bs-delta")
@@ -22,7 +31,7 @@ STRIKE_STEP = 5.0
 MIN_HAIRCUT = 0.05
 
 
-class StrategyError(ValueError):
+class StrategyError(BadInput):
     """Strategy parameters out of range."""
 
 
@@ -137,11 +146,16 @@ def settlement_loss(strike: float, settlement: float, contracts: int) -> float:
     return round(max(strike - settlement, 0.0) * 100 * contracts, 2)
 
 
+def settle_at(contract: OptionContract, contracts: int, premium: float, value: float) -> float:
+    """Net P&L in dollars of a position cash-settled at the index value `value`."""
+    return round(premium - settlement_loss(contract.strike, value, contracts), 2)
+
+
 def settle(contract: OptionContract, contracts: int, premium: float, spx_open: float,
            spx_close: float) -> tuple[float, float]:
     """Cash settlement of a position at expiry: the index value used and the net P&L in dollars."""
     value = settlement_value(contract, spx_open, spx_close)
-    return value, round(premium - settlement_loss(contract.strike, value, contracts), 2)
+    return value, settle_at(contract, contracts, premium, value)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backtest.metrics import Metrics, defined
 from backtest.spx_premium_backtest import BacktestResult, Trade, run_backtest
+from data.errors import SpxWheelError
 from data.market import MarketSource
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
 from trading.rules import Rules, StrategyParams
@@ -30,7 +31,7 @@ OBJECTIVES: dict[str, tuple[str, Callable[[Metrics], float]]] = {
 MIN_CLOSED_TRADES = 10  # a combination with fewer closed trades is shown but never chosen
 
 
-class CalibrationError(Exception):
+class CalibrationError(SpxWheelError):
     """No combination of the grid can be chosen."""
 
 
@@ -67,6 +68,10 @@ class Calibration:
     @property
     def estimated(self) -> int:
         return sum(c.result.estimated for c in self.combinations)
+
+    @property
+    def stand_in_settlements(self) -> int:
+        return sum(c.result.stand_in_settlements for c in self.combinations)
 
 
 def _score(value: float) -> float:

@@ -16,13 +16,14 @@ from backtest.spx_premium_backtest import decide_day, estimated_quote, quote_put
 from backtest.types import Entry, Holding, MarketDay, Quote, Skip, net_premium
 from data.calendar import is_session
 from data.contracts import OptionContract, parse_ticker
-from data.market import DataError, MarketSource
-from db.models import DailyRun, Halt, Lock, Position, WheelParameters
-from trading.rules import Rules, settle
+from data.errors import DataError, SpxWheelError
+from data.market import MarketSource
+from db.models import DailyRun, Halt, Lock, Position, SettlementValue, WheelParameters
+from trading.rules import Rules, settle, settle_at
 from trading.spx_wheel_system import active_parameters, strategy_of
 
 
-class TradeError(Exception):
+class TradeError(SpxWheelError):
     """The daily run cannot proceed (no parameters, no market data)."""
 
 
@@ -57,24 +58,54 @@ def contract_of(position: Position) -> OptionContract:
 
 
 def settle_expired(session: Session, source: MarketSource, as_of: dt.date) -> tuple[list[Position], list[str]]:
-    """Cash-settle every open position whose expiry is on or before `as_of` (AM at the open, PM at the close)."""
+    """Cash-settle every open position whose expiry is on or before `as_of`: at a value given by hand where there
+    is one, else from the source (AM at the open, PM at the close)."""
     history = source.history()
+    given = session.execute(select(SettlementValue.expiry, SettlementValue.value_cents))
+    manual: dict[dt.date, int] = {expiry: cents for expiry, cents in given}
     settled, unsettled = [], []
     expired = session.scalars(select(Position).where(Position.status == "open", Position.expiry <= as_of)
                               .order_by(Position.expiry, Position.id))
     for position in expired:
+        contract, premium = contract_of(position), position.premium_cents / 100
+        if position.expiry in manual:
+            value = manual[position.expiry] / 100
+            _close(position, as_of, value, settle_at(contract, position.contracts, premium, value), "manual")
+            settled.append(position)
+            continue
         try:
             i = history.index_of(position.expiry)
         except DataError:
             unsettled.append(f"cannot settle {position.ticker} yet: the {source.name} source has no SPX data for "
-                             f"{position.expiry}")
+                             f"{position.expiry} (run spx-wheel update, or give the value with spx-wheel settle "
+                             f"--expiry {position.expiry} --value V)")
             continue
-        value, pnl = settle(contract_of(position), position.contracts, position.premium_cents / 100,
-                            float(history.spx_open[i]), float(history.spx_close[i]))
-        position.status, position.settled_on = "closed", as_of
-        position.settlement_cents, position.pnl_cents = round(value * 100), round(pnl * 100)
+        value, pnl = settle(contract, position.contracts, premium, float(history.spx_open[i]),
+                            float(history.spx_close[i]))
+        _close(position, as_of, value, pnl, history.settlement_source(i, contract.am_settled))
         settled.append(position)
     return settled, unsettled
+
+
+def _close(position: Position, as_of: dt.date, value: float, pnl: float, source: str) -> None:
+    position.status, position.settled_on, position.settlement_source = "closed", as_of, source
+    position.settlement_cents, position.pnl_cents = round(value * 100), round(pnl * 100)
+
+
+def record_manual_settlement(session: Session, expiry: dt.date, value: float, now: dt.datetime) -> list[Position]:
+    """Store a settlement value given by hand; positions of that expiry already settled on a stand-in are settled
+    again at it (returned). Positions settled on a real or manual value are left as they are."""
+    stored = session.get(SettlementValue, expiry)
+    if stored is None:
+        session.add(SettlementValue(expiry=expiry, value_cents=round(value * 100), source="manual", created_at=now))
+    else:
+        stored.value_cents, stored.created_at = round(value * 100), now
+    again = list(session.scalars(select(Position).where(Position.expiry == expiry, Position.status == "closed",
+                                                        Position.settlement_source.in_(("stand-in", "manual")))))
+    for position in again:
+        pnl = settle_at(contract_of(position), position.contracts, position.premium_cents / 100, value)
+        _close(position, position.settled_on or expiry, value, pnl, "manual")
+    return again
 
 
 @dataclass(frozen=True)
@@ -103,9 +134,11 @@ def day_market(source: MarketSource, as_of: dt.date, manual: ManualInputs) -> Da
     except DataError:
         i = None
     if i is None and (manual.spot is None or manual.vix is None):
-        raise TradeError(f"no market data for {as_of} from the {source.name} source (it covers "
-                         f"{history.dates[0]} .. {history.dates[-1]}): give the day's SPX close and VIX with "
-                         "--spot and --vix (and the option's price with --price)")
+        later = as_of > history.dates[-1]
+        raise TradeError(f"no market data for {as_of} {'yet ' if later else ''}from the {source.name} source (it "
+                         f"covers {history.dates[0]} .. {history.dates[-1]}): "
+                         f"{'run spx-wheel update once the close is published, or ' if later else ''}give the "
+                         "day's SPX close and VIX with --spot and --vix (and the option's price with --price)")
     last = i if i is not None else len(history.dates) - 1
     spot = manual.spot if manual.spot is not None else float(history.spx_close[last])
     vix = manual.vix if manual.vix is not None else float(history.vix[last])

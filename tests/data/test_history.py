@@ -5,8 +5,9 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from data.build_history import RAW, build_frame, discount_to_continuous, write
+from data.build_history import RAW, build_frame, write
 from data.calendar import nyse_sessions
+from data.free_daily import discount_to_continuous
 from data.market import HISTORY_FILE, load_bundled
 
 

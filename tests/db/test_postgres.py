@@ -64,7 +64,7 @@ def test_calibrate_trade_and_check_on_postgres(runner, postgres):
     positions = json.loads(runner.invoke(cli, ["positions", "--json", "--db", url]).stdout)
     assert len(positions) == 2 and any(p["status"] == "closed" for p in positions)
     check = runner.invoke(cli, ["check", "--as-of", "2020-03-06", "--db", url, "--json"])
-    assert json.loads(check.stdout)["trades"] == 1
+    assert json.loads(check.stdout)["closed_trades"] == 1
 
 
 def test_two_concurrent_runs_are_serialised_on_postgres(runner, postgres):

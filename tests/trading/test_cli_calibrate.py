@@ -61,12 +61,13 @@ def test_calibrate_json_schema(runner, db_path):
     assert doc["source"] == "embedded" and doc["objective"] == "win_rate"
     assert [(r["put_delta"], r["dte_target"]) for r in doc["results"]] == [(0.15, 30), (0.3, 30)]
     for r in doc["results"]:
-        assert set(r) >= {"trades", "win_rate", "total_return", "cagr", "max_drawdown", "sharpe", "sortino", "real",
+        assert set(r) >= {"closed_trades", "win_rate", "total_return", "cagr", "max_drawdown", "sharpe", "sortino", "real",
                           "estimated"}
         assert 0 <= r["win_rate"] <= 1 and r["max_drawdown"] >= 0
     best = max(doc["results"], key=lambda r: (r["win_rate"], r["sharpe"]))
     assert doc["best"] == {"put_delta": best["put_delta"], "dte_target": best["dte_target"]}
-    assert doc["data_quality"] == {"real": 0, "estimated": sum(r["estimated"] for r in doc["results"])}
+    assert doc["data_quality"] == {"real": 0, "estimated": sum(r["estimated"] for r in doc["results"]),
+                                   "stand_in_settlements": 0}
 
 
 def test_backtest_json_lists_trades_and_equity(runner, db_path):

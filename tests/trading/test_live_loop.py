@@ -71,7 +71,7 @@ def test_march_2020_shows_as_losses_in_check(replay):
                         if line.startswith("SETTLED")]
     assert any("LOSS" in line for line in settled_in_march)
     doc = json.loads(check.stdout)
-    assert doc["losers"] >= 1 and doc["trades"] == doc["winners"] + doc["losers"]
+    assert doc["losers"] >= 1 and doc["closed_trades"] == doc["winners"] + doc["losers"]
     with sqlite3.connect(db_path) as connection:
         losers = connection.execute("select count(*) from positions where pnl_cents <= 0").fetchone()[0]
         total = connection.execute("select sum(pnl_cents) from positions where status='closed'").fetchone()[0]
@@ -185,7 +185,7 @@ def test_bad_inputs_leave_the_database_unchanged(runner, calibrated):
         snapshot = connection.execute("select * from positions").fetchall()
     for args, code, message in [(["trade", "--as-of", "2020-02-30"], 2, "not a date"),
                                 (["trade", "--as-of", "2020-02-04", "--price", "-3"], 2, "--price"),
-                                (["trade", "--as-of", "2031-01-02"], 1, "beyond the NYSE calendar"),
+                                (["trade", "--as-of", "2031-01-02"], 2, "beyond the NYSE calendar"),
                                 (["fill", "99", "--price", "5"], 1, "no position #99"),
                                 (["fill", "1", "--price", "-5"], 2, "--price"),
                                 (["export", "x.csv", "--run", "42"], 1, "no calibration or backtest run #42"),

@@ -110,7 +110,7 @@ def test_a_thin_combination_is_shown_but_never_chosen(runner, db_path):
     result = invoke(runner, db_path, "calibrate", "2026-01-20", "--deltas", "0.2", "--dtes", "30,60", "--json")
     document = json.loads(result.stdout)
     by_dte = {r["dte_target"]: r for r in document["results"]}
-    assert by_dte[60]["trades"] < 10 and not by_dte[60]["eligible"]
+    assert by_dte[60]["closed_trades"] < 10 and not by_dte[60]["eligible"]
     assert by_dte[30]["eligible"] and document["best"]["dte_target"] == 30
 
 

@@ -1,0 +1,106 @@
+"""One HTTP transport for every data service (Polygon, Cboe, FRED): timeouts on every request, retries with
+exponential backoff and jitter (honouring Retry-After) on 429, 5xx, timeouts, refused connections and broken
+bodies, and one clear error line for everything else. Nothing here ever prints a request header."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any, Callable, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+
+from data.errors import BadInput, DataError
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+# failures worth another try: the answer may well be whole the next time
+TRANSIENT = (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+             requests.exceptions.ContentDecodingError)
+MALFORMED_URL = (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                 requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader, ValueError)
+
+
+class FetchError(DataError):
+    """A request failed for good; `status` is the HTTP status when there was one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Retry(Exception):
+    """Raised by a response parser: the body was unusable, ask again."""
+
+
+def checked_base_url(url: str, setting: str) -> str:
+    """The base URL without its trailing slash; BadInput unless it is an http(s) URL with a host."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host, parts = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise BadInput(f"{setting} must be an http:// or https:// URL with a host, got {url!r}")
+    return url.rstrip("/")
+
+
+class HttpClient:
+    """GETs below one base URL for the service named `service` (its URL set by `setting`)."""
+
+    def __init__(self, base_url: str, service: str, setting: str, *, max_tries: int = 5,
+                 timeout: tuple[float, float] = (5.0, 30.0), backoff: float = 1.0,
+                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
+                 jitter: Callable[[], float] = random.random, before_request: Callable[[], None] = lambda: None,
+                 error: type[FetchError] = FetchError) -> None:
+        self.base_url = checked_base_url(base_url, setting)
+        self.service, self.setting, self.error = service, setting, error
+        self.session = session or requests.Session()
+        self.max_tries, self.timeout, self.backoff = max_tries, timeout, backoff
+        self.sleep, self.jitter, self.before_request = sleep, jitter, before_request
+
+    def get(self, path: str, params: dict[str, Any] | None, what: str,
+            parse: Callable[[requests.Response], T]) -> T:
+        """`parse` turns a 2xx-5xx answer into the result; it may raise Retry for an unusable body."""
+        for attempt in range(1, self.max_tries + 1):
+            self.before_request()
+            try:
+                response = self.session.get(self.base_url + path, params=params, timeout=self.timeout)
+            except TRANSIENT as exc:
+                kind = "no answer" if isinstance(exc, requests.Timeout) else (
+                    "cannot connect" if type(exc) is requests.ConnectionError else "a broken answer")
+                self._retry_or_raise(attempt, self.error(
+                    f"{kind} from {self.service} at {urlsplit(self.base_url).netloc} for {what} after {attempt} "
+                    f"tries: check the network or {self.setting}"), None)
+                continue
+            except MALFORMED_URL:
+                raise self.error(f"cannot send the request for {what}: check {self.setting} "
+                                 "(and that no setting holds a line break)") from None
+            status = response.status_code
+            if status == 429 or status >= 500:
+                failure = self.error(f"{self.service} is busy (HTTP 429) for {what} after {attempt} tries"
+                                     if status == 429 else
+                                     f"{self.service} server error HTTP {status} for {what} after {attempt} tries",
+                                     status)
+                self._retry_or_raise(attempt, failure, response.headers.get("Retry-After"))
+                continue
+            try:
+                return parse(response)
+            except Retry as exc:
+                self._retry_or_raise(attempt, self.error(f"{exc} from {self.service} for {what} after {attempt} "
+                                                         "tries", status), None)
+        raise AssertionError("unreachable")
+
+    def _retry_or_raise(self, attempt: int, failure: FetchError, retry_after: str | None) -> None:
+        if attempt >= self.max_tries:
+            raise failure
+        delay = self.backoff * 2 ** (attempt - 1) * (0.5 + self.jitter())
+        if retry_after is not None:
+            try:
+                delay = max(delay, float(retry_after))
+            except ValueError:
+                pass
+        logger.info("retrying in %.1f s: %s", delay, failure)
+        self.sleep(delay)
