@@ -26,11 +26,6 @@ class Metrics:
         return asdict(self)
 
 
-def defined(value: float | None) -> float | None:
-    """A metric, or None where it is undefined (NaN: no closed trade, no variance)."""
-    return None if value is None or math.isnan(value) else value
-
-
 def max_drawdown(equity: np.ndarray) -> float:
     """Largest fall from a running peak, as a positive fraction."""
     if equity.size == 0:

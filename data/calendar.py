@@ -1,49 +1,96 @@
-"""NYSE sessions and the SPX expiration calendar (pure apart from the cached exchange calendar)."""
+"""NYSE sessions and the SPX expiration calendar.
+
+The sessions come from a small shipped file of the weekdays the NYSE is closed (data/history/nyse_closures.txt,
+written by `python -m data.calendar` from exchange_calendars, and checked against it by the tests), so that no
+command pays exchange_calendars' import; past the file's end, exchange_calendars itself is asked."""
 
 from __future__ import annotations
 
 import datetime as dt
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from functools import lru_cache
-
-import exchange_calendars as xcals
-import pandas as pd
+from pathlib import Path
 
 from data.errors import BadInput
 
-CALENDAR_START = "1990-01-01"
+CALENDAR_START = dt.date(1990, 1, 1)
 FIRST_PM_WEEKLY = dt.date(2010, 12, 10)  # the first PM-settled Friday SPXW; earlier weeklys were AM-settled
+CLOSURES_FILE = Path(__file__).parent / "history" / "nyse_closures.txt"
 
 
 class CalendarError(BadInput):
     """A date outside the exchange calendar (it reaches about a year ahead)."""
 
 
-@lru_cache(maxsize=1)
-def _xnys() -> xcals.ExchangeCalendar:
-    # exchange_calendars starts 20 years back by default: the explicit start covers the whole history.
-    return xcals.get_calendar("XNYS", start=CALENDAR_START)
+@dataclass(frozen=True)
+class Closures:
+    """The NYSE calendar as the weekdays it was (or will be) closed, from CALENDAR_START to `end`."""
+
+    end: dt.date
+    days: frozenset[dt.date]
 
 
-@lru_cache(maxsize=1)
+def read_closures(path: Path = CLOSURES_FILE) -> Closures:
+    """The shipped calendar: a first line `end YYYY-MM-DD`, then one closed weekday a line."""
+    lines = path.read_text().split()
+    return Closures(dt.date.fromisoformat(lines[1]), frozenset(dt.date.fromisoformat(d) for d in lines[2:]))
+
+
+def xnys_closures(end: dt.date | None = None) -> Closures:
+    """The same from exchange_calendars (XNYS; by default to its own end, about a year past today)."""
+    import exchange_calendars as xcals  # 0.3 s to import: only to build the shipped file or reach past it
+
+    calendar = xcals.get_calendar("XNYS", start=CALENDAR_START.isoformat())
+    last = min(end or calendar.last_session.date(), calendar.last_session.date())
+    sessions = {ts.date() for ts in calendar.sessions}
+    return Closures(last, frozenset(d for d in _weekdays(CALENDAR_START, last) if d not in sessions))
+
+
+def _weekdays(start: dt.date, end: dt.date) -> list[dt.date]:
+    first = start.toordinal()
+    return [d for d in map(dt.date.fromordinal, range(first, end.toordinal() + 1)) if d.weekday() < 5]
+
+
+_calendar: list[Closures] = []  # the calendar in use: the shipped one unless reach_until went past it
+
+
+def _closures() -> Closures:
+    if not _calendar:
+        _calendar.append(read_closures())
+    return _calendar[-1]
+
+
+def reach_until(day: dt.date) -> None:
+    """Make the calendar cover `day` if it can: past the shipped file, exchange_calendars is asked (once). The
+    command line calls this with the furthest day it may need (today plus the listing horizon)."""
+    if day > _closures().end:
+        _calendar.append(xnys_closures())
+        _sessions.cache_clear()
+        _friday_expirations.cache_clear()
+        listed_fridays.cache_clear()
+
+
 def last_calendar_day() -> dt.date:
-    last: dt.date = _xnys().last_session.date()
-    return last
+    return _closures().end
 
 
 @lru_cache(maxsize=1)
-def _session_ordinals() -> frozenset[int]:
-    return frozenset(ts.toordinal() for ts in _xnys().sessions)
+def _sessions() -> tuple[dt.date, ...]:
+    closures = _closures()
+    return tuple(d for d in _weekdays(CALENDAR_START, closures.end) if d not in closures.days)
 
 
 def is_session(day: dt.date) -> bool:
     if day > last_calendar_day():
         raise CalendarError(f"{day} is beyond the NYSE calendar ({last_calendar_day()})")
-    return day.toordinal() in _session_ordinals()
+    return day.weekday() < 5 and day not in _closures().days
 
 
 def nyse_sessions(start: dt.date, end: dt.date) -> list[dt.date]:
-    return [ts.date() for ts in _xnys().sessions_in_range(pd.Timestamp(start), pd.Timestamp(end))]
+    """The NYSE sessions from start to end (inclusive), within the calendar."""
+    sessions = _sessions()
+    return list(sessions[bisect_left(sessions, start):bisect_right(sessions, end)])
 
 
 def third_friday(year: int, month: int) -> dt.date:
@@ -84,3 +131,15 @@ def listed_fridays(as_of: dt.date, until: dt.date, monthly_only: bool) -> tuple[
     always, every Friday from FIRST_PM_WEEKLY on, each moved to Thursday when its Friday is a holiday."""
     expirations = _friday_expirations(monthly_only)
     return expirations[bisect_right(expirations, as_of):bisect_right(expirations, until)]
+
+
+def main() -> int:
+    """Write the shipped calendar from exchange_calendars: python -m data.calendar"""
+    closures = xnys_closures()
+    CLOSURES_FILE.write_text(f"end {closures.end}\n" + "".join(f"{d}\n" for d in sorted(closures.days)))
+    print(f"wrote {CLOSURES_FILE}: {len(closures.days)} closed weekdays, {CALENDAR_START} .. {closures.end}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

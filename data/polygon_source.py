@@ -70,6 +70,7 @@ class PolygonSource:
     """`client` is None for --offline: then only the cache answers, and what it lacks is estimated or refused."""
 
     name = "polygon"
+    fetches = True
 
     def __init__(self, client: PolygonClient | None, cache: Cache, today: dt.date, max_workers: int = 4,
                  progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> None:
@@ -82,6 +83,9 @@ class PolygonSource:
         self._history: History | None = None
 
     # -- the MarketSource interface ------------------------------------------------------------------------
+    def requests_made(self) -> int:
+        return 0 if self.client is None else self.client.requests_made
+
     def history(self) -> History:
         if self._history is None:
             raise DataError("the Polygon source has no history yet: prepare a window first")

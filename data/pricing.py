@@ -9,12 +9,11 @@ log-moneyness whose slope decays as T ** -alpha.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import ndtr, ndtri
 
 DIVIDEND_YIELD = 0.015
 T30 = 30.0 / 365.0
@@ -22,6 +21,21 @@ T93 = 93.0 / 365.0
 MIN_VOL = 0.03
 
 Num = Any  # float or numpy array
+
+
+SCALAR_SIZE = 256  # arrays this small go through math.erfc: a daily command then never imports scipy (0.1 s)
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def ndtr(x: Num) -> Num:
+    """The standard normal CDF. Large arrays use scipy's ufunc (fast per element, slow to import); small ones
+    and scalars 0.5 * erfc(-x / sqrt 2) from the standard library, equal to it within 2e-16."""
+    values = np.asarray(x, dtype=float)
+    if values.size > SCALAR_SIZE:
+        from scipy.special import ndtr as scipy_ndtr
+
+        return scipy_ndtr(values)[()]
+    return (0.5 * np.asarray(_erfc(values * -math.sqrt(0.5)), dtype=float))[()]
 
 
 def _d1(spot: Num, strike: Num, t: Num, r: Num, q: Num, vol: Num) -> Num:
@@ -46,6 +60,8 @@ def strike_for_put_delta(spot: float, delta: float, t: float, r: float, q: float
     """The strike whose put delta is -delta under a flat volatility (delta given positive, e.g. 0.20)."""
     if not 0.0 < delta < np.exp(-q * t):
         raise ValueError(f"put delta {delta} is outside (0, {np.exp(-q * t):.4f})")
+    from scipy.special import ndtri
+
     d1 = -ndtri(delta * np.exp(q * t))
     return float(spot * np.exp(-d1 * vol * np.sqrt(t) + (r - q + 0.5 * vol * vol) * t))
 
@@ -104,6 +120,7 @@ def estimate_put(spot: Num, strike: Num, t: Num, r: Num, vix: Num, vix3m: Num,
 def skew_strike_for_put_delta(spot: float, delta: float, t: float, r: float, vix: float, vix3m: float,
                               q: float = DIVIDEND_YIELD, model: VolModel = FITTED) -> float:
     """The strike whose put delta, priced with the estimated skew vol at that strike, is -delta."""
+    from scipy.optimize import brentq
 
     def gap(strike: float) -> float:
         vol = put_iv(spot, strike, t, r, q, vix, vix3m, model)

@@ -73,6 +73,7 @@ class BacktestTrade(Base):
     source: Mapped[str] = mapped_column(String(16))
     entry_delta: Mapped[float] = mapped_column(Float)
     settlement_cents: Mapped[int | None] = mapped_column(Integer)
+    settlement_source: Mapped[str | None] = mapped_column(String(16))  # real / stand-in
     pnl_cents: Mapped[int | None] = mapped_column(Integer)
 
 

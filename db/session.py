@@ -7,11 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -64,8 +62,29 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+SCHEMA_HEAD = "0004"  # the newest migration in db/migrations/versions (a test holds the two together)
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    return " ".join(str(getattr(exc, "orig", exc)).split())  # drivers' messages can span lines
+
+
+def schema_version(engine: Engine) -> str | None:
+    """The database's Alembic revision; None for a database without one (new, or not ours)."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("select version_num from alembic_version")).scalar()
+    except OperationalError:
+        return None  # no such table
+    except ProgrammingError:
+        return None  # PostgreSQL: no such table
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (existing rows are kept)."""
+    from alembic import command  # 0.2 s to import: only when the schema is behind
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", "db:migrations")
     try:
@@ -73,14 +92,22 @@ def migrate(engine: Engine) -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
     except SQLAlchemyError as exc:
-        reason = " ".join(str(getattr(exc, "orig", exc)).split())  # drivers' messages can span lines
         raise StorageError(f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
-                           f"{reason}") from exc
+                           f"{_reason(exc)}") from exc
 
 
 def open_database(url: str) -> sessionmaker[Session]:
+    """An engine on the database, its schema brought up to date (nothing is asked of Alembic when it is)."""
     engine = make_engine(url)
-    migrate(engine)
+    try:
+        version = schema_version(engine)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot open database {shown_url(url)}: {_reason(exc)}") from exc
+    if version is not None and version > SCHEMA_HEAD:
+        raise StorageError(f"database {shown_url(url)} has schema {version}, newer than this spx-wheel knows "
+                           f"({SCHEMA_HEAD}): upgrade spx-wheel")
+    if version != SCHEMA_HEAD:
+        migrate(engine)
     return sessionmaker(engine, expire_on_commit=False)
 
 

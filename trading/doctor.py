@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Mapping
 
 from sqlalchemy import func, select, text
 
@@ -14,6 +14,7 @@ from data.polygon import PolygonClient, PolygonError
 from db.models import PolygonBar, Position, WheelParameters
 from db.session import StorageError, open_database, shown_url, transaction
 from trading.history_updates import updated_until
+from trading.sources import polygon_settings
 
 LOOK_BACK = 400  # days searched for the newest index bar (one request)
 
@@ -25,7 +26,7 @@ class Check:
     detail: str
 
 
-def check_key(environ: dict[str, str]) -> Check:
+def check_key(environ: Mapping[str, str]) -> Check:
     if environ.get("POLYGON_API_KEY", "").strip():
         return Check("API key", True, "POLYGON_API_KEY is set")
     return Check("API key", True, "not set: only --source polygon needs one; the embedded source works without")
@@ -74,10 +75,9 @@ def check_storage(url: str, today: dt.date) -> list[Check]:
                                     f"{positions} positions, {bars} cached Polygon bars")]
 
 
-def run_checks(environ: dict[str, str], db_url: str, today: dt.date,
-               make_client: Callable[[dict[str, Any]], PolygonClient]) -> list[Check]:
+def run_checks(environ: Mapping[str, str], db_url: str, today: dt.date) -> list[Check]:
     checks = [check_key(environ)]
     if environ.get("POLYGON_API_KEY", "").strip():
-        client = make_client(environ)
+        client = PolygonClient(**polygon_settings(environ)["client"])
         checks += [check_indices(client, today), check_options(client, today)]
     return checks + check_storage(db_url, today)

@@ -7,15 +7,18 @@ import datetime as dt
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from data.calendar import last_calendar_day, nyse_sessions
 from data.errors import DataError
-from data.free_daily import DailyFiles
 from data.market import History, load_bundled
 from db.models import MarketUpdate
+
+if TYPE_CHECKING:
+    from data.free_daily import DailyFiles
 
 AGREEMENT = 0.0005  # the files' SPX close on the bundled last day must agree with the bundled close to 5 bp
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
-from scipy.stats import binom
 from sqlalchemy.orm import Session
 
 from data.errors import DataError
 from data.market import MarketSource
 from db.models import Halt, Position, WheelParameters
-from trading.trader import ManualInputs, TradeError, active_halt, closed_as_of, contract_of, day_market, open_as_of
+from trading.ledger import TradeError, active_halt, closed_as_of, open_as_of
+from trading.trader import ManualInputs, contract_of, day_market
 
 MIN_TRADES = 10
 
@@ -44,13 +45,22 @@ def divergence_status(divergence_points: float, closed_trades: int, min_trades: 
     return WITHIN
 
 
+def binomial_pmf(k: int, n: int, p: float) -> float:
+    """P(X = k) for X ~ Binomial(n, p), in log space so that n may be large."""
+    if p <= 0.0 or p >= 1.0:
+        return float(k == (0 if p <= 0.0 else n))
+    log = (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1) + k * math.log(p)
+           + (n - k) * math.log1p(-p))
+    return math.exp(log)
+
+
 def record_likelihood(wins: int, trades: int, rate: float) -> float:
-    """How likely a record at least this far from the backtest's win rate is, if that rate were true (one tail)."""
+    """How likely a record at least this far from the backtest's win rate is, if that rate were true (one tail).
+    (Summed here: scipy.stats would cost every check 0.3 s to import.)"""
     if trades == 0:
         return 1.0
-    if wins / trades <= rate:
-        return float(binom.cdf(wins, trades, rate))
-    return float(binom.sf(wins - 1, trades, rate))
+    tail = range(0, wins + 1) if wins / trades <= rate else range(wins, trades + 1)
+    return min(1.0, math.fsum(binomial_pmf(k, trades, rate) for k in tail))
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,7 @@ class Performance:
     wins: int
     live_win_rate: float | None
     divergence: float | None  # percentage points
-    likelihood: float
+    likelihood: float | None  # None when there is nothing to compare
     status: Status
     halt: Halt | None
 
@@ -86,7 +96,7 @@ def performance(session: Session, source: MarketSource, as_of: dt.date, params: 
     backtest = params.backtest_win_rate
     divergence = (live - backtest) * 100 if live is not None and backtest is not None else None
     status = divergence_status(divergence or 0.0, len(closed), min_trades)
-    likelihood = record_likelihood(wins, len(closed), backtest) if backtest is not None else 1.0
+    likelihood = record_likelihood(wins, len(closed), backtest) if backtest is not None and closed else None
     return Performance(as_of, closed, _marks(session, source, as_of), params, wins, live, divergence, likelihood,
                        status, active_halt(session, as_of))
 

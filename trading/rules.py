@@ -23,10 +23,8 @@ from backtest.types import (
 from data.contracts import OptionContract, put_contract, settles_am
 from data.errors import BadInput
 from data.pricing import skew_strike_for_put_delta, years_to_settlement
+from trading.choices import EXPIRY_SETS, MARGIN_MODELS, STRIKE_RULES
 
-STRIKE_RULES = ("seed", "bs-delta")
-EXPIRY_SETS = ("all", "monthly")
-MARGIN_MODELS = ("regt", "cash")
 STRIKE_STEP = 5.0
 MIN_HAIRCUT = 0.05
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -10,11 +11,16 @@ from dateutil.tz import tzlocal
 
 NEW_YORK = ZoneInfo("America/New_York")
 JOBS = [
-    # (what, New York hour, minute, New York weekdays (ISO), script, log)
-    ("settle and open: weekdays after the close", 16, 30, "1-5", "run_spx_daily.sh", "daily.log"),
-    ("compare with the backtest: Fridays", 17, 0, "5", "check_spx_performance.sh", "check.log"),
-    ("recalibrate: first Saturday of the month", 9, 0, "6", "calibrate_spx_wheel.sh", "calibrate.log"),
+    # (what, New York hour, minute, New York weekdays (ISO), script, the command it runs, log)
+    ("settle and open: weekdays after the close", 16, 30, "1-5", "run_spx_daily.sh", "trade --update", "daily.log"),
+    ("compare with the backtest: Fridays", 17, 0, "5", "check_spx_performance.sh", "check", "check.log"),
+    ("recalibrate: first Saturday of the month", 9, 0, "6", "calibrate_spx_wheel.sh", "calibrate", "calibrate.log"),
 ]
+
+
+def _shell(path: Path) -> str:
+    """A path as one shell word in a crontab line: quoted, and % escaped (cron reads it as a newline)."""
+    return shlex.quote(str(path)).replace("%", "\\%")
 
 
 def local_zone() -> dt.tzinfo:
@@ -34,21 +40,24 @@ def local_times(hour: int, minute: int, zone: dt.tzinfo, year: int) -> list[tupl
     return sorted(times)
 
 
-def crontab_text(root: Path, zone: dt.tzinfo, year: int = 2027) -> str:
-    """Each job is listed at every local time its New York time can fall on; a guard on the New York clock lets
-    only the right one act (`trade` is idempotent, so even a double start would change nothing)."""
-    lines = [f"# spx-wheel jobs for {root}",
+def crontab_text(root: Path, zone: dt.tzinfo, year: int = 2027, installed: Path | None = None) -> str:
+    """Crontab lines for the checkout at `root` (its scripts, logs in root/logs), or, for a package installed
+    without a checkout, for the `installed` spx-wheel command (logs in root). Each job is listed at every local
+    time its New York time can fall on; a guard on the New York clock lets only the right one act (`trade` is
+    idempotent, so even a double start would change nothing)."""
+    logs = root if installed is not None else root / "logs"
+    lines = [f"# spx-wheel jobs for {installed or root}",
              "# Times are New York times: each job is listed at every local time that New York time can be,",
-             "# and acts only when the New York clock says so. Logs go to logs/ in the checkout.",
-             f"# Create the log folder once: mkdir -p {root}/logs"]
-    for what, hour, minute, weekdays, script, log in JOBS:
+             f"# and acts only when the New York clock says so. Logs go to {logs}.",
+             f"# Create the log folder once: mkdir -p {_shell(logs)}"]
+    for what, hour, minute, weekdays, script, command, log in JOBS:
         lines.append(f"# {what}, {hour:02d}:{minute:02d} New York")
         day_test = "-le 5" if weekdays == "1-5" else f"= {weekdays}"
         day_guard = f' && [ "$(TZ=America/New_York date +\\%u)" {day_test} ]'
         if script.startswith("calibrate"):
             day_guard += ' && [ "$(TZ=America/New_York date +\\%d)" -le 7 ]'
-
+        run = f"{_shell(installed)} {command}" if installed is not None else _shell(root / "scripts" / script)
         for local_hour, local_minute in local_times(hour, minute, zone, year):
             lines.append(f'{local_minute} {local_hour} * * * [ "$(TZ=America/New_York date +\\%H)" = {hour:02d} ]'
-                         f'{day_guard} && {root}/scripts/{script} >> {root}/logs/{log} 2>&1')
+                         f'{day_guard} && {run} >> {_shell(logs / log)} 2>&1')
     return "\n".join(lines)

@@ -7,28 +7,16 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from backtest.metrics import Metrics, defined
 from backtest.spx_premium_backtest import BacktestResult, Trade, run_backtest
+from backtest.values import defined
 from data.errors import SpxWheelError
 from data.market import MarketSource
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
+from trading.choices import OBJECTIVES
 from trading.rules import Rules, StrategyParams
-
-DEFAULT_DELTAS = (0.15, 0.20, 0.25, 0.30)
-DEFAULT_DTES = (30, 45, 60)
-OBJECTIVES: dict[str, tuple[str, Callable[[Metrics], float]]] = {
-    "sharpe": ("highest Sharpe", lambda m: m.sharpe),
-    "return": ("highest total return", lambda m: m.total_return),
-    "win_rate": ("highest win rate", lambda m: m.win_rate),
-    "drawdown": ("smallest max drawdown", lambda m: -m.max_drawdown),
-    "calmar": ("highest Calmar", lambda m: m.calmar),
-}
-
-
-MIN_CLOSED_TRADES = 10  # a combination with fewer closed trades is shown but never chosen
 
 
 class CalibrationError(SpxWheelError):
@@ -117,7 +105,8 @@ def _trade_rows(result_id: int, trades: Sequence[Trade]) -> list[dict[str, objec
     return [dict(result_id=result_id, ticker=t.ticker, root=t.root, entry_date=t.entry_date, expiry=t.expiry,
                  strike_cents=_cents(t.strike), contracts=t.contracts, entry_price_cents=_cents(t.entry_price),
                  fill_cents=_cents(t.fill), premium_cents=_cents(t.premium), source=t.source,
-                 entry_delta=t.entry_delta, settlement_cents=_cents(t.settlement), pnl_cents=_cents(t.pnl))
+                 entry_delta=t.entry_delta, settlement_cents=_cents(t.settlement),
+                 settlement_source=t.settlement_source, pnl_cents=_cents(t.pnl))
             for t in trades]
 
 
@@ -165,11 +154,6 @@ def save_calibration(session: Session, calibration: Calibration, kind: str, toda
     session.add(params)
     session.flush()
     return run, params
-
-
-def active_parameters(session: Session) -> WheelParameters | None:
-    """The newest saved parameter set."""
-    return session.scalars(select(WheelParameters).order_by(WheelParameters.id.desc()).limit(1)).first()
 
 
 def strategy_of(saved: WheelParameters) -> StrategyParams:

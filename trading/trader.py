@@ -16,15 +16,12 @@ from backtest.spx_premium_backtest import decide_day, estimated_quote, quote_put
 from backtest.types import Entry, Holding, MarketDay, Quote, Skip, net_premium
 from data.calendar import is_session
 from data.contracts import OptionContract, parse_ticker
-from data.errors import DataError, SpxWheelError
+from data.errors import DataError
 from data.market import MarketSource
-from db.models import DailyRun, Halt, Lock, Position, SettlementValue, WheelParameters
+from db.models import DailyRun, Lock, Position, SettlementValue, WheelParameters
+from trading.ledger import TradeError, active_halt, active_parameters
 from trading.rules import Rules, settle, settle_at
-from trading.spx_wheel_system import active_parameters, strategy_of
-
-
-class TradeError(SpxWheelError):
-    """The daily run cannot proceed (no parameters, no market data)."""
+from trading.spx_wheel_system import strategy_of
 
 
 @dataclass(frozen=True)
@@ -152,19 +149,6 @@ def _open_positions(session: Session) -> list[Position]:
     return list(session.scalars(select(Position).where(Position.status == "open").order_by(Position.id)))
 
 
-def closed_as_of(session: Session, as_of: dt.date) -> list[Position]:
-    """Positions settled on or before `as_of`."""
-    return list(session.scalars(select(Position).where(Position.settled_on <= as_of)
-                                .order_by(Position.expiry, Position.id)))
-
-
-def open_as_of(session: Session, as_of: dt.date) -> list[Position]:
-    """Positions opened on or before `as_of` and not settled by then (as the book stood that day)."""
-    return list(session.scalars(select(Position).where(Position.opened_on <= as_of)
-                                .where(or_(Position.settled_on.is_(None), Position.settled_on > as_of))
-                                .order_by(Position.expiry, Position.id)))
-
-
 def account_equity(session: Session, saved: WheelParameters, holdings: list[Holding],
                    open_positions: list[Position]) -> float:
     """Capital plus realised P&L plus open premiums less the open puts' marks (no interest, unlike the backtest)."""
@@ -173,14 +157,6 @@ def account_equity(session: Session, saved: WheelParameters, holdings: list[Hold
     premiums = sum(p.premium_cents for p in open_positions) / 100
     marks = sum(h.mark * 100 * h.contracts for h in holdings)
     return saved.capital_cents / 100 + realised + premiums - marks
-
-
-def active_halt(session: Session, as_of: dt.date | None = None) -> Halt | None:
-    """The halt in force (set on or before `as_of` when given)."""
-    query = select(Halt).where(Halt.cleared_at.is_(None))
-    if as_of is not None:
-        query = query.where(Halt.as_of <= as_of)
-    return session.scalars(query.order_by(Halt.id.desc())).first()
 
 
 def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.datetime,
@@ -277,9 +253,3 @@ def record_fill(session: Session, position_id: int, price: float) -> Position:
     return position
 
 
-def resume(session: Session, now: dt.datetime, by: str) -> int:
-    """Clear every active halt; returns how many were cleared."""
-    halts = list(session.scalars(select(Halt).where(Halt.cleared_at.is_(None))))
-    for halt in halts:
-        halt.cleared_at, halt.cleared_by = now, by
-    return len(halts)

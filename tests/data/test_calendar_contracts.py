@@ -58,3 +58,28 @@ def test_parse_rejects_calls_and_other_roots():
         with pytest.raises(ValueError):
             parse_ticker(bad)
     assert OptionContract("SPXW", dt.date(2024, 12, 13), 5280).am_settled is False
+
+
+def test_the_shipped_calendar_is_exchange_calendars_own():
+    from data.calendar import read_closures, xnys_closures
+
+    shipped = read_closures()
+    assert xnys_closures(shipped.end) == shipped
+    assert dt.date(2025, 1, 9) in shipped.days  # the day of mourning for President Carter
+    assert dt.date(2027, 3, 26) in shipped.days  # Good Friday 2027
+
+
+def test_past_the_shipped_calendar_exchange_calendars_is_asked(monkeypatch):
+    from data import calendar
+
+    monkeypatch.setattr(calendar, "_calendar", [calendar.Closures(dt.date(2026, 12, 31), frozenset())])
+    calendar._sessions.cache_clear()
+    try:
+        assert calendar.last_calendar_day() == dt.date(2026, 12, 31)
+        calendar.reach_until(dt.date(2027, 1, 5))
+        assert calendar.last_calendar_day() > dt.date(2027, 1, 5)
+        assert not calendar.is_session(dt.date(2027, 1, 1)) and calendar.is_session(dt.date(2027, 1, 4))
+    finally:
+        calendar._sessions.cache_clear()
+        calendar._friday_expirations.cache_clear()
+        calendar.listed_fridays.cache_clear()

@@ -103,3 +103,15 @@ def test_estimator_error_on_real_2018_spxw_puts():
     print(f"median abs error {np.median(errors):.1%} (flat VIX {np.median(flat):.1%}), n={len(puts)}")
     assert np.median(errors) <= 0.15
     assert np.median(errors) < np.median(flat)
+
+
+def test_the_normal_cdf_is_scipys_on_both_paths():
+    from scipy.special import ndtr as reference
+
+    from data.pricing import SCALAR_SIZE, ndtr
+
+    small = np.linspace(-9, 9, SCALAR_SIZE)
+    large = np.linspace(-9, 9, SCALAR_SIZE * 4 + 1)
+    np.testing.assert_allclose(ndtr(small), reference(small), rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(ndtr(large), reference(large), rtol=1e-14, atol=1e-300)
+    assert isinstance(ndtr(0.3), float) and ndtr(0.0) == 0.5

@@ -37,3 +37,24 @@ def test_opening_twice_is_harmless(tmp_path):
     with sqlite3.connect(path) as connection:
         tables = {r[0] for r in connection.execute("select name from sqlite_master where type='table'")}
     assert {"positions", "daily_runs", "halts", "wheel_parameters", "backtest_trades"} <= tables
+
+
+def test_the_schema_head_constant_is_alembics_head():
+    from db.session import SCHEMA_HEAD
+
+    config = Config()
+    config.set_main_option("script_location", "db:migrations")
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+
+
+def test_a_newer_schema_is_refused_in_one_line(runner, tmp_path):
+    from trading.cli import cli
+
+    path = tmp_path / "newer.db"
+    open_database(str(path))
+    with sqlite3.connect(path) as connection:
+        connection.execute("update alembic_version set version_num = '9999'")
+    for command_line in (["params"], ["positions"], ["check"], ["trade"], ["export", "-"], ["doctor"]):
+        result = runner.invoke(cli, [*command_line, "--db", str(path)])
+        assert result.exit_code == 1 and "newer than this spx-wheel" in result.output, (command_line, result.output)
+        assert "Traceback" not in result.output

@@ -62,7 +62,7 @@ def test_calibrate_trade_and_check_on_postgres(runner, postgres):
     again = runner.invoke(cli, ["trade", "--as-of", "2020-03-06", "--db", url])
     assert "Already ran" in again.stdout
     positions = json.loads(runner.invoke(cli, ["positions", "--json", "--db", url]).stdout)
-    assert len(positions) == 2 and any(p["status"] == "closed" for p in positions)
+    assert len(positions) == 2 and any(p["status"] in ("win", "loss") for p in positions)
     check = runner.invoke(cli, ["check", "--as-of", "2020-03-06", "--db", url, "--json"])
     assert json.loads(check.stdout)["closed_trades"] == 1
 

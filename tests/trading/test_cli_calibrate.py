@@ -89,7 +89,7 @@ def test_quote_matches_black_scholes_with_its_own_iv(runner):
     doc = json.loads(result.stdout)
     assert doc["ticker"] == "O:SPX200417P02200000" and doc["spot"] == pytest.approx(2386.13)
     assert doc["source"] == "estimated" and doc["real_close"] is None
-    assert -1 < doc["delta"] < 0 and doc["iv"] > 0.5  # VIX 82.69 that day
+    assert 0 < doc["delta"] < 1 and doc["iv"] > 0.5  # VIX 82.69 that day; deltas are shown positive
     t = (32 - 6.5 / 24) / 365  # AM settlement: 9:30 ET on 2020-04-17, from the 16:00 close of 2020-03-16
     history = load_bundled()
     rate = history.rate[history.index_of(dt.date(2020, 3, 16))]
@@ -108,10 +108,10 @@ BAD_INPUTS = [
     (["calibrate", "2022-01-01", "--end", "2021-01-01"], 2, "after END"),
     (["calibrate", "1970-01-01", "--end", "1980-01-01"], 2, "no market data"),
     (["calibrate", "2022-01-01", "--optimize", "luck"], 2, "luck"),
-    (["calibrate", "2022-01-01", "--deltas", "0.15,1.5"], 2, "put delta must be in (0, 1)"),
-    (["calibrate", "2022-01-01", "--deltas", "0,0.2"], 2, "put delta must be in (0, 1)"),
-    (["calibrate", "2022-01-01", "--dtes", "30,-5"], 2, "DTE must be"),
-    (["calibrate", "2022-01-01", "--deltas", "a,b"], 2, "comma-separated"),
+    (["calibrate", "2022-01-01", "--deltas", "0.15,1.5"], 2, "1.5 is outside (0, 1)"),
+    (["calibrate", "2022-01-01", "--deltas", "0,0.2"], 2, "0 is outside (0, 1)"),
+    (["calibrate", "2022-01-01", "--dtes", "30,-5"], 2, "-5 is outside [0, 3650]"),
+    (["calibrate", "2022-01-01", "--deltas", "a,b"], 2, "'a' is not a number"),
     (["calibrate", "2022-01-01", "--min-vix", "40"], 2, "min VIX"),
     (["backtest", "--delta", "0.2"], 2, "--dte"),
     (["quote", "--date", "2020-03-14", "--expiry", "2020-04-17", "--strike", "2200"], 1, "no market data for 2020-03-14"),
@@ -174,9 +174,9 @@ def test_bs_delta_rule_sells_the_delta_asked_for(runner, db_path):
     assert doc["trades"]
     for trade in doc["trades"]:
         # the strike is rounded to 5 points, so its delta lands near 0.20, never at the seed formula's ~0.1
-        assert 0.17 < -trade["entry_delta"] < 0.23, trade
+        assert 0.17 < trade["entry_delta"] < 0.23, trade
     seed = backtest_json(runner, db_path, "--delta", "0.20")
-    spread = lambda trades: max(-t["entry_delta"] for t in trades) - min(-t["entry_delta"] for t in trades)  # noqa: E731
+    spread = lambda trades: max(t["entry_delta"] for t in trades) - min(t["entry_delta"] for t in trades)  # noqa: E731
     assert spread(seed["trades"]) > 2 * spread(doc["trades"])  # the seed's fixed distance ignores VIX and time
 
 

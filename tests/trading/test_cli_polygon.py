@@ -45,10 +45,10 @@ def test_backtest_on_real_prices_matches_the_server(runner, db_path, fake):
         assert trade["ticker"] == f"O:{root}{expiry:%y%m%d}P{int(strike * 1000):08d}"
         if has_bar(trade["ticker"], entry):
             real += 1
-            assert trade["source"] == "real"
-            assert trade["entry_price"] == pytest.approx(option_close(strike, expiry, entry))
+            assert trade["price_source"] == "real"
+            assert trade["price"] == pytest.approx(option_close(strike, expiry, entry))
         else:
-            assert trade["source"] == "estimated"
+            assert trade["price_source"] == "estimated"
     assert (doc["real"], doc["estimated"]) == (real, len(doc["trades"]) - real)
     assert 0 < real < len(doc["trades"])
 

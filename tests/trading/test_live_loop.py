@@ -185,7 +185,10 @@ def test_bad_inputs_leave_the_database_unchanged(runner, calibrated):
         snapshot = connection.execute("select * from positions").fetchall()
     for args, code, message in [(["trade", "--as-of", "2020-02-30"], 2, "not a date"),
                                 (["trade", "--as-of", "2020-02-04", "--price", "-3"], 2, "--price"),
-                                (["trade", "--as-of", "2031-01-02"], 2, "beyond the NYSE calendar"),
+                                (["trade", "--as-of", "2031-01-02"], 2, "is after today"),
+                                (["check", "--as-of", "9999-12-31"], 2, "outside 1970-01-01 .. 2199-12-31"),
+                                (["quote", "--date", "2020-02-03", "--expiry", "2031-01-02", "--strike", "3000"], 2,
+                                 "beyond the NYSE calendar"),
                                 (["fill", "99", "--price", "5"], 1, "no position #99"),
                                 (["fill", "1", "--price", "-5"], 2, "--price"),
                                 (["export", "x.csv", "--run", "42"], 1, "no calibration or backtest run #42"),
@@ -247,7 +250,7 @@ def test_positions_and_export(runner, calibrated, tmp_path):
     out = tmp_path / "trades.csv"
     assert invoke(runner, calibrated, "export", str(out)).exit_code == 0
     lines = out.read_text().splitlines()
-    assert lines[0].startswith("id,ticker,opened_on,expiry") and len(lines) == len(listed) + 1
+    assert lines[0].startswith("id,ticker,root,entry_date,expiry") and len(lines) == len(listed) + 1
     run_csv = tmp_path / "run.csv"
     assert invoke(runner, calibrated, "export", str(run_csv), "--run", "1").exit_code == 0
     with sqlite3.connect(calibrated) as connection:

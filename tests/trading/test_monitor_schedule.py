@@ -53,3 +53,12 @@ def test_crontab_guards_on_the_new_york_clock():
         ' && /opt/spx/scripts/run_spx_daily.sh >> /opt/spx/logs/daily.log 2>&1',
     ]
     assert "check_spx_performance.sh" in text and "calibrate_spx_wheel.sh" in text
+
+
+@pytest.mark.parametrize("wins,trades,rate", [(28, 31, 0.988), (19, 24, 0.814), (950, 1000, 0.97), (3, 3, 0.5),
+                                              (0, 5, 0.5), (5, 5, 1.0)])
+def test_record_likelihood_matches_scipy(wins, trades, rate):
+    from scipy.stats import binom
+
+    expected = binom.cdf(wins, trades, rate) if wins / trades <= rate else binom.sf(wins - 1, trades, rate)
+    assert record_likelihood(wins, trades, rate) == pytest.approx(expected, rel=1e-9, abs=1e-300)

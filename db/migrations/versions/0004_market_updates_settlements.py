@@ -33,9 +33,14 @@ def upgrade() -> None:
     with op.batch_alter_table('positions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('settlement_source', sa.String(length=16), nullable=True))
     op.execute("update positions set settlement_source = 'real' where status = 'closed'")
+    with op.batch_alter_table('backtest_trades', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('settlement_source', sa.String(length=16), nullable=True))
+    op.execute("update backtest_trades set settlement_source = 'real' where settlement_cents is not null")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('backtest_trades', schema=None) as batch_op:
+        batch_op.drop_column('settlement_source')
     with op.batch_alter_table('positions', schema=None) as batch_op:
         batch_op.drop_column('settlement_source')
     op.drop_table('settlement_values')

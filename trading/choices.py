@@ -1,0 +1,22 @@
+"""The named choices and defaults of the strategy and the optimizer, declared once for the core and the command
+line alike (a light module: the command line reads it without importing the engine)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+STRIKE_RULES = ("seed", "bs-delta")
+EXPIRY_SETS = ("all", "monthly")
+MARGIN_MODELS = ("regt", "cash")
+DEFAULT_DELTAS = (0.15, 0.20, 0.25, 0.30)
+DEFAULT_DTES = (30, 45, 60)
+MIN_CLOSED_TRADES = 10  # a combination with fewer closed trades is shown but never chosen
+
+# objective -> (what BEST says, the score of a combination's metrics: higher is better)
+OBJECTIVES: dict[str, tuple[str, Callable[[Any], float]]] = {
+    "sharpe": ("highest Sharpe", lambda m: m.sharpe),
+    "return": ("highest total return", lambda m: m.total_return),
+    "win_rate": ("highest win rate", lambda m: m.win_rate),
+    "drawdown": ("smallest max drawdown", lambda m: -m.max_drawdown),
+    "calmar": ("highest Calmar", lambda m: m.calmar),
+}

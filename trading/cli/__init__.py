@@ -1,0 +1,86 @@
+"""The spx-wheel command line: the only package that imports click. Each command parses, calls one workflow of
+the core (trading/workflows.py, imported when the command runs) and renders (render.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from typing import Any
+
+import click
+
+from data.errors import BadInput, SpxWheelError
+from trading.cli.params import new_york_now
+
+CALENDAR_REACH = dt.timedelta(days=183)  # how far past today the exchange calendar must reach
+
+
+class BadInputExit(click.ClickException):
+    """Bad input found past parsing: one line, exit 2 (click's UsageError would add two lines of usage)."""
+
+    exit_code = 2
+
+
+def _verbosity(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value:
+        logging.getLogger().setLevel(logging.WARNING - 10 * value)
+    return value
+
+
+class SpxWheelCommand(click.Command):
+    """Every command also takes -v (more log output), after its name as before it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_verbosity,
+                                        help="More log output on stderr (-vv for debug)."))
+
+
+class SpxWheelGroup(click.Group):
+    """Maps the core's exceptions to click's: bad input exits 2, data and storage failures exit 1, one line."""
+
+    command_class = SpxWheelCommand
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BadInput as exc:
+            raise BadInputExit(str(exc)) from None
+        except SpxWheelError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=SpxWheelGroup)
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.version_option(package_name="spx-wheel", message="%(prog)s %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """Sell SPX puts with parameters found by backtest, and keep checking live results against it.
+
+    Deltas are shown as positive numbers (a put's delta is negative); rates and shares are percentages in
+    text and fractions in JSON; money is in dollars.
+
+    \b
+    Example:
+      spx-wheel calibrate 2022-01-01
+      spx-wheel params
+    """
+    logging.basicConfig(level=logging.WARNING - 10 * verbose, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    now = new_york_now()  # "today" is decided here, once, in New York
+    ctx.obj = {"now": now}
+    from data.calendar import reach_until
+
+    reach_until(now.date() + CALENDAR_REACH)
+
+
+def _register() -> None:
+    from trading.cli import calibration, daily, reports
+
+    for module in (calibration, daily, reports):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()

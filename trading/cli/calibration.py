@@ -1,0 +1,162 @@
+"""Commands that backtest: calibrate, backtest, quote, fetch."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Any
+
+import click
+
+from data.errors import BadInput
+from trading.choices import MIN_CLOSED_TRADES, OBJECTIVES
+from trading.cli.params import (
+    DATE,
+    INDEX,
+    Number,
+    Whole,
+    context,
+    db_option,
+    grid_options,
+    json_option,
+    progress_printer,
+    source_option,
+    strategy_options,
+    window_options,
+)
+
+
+def _start(positional: dt.date | None, option: dt.date | None) -> dt.date | None:
+    if positional and option and positional != option:
+        raise BadInput(f"START is given twice ({positional} and --start {option})")
+    return positional or option
+
+
+@click.command("calibrate")
+@click.argument("start", type=DATE, required=False)
+@window_options
+@click.option("--optimize", "objective", type=click.Choice(list(OBJECTIVES)), default="sharpe", show_default=True)
+@click.option("--min-trades", type=Whole(0, 100_000), default=MIN_CLOSED_TRADES, show_default=True,
+              help="Closed trades a combination needs to be chosen (those with fewer are shown, never saved).")
+@grid_options
+@source_option
+@strategy_options
+@db_option
+@json_option
+def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.date | None, objective: str,
+                  min_trades: int, deltas: tuple[float, ...], dtes: tuple[int, ...], source: str, offline: bool,
+                  db_url: str, as_json: bool, **knobs: Any) -> None:
+    """Backtest every delta x DTE combination and save the best as the active WheelParameters.
+
+    START (or --start) defaults to five years before END.
+
+    \b
+    Example:
+      spx-wheel calibrate 2022-01-01 --optimize sharpe
+      spx-wheel calibrate --start 2015-01-01 --end 2019-12-31 --deltas 0.15,0.2 --dtes 30,45 --json
+    """
+    from trading import workflows
+    from trading.cli import render
+    from trading.spx_wheel_system import grid_base
+
+    base = grid_base(deltas, dtes, knobs)
+    calibration, run_id, params_id, cleared = workflows.calibrate(
+        context(db_url), source, offline, _start(start, start_option), end, base, deltas, dtes, objective,
+        min_trades, progress_printer())
+    if cleared:
+        click.echo(f"A new calibration clears the trading halt ({cleared}).", err=True)
+    if as_json and run_id is not None:
+        click.echo(render.to_json(render.calibration_json(calibration, run_id, params_id)))
+    elif not as_json:
+        click.echo("\n".join(render.calibration_lines(calibration, base.strike_rule, db_url, run_id, params_id)))
+    calibration.best_combination  # raises CalibrationError (exit 1) when no combination was eligible
+
+
+@click.command("backtest")
+@click.option("--delta", "put_delta", type=Number(0, 1, low_open=True, high_open=True), required=True,
+              help="Put delta, e.g. 0.15.")
+@click.option("--dte", "dte_target", type=Whole(0, 3650), required=True, help="Days-to-expiry target, e.g. 45.")
+@window_options
+@click.option("--show-trades", is_flag=True, help="List every trade.")
+@source_option
+@strategy_options
+@db_option
+@json_option
+def backtest_cmd(put_delta: float, dte_target: int, start_option: dt.date | None, end: dt.date | None,
+                 show_trades: bool, source: str, offline: bool, db_url: str, as_json: bool, **knobs: Any) -> None:
+    """Backtest one delta x DTE combination and store its trades.
+
+    \b
+    Example:
+      spx-wheel backtest --delta 0.15 --dte 45 --start 2020-01-01 --end 2020-12-31 --show-trades
+    """
+    from trading import workflows
+    from trading.cli import render
+    from trading.rules import StrategyParams
+
+    params = StrategyParams(put_delta=put_delta, dte_target=dte_target, **knobs)
+    calibration, run_id = workflows.backtest(context(db_url), source, offline, start_option, end, params)
+    if as_json:
+        click.echo(render.to_json(render.backtest_json(calibration, run_id, asdict(params))))
+    else:
+        click.echo("\n".join(render.backtest_lines(calibration, run_id, show_trades)))
+
+
+@click.command("quote")
+@click.option("--date", "day", type=DATE, required=True, help="Trading day whose close prices the put.")
+@click.option("--expiry", type=DATE, required=True, help="Expiration date of the put.")
+@click.option("--strike", type=INDEX, required=True, help="Strike, e.g. 5280.")
+@source_option
+@db_option
+@json_option
+def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, offline: bool, db_url: str,
+              as_json: bool) -> None:
+    """Estimate a listed SPX put's premium, implied vol and delta at a day's close.
+
+    \b
+    Example:
+      spx-wheel quote --date 2024-11-05 --expiry 2024-12-20 --strike 5280
+    """
+    from trading import workflows
+    from trading.cli import render
+
+    document = workflows.quote(context(db_url), source, offline, day, expiry, strike)
+    if as_json:
+        click.echo(render.to_json(document))
+    else:
+        click.echo(render.quote_text(document))
+
+
+@click.command("fetch")
+@click.argument("start", type=DATE, required=False)
+@click.argument("end_day", metavar="[END]", type=DATE, required=False)
+@window_options
+@grid_options
+@strategy_options
+@db_option
+@json_option
+def fetch_cmd(start: dt.date | None, end_day: dt.date | None, start_option: dt.date | None, end: dt.date | None,
+              deltas: tuple[float, ...], dtes: tuple[int, ...], db_url: str, as_json: bool, **knobs: Any) -> None:
+    """Fetch from Polygon everything a calibration of the window needs, into the cache.
+
+    A later calibrate (or --offline) over the window then makes no request. START and END may also be given
+    as --start and --end.
+
+    \b
+    Example:
+      spx-wheel fetch --start 2023-01-01
+    """
+    from trading import workflows
+    from trading.cli import render
+    from trading.spx_wheel_system import grid_base
+
+    if end and end_day and end != end_day:
+        raise BadInput(f"END is given twice ({end_day} and --end {end})")
+    calibration, requests = workflows.fetch(context(db_url), _start(start, start_option), end or end_day,
+                                            grid_base(deltas, dtes, knobs), deltas, dtes)
+    document = {"window": {"start": calibration.start, "end": calibration.end}, "requests": requests}
+    click.echo(render.to_json(document) if as_json else
+               f"Cached what {calibration.start} .. {calibration.end} needs ({requests} requests made).")
+
+
+COMMANDS = [calibrate_cmd, backtest_cmd, quote_cmd, fetch_cmd]

@@ -1,0 +1,192 @@
+"""Commands of the daily loop: trade, replay, update, settle, fill, resume."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+
+import click
+
+from trading.cli.params import (
+    DATE,
+    ID,
+    INDEX,
+    PRICE,
+    VOL_INDEX,
+    as_of_option,
+    context,
+    db_option,
+    fetch_note,
+    json_option,
+    source_option,
+)
+
+
+@click.command("trade")
+@as_of_option
+@click.option("--spot", type=INDEX, help="The day's SPX close, by hand.")
+@click.option("--vix", type=VOL_INDEX, help="The day's VIX close, by hand.")
+@click.option("--vix3m", type=VOL_INDEX, help="The day's VIX3M close, by hand.")
+@click.option("--price", type=PRICE, help="The put's price (e.g. the broker's mid), used instead of the estimate.")
+@click.option("--dry-run", is_flag=True, help="Show the decision and write nothing.")
+@click.option("--update", "update_first", is_flag=True,
+              help="Embedded source: first extend the local history from the free daily files (as spx-wheel "
+                   "update; a failure there is a warning).")
+@source_option
+@db_option
+@json_option
+def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3m: float | None,
+              price: float | None, dry_run: bool, update_first: bool, source: str, offline: bool, db_url: str,
+              as_json: bool) -> None:
+    """Settle expired positions, then open at most one new position with the active parameters.
+
+    Run it once a day after the close; running it again the same day changes nothing. A day after today (in
+    New York) is refused.
+
+    \b
+    Example:
+      spx-wheel trade
+      spx-wheel trade --as-of 2020-03-02
+      spx-wheel trade --spot 5782.76 --vix 20.49 --price 15.40 --dry-run
+    """
+    from trading import workflows
+    from trading.cli import render
+    from trading.trader import ManualInputs
+
+    ctx = context(db_url)
+    report = workflows.trade(ctx, source, offline, as_of or ctx.today, ManualInputs(spot, vix, vix3m, price),
+                             dry_run, update_first, lambda text: click.echo(f"Warning: {text}", err=True))
+    click.echo(render.to_json(render.daily_json(report, dry_run)) if as_json else
+               "\n".join(render.daily_lines(report, dry_run)))
+
+
+@click.command("replay")
+@click.argument("start", type=DATE)
+@click.argument("end", type=DATE)
+@source_option
+@db_option
+@json_option
+def replay_cmd(start: dt.date, end: dt.date, source: str, offline: bool, db_url: str, as_json: bool) -> None:
+    """Run the daily trade for every trading day from START to END, in order, in one process.
+
+    Each day is exactly what a separate `spx-wheel trade --as-of DAY` does (its own transaction, the same
+    decision); days already run are left as they are. Use a database of its own to replay the past.
+
+    \b
+    Example:
+      spx-wheel replay 2020-01-01 2020-12-31 --db replay.db
+    """
+    from trading import workflows
+    from trading.cli import render
+
+    documents = []
+
+    def show(report: object) -> None:
+        if as_json:
+            documents.append(render.daily_json(report, False))
+        else:
+            click.echo("\n".join(render.daily_lines(report, False)))
+
+    sessions = workflows.replay(context(db_url), source, offline, start, end, show)
+    if as_json:
+        click.echo(render.to_json({"start": start, "end": end, "sessions": sessions, "days": documents}))
+
+
+@click.command("update")
+@db_option
+@json_option
+def update_cmd(db_url: str, as_json: bool) -> None:
+    """Extend the local market history to the last published close, from Cboe's and FRED's free daily files.
+
+    No key needed. The bundled file stays as it is; the sessions after it are stored in the database and read
+    by every command on the embedded source. Cboe publishes no SPX open: an AM settlement on an updated session
+    uses the previous close as a stand-in (counted as such), unless you give the value with spx-wheel settle.
+    Base URLs: SPX_WHEEL_CBOE_URL, SPX_WHEEL_FRED_URL; tries per request: SPX_WHEEL_MAX_TRIES (5).
+
+    \b
+    Example:
+      spx-wheel update
+    """
+    from trading import workflows
+    from trading.cli import render
+
+    report = workflows.update(context(db_url), fetch_note())
+    added = (f"{report.sessions} sessions {report.first} .. {report.last} stored" if report.first
+             else "nothing newer than the bundled history")
+    click.echo(render.to_json(asdict(report)) if as_json else
+               f"Local history now ends {report.last}: {added} ({report.stopped}).")
+
+
+@click.command("settle")
+@click.option("--expiry", type=DATE, required=True, help="The expiration day whose settlement value you give.")
+@click.option("--value", type=INDEX, required=True,
+              help="The SPX settlement value: the special opening quotation (AM) or the close (PM).")
+@db_option
+@json_option
+def settle_cmd(expiry: dt.date, value: float, db_url: str, as_json: bool) -> None:
+    """Give the settlement value of an expiration by hand (read from your broker or Cboe).
+
+    The next trade settles the positions of that expiration at this value (marked manual); positions already
+    settled on a stand-in (an AM settlement whose open was not known) are settled again at it now.
+
+    \b
+    Example:
+      spx-wheel settle --expiry 2026-08-21 --value 6512.30
+    """
+    from trading import workflows
+    from trading.cli import render
+    from trading.records import TradeRecord
+
+    again = [TradeRecord.of_position(p) for p in workflows.settle(context(db_url), expiry, value)]
+    if as_json:
+        click.echo(render.to_json({"expiry": expiry, "value": value, "source": "manual",
+                                   "resettled": [render.trade_row(r) for r in again]}))
+        return
+    click.echo(f"Recorded the settlement of {expiry} at {value:,.2f} (manual).")
+    for record in again:
+        click.echo(f"SETTLED AGAIN: {record.ticker} at {value:,.2f}: P&L {render.money(record.pnl or 0.0)}")
+    if not again:
+        click.echo("The next trade settles the open positions of that expiration at it.")
+
+
+@click.command("fill")
+@click.argument("position_id", type=ID)
+@click.option("--price", type=PRICE, required=True, help="The price per share you actually sold at.")
+@db_option
+@json_option
+def fill_cmd(position_id: int, price: float, db_url: str, as_json: bool) -> None:
+    """Record the broker's fill for a position when it differs from the modelled one.
+
+    \b
+    Example:
+      spx-wheel fill 12 --price 15.35
+    """
+    from trading import workflows
+    from trading.cli import render
+    from trading.records import TradeRecord
+
+    record = TradeRecord.of_position(workflows.fill(context(db_url), position_id, price))
+    click.echo(render.to_json(render.trade_row(record)) if as_json else
+               f"Position #{record.id} {record.ticker}: fill ${price:.2f}, premium {render.dollars(record.premium)} "
+               "net")
+
+
+@click.command("resume")
+@db_option
+@json_option
+def resume_cmd(db_url: str, as_json: bool) -> None:
+    """Lift a trading halt set by check.
+
+    \b
+    Example:
+      spx-wheel resume
+    """
+    from trading import ledger
+    from trading.cli import render
+
+    cleared = ledger.lift_halt(context(db_url))
+    click.echo(render.to_json({"halts_cleared": cleared}) if as_json else
+               ("Trading resumed." if cleared else "No halt was active."))
+
+
+COMMANDS = [trade_cmd, replay_cmd, update_cmd, settle_cmd, fill_cmd, resume_cmd]

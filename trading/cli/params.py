@@ -1,0 +1,237 @@
+"""The command line's parameter types and shared options. Every number is checked once, here, where its option
+is declared: plain ASCII digits, finite, within a documented range. Light on purpose (click only): the core is
+imported by each command when it runs, so that --help and the daily commands start fast."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from trading.choices import DEFAULT_DELTAS, DEFAULT_DTES, EXPIRY_SETS, MARGIN_MODELS, STRIKE_RULES
+
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # ASCII only: no 'inf', 'nan' or other scripts
+FIRST_DATE, LAST_DATE = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
+MAX_ID = 2**63 - 1  # the largest integer a database column holds
+
+
+class Number(click.ParamType):
+    """A finite decimal number within [low, high] (`low_open`: above low)."""
+
+    name = "NUMBER"
+
+    def __init__(self, low: float, high: float, low_open: bool = False, high_open: bool = False) -> None:
+        self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
+
+    def check(self, text: str) -> float:
+        """The number, or ValueError with the reason."""
+        if not NUMBER.fullmatch(text.strip()):
+            raise ValueError(f"{text!r} is not a number")
+        value = float(text)
+        below = value <= self.low if self.low_open else value < self.low
+        above = value >= self.high if self.high_open else value > self.high
+        if below or above:
+            lo, hi = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            raise ValueError(f"{text} is outside {lo}{self.low:g}, {self.high:g}{hi}")
+        return value
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            return self.check(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Whole(click.ParamType):
+    """A whole number within [low, high], in ASCII digits."""
+
+    name = "INTEGER"
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def check(self, text: str) -> int:
+        if not re.fullmatch(r"[+-]?\d+", text.strip()):
+            raise ValueError(f"{text!r} is not a whole number")
+        value = int(text)
+        if not self.low <= value <= self.high:
+            raise ValueError(f"{text} is outside [{self.low}, {self.high}]")
+        return value
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return self.check(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class DateType(click.ParamType):
+    name = "YYYY-MM-DD"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
+        try:
+            day = dt.datetime.strptime(value, "%Y-%m-%d").date()
+        except ValueError:
+            self.fail(f"{value!r} is not a date in YYYY-MM-DD form", param, ctx)
+        if not FIRST_DATE <= day <= LAST_DATE:
+            self.fail(f"{value} is outside {FIRST_DATE} .. {LAST_DATE}", param, ctx)
+        return day
+
+
+class NumberList(click.ParamType):
+    """A comma-separated list of distinct numbers of one type, e.g. 0.15,0.20."""
+
+    name = "LIST"
+
+    def __init__(self, item: Number | Whole) -> None:
+        self.item = item
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[Any, ...]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            items = tuple(self.item.check(v) for v in str(value).split(",") if v.strip())
+        except ValueError as exc:
+            self.fail(f"in {value!r}: {exc}", param, ctx)
+        if not items:
+            self.fail("the list is empty", param, ctx)
+        if len(set(items)) < len(items):
+            self.fail(f"{value!r} repeats a value", param, ctx)
+        return items
+
+
+DATE = DateType()
+PRICE = Number(0.01, 100_000)  # a put's price per share, at least a cent
+INDEX = Number(0, 1_000_000, low_open=True)  # an index level (SPX, a settlement value, a strike)
+VOL_INDEX = Number(0, 1_000, low_open=True)  # VIX, VIX3M
+ID = Whole(1, MAX_ID)
+
+
+def new_york_now() -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo("America/New_York"))
+
+
+def default_db_path(environ: dict[str, str]) -> Path:
+    """$XDG_DATA_HOME/spx-wheel/spx-wheel.db, else ~/.local/share/spx-wheel/spx-wheel.db."""
+    base = Path(environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "spx-wheel" / "spx-wheel.db"
+
+
+def _database(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    """An explicit --db or SPX_WHEEL_DB is used as given (a missing folder stays an error); the default's folder
+    is created on first use, readable by its owner only."""
+    if value:
+        return value
+    path = default_db_path(dict(os.environ))
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.ClickException(f"cannot create the data folder {path.parent}: {exc.strerror}") from None
+    return str(path)
+
+
+def context(db_url: str) -> Any:
+    """The workflows' Context: the database, the clock read once by the group, the environment."""
+    from trading.context import Context
+
+    root = click.get_current_context().find_root()
+    return Context(db_url, root.obj["now"], dict(os.environ), fetch_progress())
+
+
+def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--db", "db_url", envvar="SPX_WHEEL_DB", callback=_database,
+                        show_default="~/.local/share/spx-wheel/spx-wheel.db",
+                        help="Database file or SQLAlchemy URL (env SPX_WHEEL_DB).")(f)
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")(f)
+
+
+def _default_source() -> str:
+    return "polygon" if os.environ.get("POLYGON_API_KEY", "").strip() else "embedded"
+
+
+def source_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--offline", is_flag=True, help="Polygon source: use the cache only, make no request.")(f)
+    return click.option("--source", type=click.Choice(["embedded", "polygon"]), default=_default_source,
+                        show_default="polygon when POLYGON_API_KEY is set, else embedded",
+                        help="Market data: the local history (option prices estimated) or Polygon.")(f)
+
+
+def window_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--end", type=DATE, help="Last day of the window (default: the source's last day).")(f)
+    return click.option("--start", "start_option", type=DATE,
+                        help="First day of the window (default: five years before END).")(f)
+
+
+def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--as-of", type=DATE, help="The day to act for (default: today in New York).")(f)
+
+
+STRATEGY_OPTIONS = [
+    click.option("--strike-rule", type=click.Choice(STRIKE_RULES), default="seed", show_default=True,
+                 help="seed: spot*(1-(0.04+delta*0.15)) to $5; bs-delta: strike with that Black-Scholes delta."),
+    click.option("--expiries", type=click.Choice(EXPIRY_SETS), default="all", show_default=True,
+                 help="Expirations to choose from: every listed Friday, or third-Friday monthlies only."),
+    click.option("--margin", type=click.Choice(MARGIN_MODELS), default="regt", show_default=True,
+                 help="Margin model: Reg-T exchange minimum, or fully cash-secured (100 x strike)."),
+    click.option("--capital", type=Number(1_000, 1e12), default=500_000.0, show_default=True,
+                 help="Starting capital in dollars."),
+    click.option("--contracts-per-trade", type=Whole(1, 10_000), default=1, show_default=True),
+    click.option("--max-open", "max_open_positions", type=Whole(1, 1_000), default=3, show_default=True,
+                 help="Most positions open at once."),
+    click.option("--max-margin-pct", type=Number(0, 1, low_open=True), default=0.50, show_default=True,
+                 help="Largest share of equity committed to margin."),
+    click.option("--min-vix", type=Number(0, 1_000), default=12.0, show_default=True),
+    click.option("--max-vix", type=Number(0, 1_000), default=35.0, show_default=True),
+    click.option("--slippage", type=Number(0, 1, high_open=True), default=0.05, show_default=True,
+                 help="Share of the option price given up on entry (at least $0.05)."),
+    click.option("--fee", type=Number(0, 1_000), default=1.50, show_default=True,
+                 help="All-in cost per contract in dollars."),
+]
+
+
+def strategy_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(STRATEGY_OPTIONS):
+        f = option(f)
+    return f
+
+
+def grid_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    f = click.option("--dtes", type=NumberList(Whole(0, 3650)), default=",".join(map(str, DEFAULT_DTES)),
+                     show_default=True, help="Days-to-expiry targets to test, comma-separated.")(f)
+    return click.option("--deltas", type=NumberList(Number(0, 1, low_open=True, high_open=True)),
+                        default=",".join(map(str, DEFAULT_DELTAS)), show_default=True,
+                        help="Put deltas to test, comma-separated.")(f)
+
+
+def fetch_progress() -> Callable[[str, int, int], None]:
+    if not sys.stderr.isatty():
+        return lambda what, done, total: None
+    return lambda what, done, total: click.echo(f"\rfetching {what}: {done}/{total}", err=True, nl=done == total)
+
+
+def fetch_note() -> Callable[[str], None]:
+    if not sys.stderr.isatty():
+        return lambda what: None
+    return lambda what: click.echo(f"fetching {what} ...", err=True)
+
+
+def progress_printer() -> Callable[[int, int], None]:
+    if not sys.stderr.isatty():
+        return lambda done, total: None
+    return lambda done, total: click.echo(f"\rbacktesting {done}/{total}", err=True, nl=done == total)

@@ -1,0 +1,307 @@
+"""Text and JSON rendering for the CLI: one place for number formats, tables and JSON documents.
+
+One way to show each quantity: deltas as positive numbers (a put's delta is negative; every output shows its
+size), volatilities, rates and shares as percentages in text and as fractions in JSON, money in dollars. A trade
+is one row shape, live or backtest, in JSON and CSV alike (`trade_row` and `position_row`); `trades` in a JSON
+document is always a list of such rows, and counts are `closed_trades`, `wins`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+from typing import TYPE_CHECKING, Any, Sequence
+
+from tabulate import tabulate
+
+from backtest.values import defined
+from trading.records import TradeRecord
+
+if TYPE_CHECKING:
+    from backtest.metrics import Metrics
+    from backtest.spx_premium_backtest import BacktestResult, Trade
+
+ESTIMATED_WARNING_SHARE = 0.25
+NUMERIC = {"id", "strike", "n", "contracts", "price", "fill", "premium", "delta", "settlement", "P&L", "pnl",
+           "entry_delta", "value"}
+
+
+def pct(value: float | None, signed: bool = False, digits: int = 1) -> str:
+    known = defined(value)
+    if known is None:
+        return "n/a"
+    return f"{known * 100:+.{digits}f}%" if signed else f"{known * 100:.{digits}f}%"
+
+
+def number(value: float | None, digits: int = 2) -> str:
+    known = defined(value)
+    return "n/a" if known is None else f"{known:.{digits}f}"
+
+
+def money(value: float) -> str:
+    return f"{'-' if value < 0 else '+'}${abs(value):,.0f}"
+
+
+def dollars(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def likelihood(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return "<0.1%" if value < 0.001 else f"{value:.1%}"
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    """A table with numbers right-aligned (every cell already formatted as text)."""
+    headers = list(rows[0])
+    return tabulate([[row[h] for h in headers] for row in rows], headers=headers, disable_numparse=True,
+                    colalign=["right" if h in NUMERIC else "left" for h in headers])
+
+
+def pairs(items: Sequence[tuple[str, Any]]) -> str:
+    """Name-value lines, values right-aligned."""
+    return tabulate([(k, "n/a" if v is None else v) for k, v in items], tablefmt="plain", disable_numparse=True,
+                    colalign=["left", "right"])
+
+
+def seed_line(delta: float, dte: int, m: Metrics) -> str:
+    """The seed's calibration line: Delta=0.15 DTE=45: Win=81.4%, Return=+14.1%, DD=6.2%, Sharpe=2.3"""
+    return (f"Delta={delta:.2f} DTE={dte}: Win={pct(m.win_rate)}, Return={pct(m.total_return, True)}, "
+            f"DD={pct(m.max_drawdown)}, Sharpe={number(m.sharpe, 1)}")
+
+
+def mean_entry_delta(trades: Sequence[Trade]) -> float:
+    return sum(-t.entry_delta for t in trades) / len(trades) if trades else math.nan
+
+
+def data_quality(real: int, estimated: int, stand_in_settlements: int = 0) -> list[str]:
+    total = real + estimated
+
+    def share(n: int) -> str:
+        return f"{n / total * 100:.1f}%" if total else "n/a"
+
+    lines = ["DATA QUALITY:", f"  Real Data:    {real} ({share(real)})",
+             f"  Estimated:    {estimated} ({share(estimated)})"]
+    if stand_in_settlements:
+        lines.append(f"  Stand-in settlements: {stand_in_settlements} (AM settlements on a session whose open is "
+                     "not known: the previous close was used)")
+    if total and estimated / total > ESTIMATED_WARNING_SHARE:
+        lines.append(f"WARNING: {share(estimated)} of trade entries were priced by the Black-Scholes/VIX estimate, "
+                     "not real option closes: the backtest is less reliable.")
+    return lines
+
+
+def metrics_json(m: Metrics, result: BacktestResult) -> dict[str, Any]:
+    return {"closed_trades": m.trades, "wins": m.wins, "win_rate": defined(m.win_rate),
+            "total_return": m.total_return, "cagr": defined(m.cagr), "max_drawdown": m.max_drawdown,
+            "sharpe": defined(m.sharpe), "sortino": defined(m.sortino), "calmar": defined(m.calmar),
+            "real": result.real, "estimated": result.estimated,
+            "stand_in_settlements": result.stand_in_settlements,
+            "mean_entry_delta": defined(mean_entry_delta(result.trades))}
+
+
+def trade_row(record: Any) -> dict[str, Any]:
+    """A TradeRecord as a row for JSON and CSV, with the same names live and backtest: a live position adds its
+    id, the fill's source and the day it was settled; a stored run's trade, its combination."""
+    live = {"id": record.id} if record.id is not None else {}
+    run = {"put_delta": record.put_delta, "dte_target": record.dte_target} if record.put_delta is not None else {}
+    row = {**live, **run, "ticker": record.ticker, "root": record.root, "entry_date": record.entry_date,
+           "expiry": record.expiry, "strike": record.strike, "contracts": record.contracts, "price": record.price,
+           "price_source": record.price_source, "fill": record.fill, "premium": record.premium,
+           "entry_delta": record.entry_delta, "status": record.status, "settlement": record.settlement,
+           "settlement_source": record.settlement_source, "pnl": record.pnl}
+    if live:
+        row.update(fill_source=record.fill_source, settled_on=record.settled_on)
+    return row
+
+
+def trade_table(records: Sequence[Any]) -> str:
+    """Trades (TradeRecords) as a table that fits 120 columns."""
+    def cells(r: Any) -> dict[str, Any]:
+        shown = {"id": str(r.id)} if r.id is not None else {}
+        return {**shown, "ticker": r.ticker, "entry": r.entry_date, "expiry": r.expiry, "strike": f"{r.strike:g}",
+                "n": str(r.contracts), "price": f"{r.price:.2f}", "source": r.price_source, "fill": f"{r.fill:.2f}",
+                "delta": f"{r.entry_delta:.3f}", "settlement": "" if r.settlement is None else f"{r.settlement:,.2f}",
+                "P&L": "open" if r.pnl is None else f"{r.pnl:,.2f}"}
+
+    return table([cells(r) for r in records])
+
+
+def to_json(document: Any) -> str:
+    return json.dumps(document, indent=2, default=_default, allow_nan=False)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def write_csv(handle: Any, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+
+
+def settled_line(p: Any) -> str:
+    pnl = p.pnl_cents / 100
+    how = {"manual": "given by hand", "stand-in": "previous close, a stand-in for the unknown open"}.get(
+        p.settlement_source or "", "AM open" if p.root == "SPX" else "PM close")
+    return (f"SETTLED: {p.ticker} at {p.settlement_cents / 100:,.2f} ({how} of {p.expiry}): P&L {money(pnl)} "
+            f"{'WIN' if pnl > 0 else 'LOSS'}")
+
+
+def daily_lines(report: Any, dry_run: bool) -> list[str]:
+    lines = ["DRY RUN: nothing will be written."] if dry_run else []
+    lines.append(f"{report.as_of}:")
+    lines += [settled_line(p) for p in report.settled]
+    lines += [f"WARNING: {text}" for text in report.unsettled]
+    if report.entry is not None:
+        e, q = report.entry, report.entry.quote
+        lines += [f"OPENED: {e.contract.ticker} @ ${e.fill:.2f}",
+                  f"        Strike: ${e.contract.strike:g}, Exp: {e.contract.expiry}, Contracts: {e.contracts}",
+                  f"        Price {q.price:.2f} ({q.source}) less slippage; premium {dollars(e.premium)} net of "
+                  f"{dollars(e.fees)} fees; real delta {-q.delta:.2f} (estimated), IV {q.iv:.1%}"]
+    elif report.outcome == "skipped":
+        lines.append(f"NO TRADE: {report.message}")
+    else:
+        lines.append(report.message[0].upper() + report.message[1:])
+    return lines
+
+
+def daily_json(report: Any, dry_run: bool) -> dict[str, Any]:
+    entry = None
+    if report.entry is not None:
+        e = report.entry
+        entry = {"ticker": e.contract.ticker, "strike": e.contract.strike, "expiry": e.contract.expiry,
+                 "contracts": e.contracts, "price": e.quote.price, "price_source": e.quote.source, "fill": e.fill,
+                 "premium": e.premium, "delta": -e.quote.delta, "iv": e.quote.iv,
+                 "position_id": report.opened.id if report.opened is not None and not dry_run else None}
+    return {"as_of": report.as_of, "outcome": report.outcome, "message": report.message, "dry_run": dry_run,
+            "settled": [trade_row(TradeRecord.of_position(p)) for p in report.settled], "unsettled": report.unsettled,
+            "opened": entry}
+
+
+def check_lines(report: Any, halted_now: bool) -> list[str]:
+    n, p = len(report.closed), report.params
+    lines = ["LIVE RESULTS:", f"  Trades: {n}", f"  Winners: {report.wins}", f"  Losers: {n - report.wins}",
+             f"  Win Rate: {pct(report.live_win_rate)}", f"  Total P&L: {money(report.total_pnl)}",
+             f"  Open positions: {len(report.open)}"]
+    for o in report.open:
+        mark = "mark n/a (no market data)" if o.mark is None else f"mark {o.mark:.2f}, unrealised {money(o.unrealised)}"
+        lines.append(f"    #{o.position.id} {o.position.ticker} x{o.position.contracts}: {mark}")
+    state = report.status
+    divergence = "n/a" if report.divergence is None else f"{report.divergence:+.1f}%"
+    lines += ["", "BACKTEST COMPARISON:", f"  Live Win Rate: {pct(report.live_win_rate)}",
+              f"  Backtest Win Rate: {pct(p.backtest_win_rate)}  (WheelParameters #{p.id}: delta {p.put_delta:.2f},"
+              f" DTE {p.dte_target}, {p.window_start} .. {p.window_end})",
+              f"  Divergence: {divergence} {'✓' if state.exit_code == 0 else '!'} {state.name}"]
+    if report.likelihood is not None:
+        lines.append("  Likelihood of a record this far off if the backtest rate were true: "
+                     f"{likelihood(report.likelihood)}")
+    lines.append(f"  Action: {state.action}")
+    if halted_now:
+        lines.append("  A trading halt was set: trade will not open positions until a calibration or resume.")
+    elif report.halt is not None:
+        lines.append(f"  Trading is halted since {report.halt.as_of}: {report.halt.reason}")
+    return lines
+
+
+def check_json(report: Any, halted_now: bool) -> dict[str, Any]:
+    return {"as_of": report.as_of, "closed_trades": len(report.closed), "winners": report.wins,
+            "losers": len(report.closed) - report.wins, "win_rate": report.live_win_rate,
+            "total_pnl": report.total_pnl,
+            "open_positions": [{"id": o.position.id, "ticker": o.position.ticker, "mark": o.mark,
+                                "unrealised": o.unrealised} for o in report.open],
+            "backtest_win_rate": report.params.backtest_win_rate, "parameters_id": report.params.id,
+            "divergence_points": report.divergence, "likelihood": report.likelihood,
+            "status": report.status.name, "exit_code": report.status.exit_code, "action": report.status.action,
+            "halted": halted_now or report.halt is not None}
+
+
+def calibration_json(calibration: Any, run_id: int, params_id: int | None) -> dict[str, Any]:
+    results = [{"put_delta": c.params.put_delta, "dte_target": c.params.dte_target,
+                **metrics_json(c.result.metrics, c.result), "eligible": calibration.eligible(c)}
+               for c in calibration.combinations]
+    best = calibration.best_combination
+    return {"window": {"start": calibration.start, "end": calibration.end}, "source": calibration.source,
+            "objective": calibration.objective, "results": results,
+            "best": {"put_delta": best.params.put_delta, "dte_target": best.params.dte_target},
+            "data_quality": {"real": calibration.real, "estimated": calibration.estimated,
+                             "stand_in_settlements": calibration.stand_in_settlements},
+            "min_trades": calibration.min_trades, "run_id": run_id, "parameters_id": params_id}
+
+
+def calibration_lines(calibration: Any, strike_rule: str, db_url: str, run_id: int | None,
+                      params_id: int | None) -> list[str]:
+    """The seed's calibration output: every combination, BEST, DATA QUALITY, where it was saved."""
+    from db.session import shown_url
+    from trading.choices import OBJECTIVES
+
+    lines = [f"Calibrating {calibration.start} .. {calibration.end} on the {calibration.source} source "
+             f"(strike rule {strike_rule}, optimizing {calibration.objective})"]
+    for c in calibration.combinations:
+        extra = f"  [{c.result.metrics.trades} trades, real delta ~{mean_entry_delta(c.result.trades):.2f}]"
+        if not calibration.eligible(c):
+            extra += f" not eligible: fewer than {calibration.min_trades} closed trades"
+        lines.append(seed_line(c.params.put_delta, c.params.dte_target, c.result.metrics) + extra)
+    if run_id is None:
+        return lines
+    best = calibration.best_combination.params
+    lines += [f"\nBEST: Delta={best.put_delta:.2f}, DTE={best.dte_target} ({OBJECTIVES[calibration.objective][0]})",
+              "", *data_quality(calibration.real, calibration.estimated, calibration.stand_in_settlements),
+              f"\nSaved as WheelParameters #{params_id} (calibration run #{run_id}) in {shown_url(db_url)}. "
+              "Show them with: spx-wheel params"]
+    return lines
+
+
+def backtest_json(calibration: Any, run_id: int, parameters: dict[str, Any]) -> dict[str, Any]:
+    result = calibration.combinations[0].result
+    return {"run_id": run_id, "window": {"start": result.start, "end": result.end}, "source": calibration.source,
+            "parameters": parameters, **metrics_json(result.metrics, result),
+            "trades": [trade_row(TradeRecord.of_trade(t)) for t in result.trades],
+            "equity": [[d, round(float(v), 2)] for d, v in zip(result.dates, result.equity, strict=True)]}
+
+
+def backtest_lines(calibration: Any, run_id: int, show_trades: bool) -> list[str]:
+    combination = calibration.combinations[0]
+    result, m = combination.result, combination.result.metrics
+    lines = [f"Backtest {result.start} .. {result.end} on the {calibration.source} source (run #{run_id})",
+             seed_line(combination.params.put_delta, combination.params.dte_target, m),
+             pairs([("closed trades", m.trades), ("open at end", len(result.trades) - m.trades),
+                    ("CAGR", pct(m.cagr, True, 2)), ("Sortino", number(m.sortino)), ("Calmar", number(m.calmar)),
+                    ("final equity", dollars(float(result.equity[-1]))),
+                    ("mean real delta at entry", number(mean_entry_delta(result.trades), 3))]),
+             "", *data_quality(result.real, result.estimated, result.stand_in_settlements)]
+    if show_trades:
+        lines += ["", trade_table([TradeRecord.of_trade(t) for t in result.trades])]
+    return lines
+
+
+def quote_text(document: dict[str, Any]) -> str:
+    shown = {**document, "spot": f"{document['spot']:,.2f}", "vix": f"{document['vix']:.2f}",
+             "premium": f"{document['premium']:.2f}", "iv": pct(document["iv"]), "delta": f"{document['delta']:.4f}",
+             "real_close": None if document["real_close"] is None else f"{document['real_close']:.2f}"}
+    return pairs([(k.replace("_", " "), v) for k, v in shown.items()])
+
+
+def parameters_json(saved: Any) -> dict[str, Any]:
+    """A saved parameter set, money in dollars."""
+    fields = {c.key: getattr(saved, c.key) for c in saved.__table__.columns}
+    for key in ("capital", "fee"):
+        fields[key] = fields.pop(f"{key}_cents") / 100
+    return fields
+
+
+def parameters_text(saved: Any) -> str:
+    fields = parameters_json(saved)
+    shown = {**fields, "capital": dollars(fields["capital"]), "fee": dollars(fields["fee"])}
+    for key in ("backtest_win_rate", "backtest_total_return", "backtest_max_drawdown", "max_margin_pct", "slippage"):
+        shown[key] = pct(fields[key], key == "backtest_total_return")
+    shown["backtest_sharpe"] = number(fields["backtest_sharpe"])
+    return "WheelParameters (active):\n" + pairs(list(shown.items()))

@@ -1,0 +1,169 @@
+"""Commands that report: check, positions, export, params, doctor, cron."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+
+from data.errors import BadInput
+from trading.choices import MIN_CLOSED_TRADES
+from trading.cli.params import ID, Whole, as_of_option, context, db_option, json_option, source_option
+
+
+@click.command("check")
+@as_of_option
+@click.option("--min-trades", type=Whole(1, 100_000), default=MIN_CLOSED_TRADES, show_default=True,
+              help="Closed trades needed before divergence triggers any action.")
+@source_option
+@db_option
+@json_option
+@click.pass_context
+def check_cmd(ctx: click.Context, as_of: dt.date | None, min_trades: int, source: str, offline: bool,
+              db_url: str, as_json: bool) -> None:
+    """Compare live results with the active parameters' backtest (as the book stood on --as-of).
+
+    \b
+    Exit codes (for cron):
+      0  within tolerance (divergence under 5 points)
+      10 insufficient sample (fewer than --min-trades closed trades)
+      11 monitor (5 to 10 points)
+      12 recalibrate (over 10 points)
+      13 stop trading (over 20 points; sets a halt that trade obeys)
+
+    \b
+    Example:
+      spx-wheel check
+      spx-wheel check --as-of 2020-12-31 --json
+    """
+    from trading import workflows
+    from trading.cli import render
+
+    context_ = context(db_url)
+    report, halt = workflows.check(context_, source, offline, as_of or context_.today, min_trades)
+    click.echo(render.to_json(render.check_json(report, halt is not None)) if as_json else
+               "\n".join(render.check_lines(report, halt is not None)))
+    ctx.exit(report.status.exit_code)
+
+
+@click.command("positions")
+@click.option("--open", "only_open", is_flag=True, help="Only open positions.")
+@click.option("--closed", "only_closed", is_flag=True, help="Only settled positions.")
+@db_option
+@json_option
+def positions_cmd(only_open: bool, only_closed: bool, db_url: str, as_json: bool) -> None:
+    """List live positions with their tickers, prices, sources and P&L.
+
+    \b
+    Example:
+      spx-wheel positions --open
+    """
+    from trading import ledger
+    from trading.cli import render
+
+    if only_open and only_closed:
+        raise BadInput("--open and --closed exclude each other: give neither to list every position")
+    records = ledger.positions(context(db_url), "open" if only_open else "closed" if only_closed else None)
+    if as_json:
+        click.echo(render.to_json([render.trade_row(r) for r in records]))
+    else:
+        click.echo(render.trade_table(records) if records else "No positions.")
+
+
+@click.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--run", "run_id", type=ID, help="Export this calibration or backtest run's trades instead.")
+@db_option
+@json_option
+def export_cmd(path: str, run_id: int | None, db_url: str, as_json: bool) -> None:
+    """Write live positions (or a run's backtest trades) to a CSV file ('-' for stdout), one column set for both.
+
+    \b
+    Example:
+      spx-wheel export trades.csv
+      spx-wheel export backtest.csv --run 3
+    """
+    from trading import ledger
+    from trading.cli import render
+
+    ctx = context(db_url)
+    records = ledger.run_trades(ctx, run_id) if run_id is not None else ledger.positions(ctx, None)
+    rows = [render.trade_row(r) for r in records]
+    if path == "-":
+        render.write_csv(click.get_text_stream("stdout"), rows)
+        return
+    try:
+        with open(path, "w", newline="") as handle:
+            render.write_csv(handle, rows)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+    click.echo(render.to_json({"path": path, "rows": len(rows)}) if as_json else f"Wrote {len(rows)} rows to {path}",
+               err=not as_json)
+
+
+@click.command("params")
+@db_option
+@json_option
+def params_cmd(db_url: str, as_json: bool) -> None:
+    """Show the active (newest) WheelParameters.
+
+    \b
+    Example:
+      spx-wheel params --json
+    """
+    from trading import ledger
+    from trading.cli import render
+
+    saved = ledger.active(context(db_url))
+    click.echo(render.to_json(render.parameters_json(saved)) if as_json else render.parameters_text(saved))
+
+
+@click.command("doctor")
+@db_option
+@json_option
+def doctor_cmd(db_url: str, as_json: bool) -> None:
+    """Check the API key and the Polygon plan (when a key is set), the local market history and the database.
+
+    \b
+    Example:
+      spx-wheel doctor
+    """
+    from dataclasses import asdict
+
+    from trading.cli import render
+    from trading.doctor import run_checks
+
+    checks = run_checks(dict(os.environ), db_url, context(db_url).today)
+    if as_json:
+        click.echo(render.to_json([asdict(check) for check in checks]))
+    else:
+        click.echo("\n".join(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in checks))
+    if not all(check.ok for check in checks):
+        sys.exit(1)
+
+
+@click.command("cron")
+def cron_cmd() -> None:
+    """Print crontab lines at New York times, whatever this machine's zone: for this checkout's scripts, or,
+    when spx-wheel is installed without a checkout, for the installed command.
+
+    \b
+    Example:
+      spx-wheel cron >> my-crontab && crontab my-crontab
+    """
+    from trading.cli.params import default_db_path
+    from trading.schedule import crontab_text, local_zone
+
+    root = Path(__file__).resolve().parents[2]
+    if (root / "scripts" / "run_spx_daily.sh").is_file():
+        click.echo(crontab_text(root, local_zone()))
+        return
+    installed = Path(shutil.which("spx-wheel") or Path(sys.executable).with_name("spx-wheel"))
+    click.echo(crontab_text(default_db_path(dict(os.environ)).parent / "logs", local_zone(), installed=installed))
+
+
+COMMANDS = [check_cmd, positions_cmd, export_cmd, params_cmd, doctor_cmd, cron_cmd]

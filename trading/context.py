@@ -1,0 +1,38 @@
+"""What every command hands the core: the database, the clock read once (New York), the environment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Mapping
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.session import open_database
+
+if TYPE_CHECKING:
+    from data.market import MarketSource
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every workflow gets from the command line."""
+
+    db_url: str
+    now: dt.datetime  # New York time, read once
+    environ: Mapping[str, str]
+    fetch_progress: Progress = lambda what, done, total: None
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.date()
+
+    def open(self) -> sessionmaker[Session]:
+        return open_database(self.db_url)
+
+    def source(self, factory: sessionmaker[Session], name: str, offline: bool) -> MarketSource:
+        from trading.sources import make_source  # the market data libraries: only for commands that price
+
+        return make_source(name, offline, factory, self.today, self.environ, self.fetch_progress)

@@ -1,0 +1,104 @@
+"""The market data sources by name, and their settings: the one place that reads them from the environment
+mapping the command line passes in (the core never reads the environment itself)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.errors import BadInput
+from data.market import EmbeddedSource, MarketSource
+from db.session import transaction
+from trading.history_updates import stored_history
+
+if TYPE_CHECKING:
+    from data.http import HttpClient
+
+DEFAULT_WINDOW_YEARS = 5
+Progress = Callable[[str, int, int], None]
+
+
+def default_source(environ: Mapping[str, str]) -> str:
+    return "polygon" if environ.get("POLYGON_API_KEY", "").strip() else "embedded"
+
+
+def _embedded(offline: bool, factory: sessionmaker[Session], today: dt.date, environ: Mapping[str, str],
+              progress: Progress) -> MarketSource:
+    with transaction(factory) as session:
+        return EmbeddedSource(stored_history(session))
+
+
+def _polygon(offline: bool, factory: sessionmaker[Session], today: dt.date, environ: Mapping[str, str],
+             progress: Progress) -> MarketSource:
+    from data.polygon import PolygonClient
+    from data.polygon_source import PolygonSource
+    from db.cache import DbCache
+
+    settings = polygon_settings(environ, offline)
+    return PolygonSource(None if offline else PolygonClient(**settings["client"]), DbCache(factory), today,
+                         settings["workers"], progress)
+
+
+SOURCES: dict[str, Callable[..., MarketSource]] = {"embedded": _embedded, "polygon": _polygon}
+
+
+def make_source(name: str, offline: bool, factory: sessionmaker[Session], today: dt.date,
+                environ: Mapping[str, str], progress: Progress = lambda what, done, total: None) -> MarketSource:
+    return SOURCES[name](offline, factory, today, environ, progress)
+
+
+def _whole(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    try:
+        value = int(environ.get(name, str(default)).strip())
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        raise BadInput(f"{name} must be a whole number from {low} to {high}")
+    return value
+
+
+def polygon_settings(environ: Mapping[str, str], offline: bool = False) -> dict[str, Any]:
+    from data.polygon import DEFAULT_BASE_URL
+
+    key = environ.get("POLYGON_API_KEY", "").strip()
+    if not key and not offline:
+        raise BadInput("--source polygon needs POLYGON_API_KEY in the environment (or use --offline)")
+    rate = _whole(environ, "POLYGON_RATE_LIMIT", 5, 0, 100_000)
+    workers = _whole(environ, "POLYGON_MAX_WORKERS", 4, 1, 64)
+    tries = _whole(environ, "POLYGON_MAX_TRIES", 5, 1, 20)
+    base = environ.get("POLYGON_BASE_URL", "").strip() or DEFAULT_BASE_URL
+    return {"client": {"api_key": key, "base_url": base, "rate_limit": rate, "max_tries": tries},
+            "workers": workers}
+
+
+def free_daily_clients(environ: Mapping[str, str]) -> tuple[HttpClient, HttpClient]:
+    """Clients for Cboe's and FRED's daily files; base URLs from SPX_WHEEL_CBOE_URL and SPX_WHEEL_FRED_URL."""
+    from data.free_daily import CBOE_DEFAULT_URL, FRED_DEFAULT_URL
+    from data.http import HttpClient
+
+    tries = _whole(environ, "SPX_WHEEL_MAX_TRIES", 5, 1, 20)
+    cboe = HttpClient(environ.get("SPX_WHEEL_CBOE_URL", "").strip() or CBOE_DEFAULT_URL, "Cboe",
+                      "SPX_WHEEL_CBOE_URL", max_tries=tries)
+    fred = HttpClient(environ.get("SPX_WHEEL_FRED_URL", "").strip() or FRED_DEFAULT_URL, "FRED",
+                      "SPX_WHEEL_FRED_URL", max_tries=tries)
+    return cboe, fred
+
+
+def window_dates(market: MarketSource, start: dt.date | None, end: dt.date | None,
+                 today: dt.date) -> tuple[dt.date, dt.date]:
+    """Default END to the source's last day (Polygon: yesterday) and START to five years before it; refuse
+    reversed windows, and for the local history windows without data, before anything runs."""
+    local = market.history() if isinstance(market, EmbeddedSource) else None
+    end = end or (local.dates[-1] if local is not None else today - dt.timedelta(days=1))
+    start = start or end - relativedelta(years=DEFAULT_WINDOW_YEARS)
+    if start > end:
+        raise BadInput(f"START {start} is after END {end}")
+    if local is not None:
+        first, stop = local.window(start, end)
+        if stop - first < 2:
+            raise BadInput(f"no market data between {start} and {end}: the embedded source covers "
+                           f"{local.dates[0]} .. {local.dates[-1]} (spx-wheel update extends it)")
+    return start, end

@@ -1,0 +1,200 @@
+"""What each command that prices or trades does, start to finish, as one call: the command line parses, calls
+one of these, renders. (The commands that only look at the book call trading/ledger.py.)
+
+They take the environment mapping and the clock reading from the command line (which decides "today" once, in
+New York) and pass dates down; nothing below reads either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, Callable, Sequence
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from backtest.spx_premium_backtest import estimated_quote
+from backtest.types import MarketDay
+from data.calendar import is_session, last_calendar_day, nyse_sessions
+from data.errors import BadInput, DataError
+from data.market import MarketSource
+from db.models import Halt, Position
+from db.session import transaction
+from trading.context import Context
+from trading.history_updates import UpdateReport, update_history
+from trading.ledger import TradeError, active_parameters, resume
+from trading.monitor import Performance, halt_if_stopped, performance
+from trading.rules import StrategyParams, listed_put
+from trading.sources import free_daily_clients, window_dates
+from trading.spx_wheel_system import Calibration, run_grid, save_calibration
+from trading.trader import (
+    DailyReport,
+    ManualInputs,
+    plan_daily,
+    record_fill,
+    record_manual_settlement,
+    run_daily,
+    settlement_window_start,
+)
+
+
+def grid_over_window(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
+                     base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int], objective: str,
+                     min_trades: int = 0, progress: Callable[[int, int], None] = lambda done, total: None,
+                     ) -> tuple[sessionmaker[Session], MarketSource, Calibration]:
+    """The data phase and the grid, as calibrate, backtest and fetch need them: open the database, choose the
+    window, prepare the source, then run the grid to the source's fixed point."""
+    factory = ctx.open()
+    market = ctx.source(factory, source, offline)
+    start, end = window_dates(market, start, end, ctx.today)
+    market.prepare(start, end)
+    calibration = market.resolve(lambda: run_grid(market, base, deltas, dtes, start, end, objective, min_trades,
+                                                  progress))
+    return factory, market, calibration
+
+
+def calibrate(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
+              base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int], objective: str,
+              min_trades: int, progress: Callable[[int, int], None]) -> tuple[Calibration, int | None,
+                                                                               int | None, int]:
+    """Run the grid and, when a combination is eligible, save it: (calibration, run id, parameters id, halts
+    cleared). With no eligible combination nothing is saved (the ids are None)."""
+    factory, _, calibration = grid_over_window(ctx, source, offline, start, end, base, deltas, dtes, objective,
+                                               min_trades, progress)
+    if calibration.best is None:
+        return calibration, None, None, 0
+    with transaction(factory) as session:
+        run, saved = save_calibration(session, calibration, "calibrate", ctx.today, ctx.now)
+        cleared = resume(session, ctx.now, "calibrate")
+        assert saved is not None
+        return calibration, run.id, saved.id, cleared
+
+
+def backtest(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
+             params: StrategyParams) -> tuple[Calibration, int]:
+    """One combination, stored as a backtest run: (its calibration of one, the run id)."""
+    factory, _, calibration = grid_over_window(ctx, source, offline, start, end, params, [params.put_delta],
+                                               [params.dte_target], "sharpe")
+    with transaction(factory) as session:
+        run, _ = save_calibration(session, calibration, "backtest", ctx.today, ctx.now)
+        return calibration, run.id
+
+
+def fetch(ctx: Context, start: dt.date | None, end: dt.date | None, base: StrategyParams,
+          deltas: Sequence[float], dtes: Sequence[int]) -> tuple[Calibration, int]:
+    """Fill the Polygon cache with everything the window's grid needs: (the calibration, requests made)."""
+    _, market, calibration = grid_over_window(ctx, "polygon", False, start, end, base, deltas, dtes, "sharpe")
+    return calibration, market.requests_made()
+
+
+def quote(ctx: Context, source: str, offline: bool, day: dt.date, expiry: dt.date,
+          strike: float) -> dict[str, Any]:
+    """A listed put's estimated premium, IV and delta at a day's close, with its real close where known."""
+    if expiry <= day:
+        raise BadInput(f"expiry {expiry} must be after the date {day}")
+    if expiry > last_calendar_day():
+        raise BadInput(f"expiry {expiry} is beyond the NYSE calendar ({last_calendar_day()})")
+    factory = ctx.open()
+    market = ctx.source(factory, source, offline)
+    market.prepare(day - dt.timedelta(days=7), day, listings_from=day)
+    history = market.history()
+    i = history.index_of(day)
+    contract = market.resolve(lambda: listed_put(market, day, expiry, strike))
+    q = estimated_quote(MarketDay(day, float(history.spx_close[i]), float(history.vix[i]),
+                                  float(history.vix3m[i]), float(history.rate[i])), contract)
+    closes = market.resolve(lambda: market.option_closes(contract, (day,)))
+    real_close = None if closes is None or math.isnan(closes[0]) else float(closes[0])
+    return {"ticker": contract.ticker, "date": day, "spot": float(history.spx_close[i]),
+            "vix": float(history.vix[i]), "premium": round(q.price, 4), "iv": round(q.iv, 6),
+            "delta": round(-q.delta, 6), "source": "estimated", "real_close": real_close}
+
+
+def update(ctx: Context, progress: Callable[[str], None] = lambda name: None) -> UpdateReport:
+    """Extend the local market history from the free daily files."""
+    factory = ctx.open()
+    return _update(ctx, factory, progress)
+
+
+def _update(ctx: Context, factory: sessionmaker[Session], progress: Callable[[str], None]) -> UpdateReport:
+    from data.free_daily import fetch_daily_files  # requests: only for the commands that go to the network
+
+    cboe, fred = free_daily_clients(ctx.environ)
+    files = fetch_daily_files(cboe, fred, progress)
+    with transaction(factory) as session:
+        return update_history(session, files, ctx.now)
+
+
+def _refuse_future(ctx: Context, day: dt.date) -> None:
+    if day > ctx.today:
+        raise BadInput(f"{day} is after today ({ctx.today} in New York): a daily run acts for a day that has "
+                       "happened")
+
+
+def trade(ctx: Context, source: str, offline: bool, day: dt.date, manual: ManualInputs, dry_run: bool,
+          update_first: bool, warn: Callable[[str], None]) -> DailyReport:
+    """The daily run for `day`: settle, then open at most one position (a dry run writes nothing)."""
+    _refuse_future(ctx, day)
+    factory = ctx.open()
+    if update_first and source == "embedded":
+        try:
+            _update(ctx, factory, lambda name: None)
+        except (DataError, BadInput) as exc:
+            warn(f"the update failed, trading on the local history as it is: {exc}")
+    market = ctx.source(factory, source, offline)
+    return _trade_day(ctx, factory, market, day, manual, dry_run)
+
+
+def _trade_day(ctx: Context, factory: sessionmaker[Session], market: MarketSource, day: dt.date,
+               manual: ManualInputs, dry_run: bool) -> DailyReport:
+    if market.fetches:  # learn what the day needs, then fetch it
+        with transaction(factory) as session:
+            first = settlement_window_start(session, day)
+        market.prepare(first, day, listings_from=day)
+        market.resolve(lambda: plan_daily(factory, market, day, ctx.now, manual))
+    if dry_run:
+        return plan_daily(factory, market, day, ctx.now, manual)
+    with transaction(factory) as session:
+        return run_daily(session, market, day, ctx.now, manual)
+
+
+def replay(ctx: Context, source: str, offline: bool, start: dt.date, end: dt.date,
+           each: Callable[[DailyReport], None]) -> int:
+    """The daily run for every NYSE session from start to end, in order, each its own transaction exactly as a
+    separate `trade` would be (one process, so the data is loaded once). Returns the sessions run."""
+    if start > end:
+        raise BadInput(f"START {start} is after END {end}")
+    _refuse_future(ctx, end)
+    factory = ctx.open()
+    market = ctx.source(factory, source, offline)
+    sessions = nyse_sessions(start, end)
+    for day in sessions:
+        each(_trade_day(ctx, factory, market, day, ManualInputs(), False))
+    return len(sessions)
+
+
+def settle(ctx: Context, expiry: dt.date, value: float) -> list[Position]:
+    """Record a settlement value given by hand; returns the positions settled again at it."""
+    if not is_session(expiry):
+        raise BadInput(f"{expiry} is not an NYSE trading day, so no SPX option expires on it")
+    with transaction(ctx.open()) as session:
+        return record_manual_settlement(session, expiry, value, ctx.now)
+
+
+def check(ctx: Context, source: str, offline: bool, day: dt.date, min_trades: int) -> tuple[Performance,
+                                                                                              Halt | None]:
+    """Live results as of `day` against the active parameters' backtest; sets a halt on STOP TRADING."""
+    _refuse_future(ctx, day)
+    factory = ctx.open()
+    market = ctx.source(factory, source, offline)
+    market.prepare(day - dt.timedelta(days=7), day, listings_from=day + dt.timedelta(days=1))
+    with transaction(factory) as session:
+        saved = active_parameters(session)
+        if saved is None:
+            raise TradeError("no parameters saved yet: run spx-wheel calibrate first")
+        report = market.resolve(lambda: performance(session, market, day, saved, min_trades))
+        return report, halt_if_stopped(session, report, ctx.now)
+
+
+def fill(ctx: Context, position_id: int, price: float) -> Position:
+    with transaction(ctx.open()) as session:
+        return record_fill(session, position_id, price)
