@@ -41,3 +41,8 @@ def test_help_and_cron_load_no_library_of_the_core():
                                   ["trade", "--as-of", "2020-02-04"]])
 def test_daily_commands_load_only_what_they_use(traded, args):
     assert modules_loaded(*args, "--db", traded) & HEAVY == set(), args
+
+
+@pytest.mark.parametrize("args", [["params"], ["positions"], ["export", "-"], ["resume"]])
+def test_commands_that_only_read_the_book_never_load_the_engine(traded, args):
+    assert modules_loaded(*args, "--db", traded) & (HEAVY | {"numpy"}) == set(), args

@@ -256,3 +256,19 @@ def test_positions_and_export(runner, calibrated, tmp_path):
     with sqlite3.connect(calibrated) as connection:
         stored = connection.execute("select count(*) from backtest_trades").fetchone()[0]
     assert len(run_csv.read_text().splitlines()) == stored + 1
+
+
+def test_the_replay_command_equals_trade_day_by_day(replay, tmp_path):
+    """`replay` over 2020 in one process leaves the same positions and daily log as 253 separate `trade` runs."""
+    from click.testing import CliRunner
+
+    db_path, _, outputs, _ = replay
+    runner, replayed = CliRunner(), tmp_path / "replayed.db"
+    assert invoke(runner, replayed, "calibrate", "2015-01-01", "--end", "2019-12-31").exit_code == 0
+    result = invoke(runner, replayed, "replay", "2020-01-01", "2020-12-31")
+    assert result.exit_code == 0, result.output
+    assert live_positions(replayed) == live_positions(db_path)
+    query = "select as_of, outcome, message, settled, position_id from daily_runs order by as_of"
+    with sqlite3.connect(db_path) as one, sqlite3.connect(replayed) as other:
+        assert one.execute(query).fetchall() == other.execute(query).fetchall()
+    assert result.stdout == "".join(outputs[day] for day in sorted(outputs))

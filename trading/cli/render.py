@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import json
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from tabulate import tabulate
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
 ESTIMATED_WARNING_SHARE = 0.25
 NUMERIC = {"id", "strike", "n", "contracts", "price", "fill", "premium", "delta", "settlement", "P&L", "pnl",
            "entry_delta", "value"}
+
+
+def shown_home(path: str) -> str:
+    """A path under the home folder written from ~, as a user would type it."""
+    home = str(Path.home())
+    return "~" + path[len(home):] if path.startswith(home + "/") else path
 
 
 def pct(value: float | None, signed: bool = False, digits: int = 1) -> str:
@@ -255,8 +262,8 @@ def calibration_lines(calibration: Any, strike_rule: str, db_url: str, run_id: i
     best = calibration.best_combination.params
     lines += [f"\nBEST: Delta={best.put_delta:.2f}, DTE={best.dte_target} ({OBJECTIVES[calibration.objective][0]})",
               "", *data_quality(calibration.real, calibration.estimated, calibration.stand_in_settlements),
-              f"\nSaved as WheelParameters #{params_id} (calibration run #{run_id}) in {shown_url(db_url)}. "
-              "Show them with: spx-wheel params"]
+              f"\nSaved as WheelParameters #{params_id} (calibration run #{run_id}) in "
+              f"{shown_home(shown_url(db_url))}. Show them with: spx-wheel params"]
     return lines
 
 
