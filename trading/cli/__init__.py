@@ -22,25 +22,8 @@ class BadInputExit(click.ClickException):
     exit_code = 2
 
 
-def _verbosity(ctx: click.Context, param: click.Parameter, value: int) -> int:
-    if value:
-        logging.getLogger().setLevel(logging.WARNING - 10 * value)
-    return value
-
-
-class SpxWheelCommand(click.Command):
-    """Every command also takes -v (more log output), after its name as before it."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.params.append(click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_verbosity,
-                                        help="More log output on stderr (-vv for debug)."))
-
-
 class SpxWheelGroup(click.Group):
     """Maps the core's exceptions to click's: bad input exits 2, data and storage failures exit 1, one line."""
-
-    command_class = SpxWheelCommand
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -53,7 +36,7 @@ class SpxWheelGroup(click.Group):
 
 @click.group(cls=SpxWheelGroup)
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
-@click.version_option(package_name="spx-wheel", message="%(prog)s %(version)s")
+@click.version_option(package_name="spx-wheel", message="spx-wheel %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
     """Sell SPX puts with parameters found by backtest, and keep checking live results against it.

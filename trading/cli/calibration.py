@@ -15,6 +15,7 @@ from trading.cli.params import (
     INDEX,
     Number,
     Whole,
+    command,
     context,
     db_option,
     grid_options,
@@ -32,7 +33,7 @@ def _start(positional: dt.date | None, option: dt.date | None) -> dt.date | None
     return positional or option
 
 
-@click.command("calibrate")
+@command("calibrate")
 @click.argument("start", type=DATE, required=False)
 @window_options
 @click.option("--optimize", "objective", type=click.Choice(list(OBJECTIVES)), default="sharpe", show_default=True)
@@ -72,7 +73,7 @@ def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.d
     calibration.best_combination  # raises CalibrationError (exit 1) when no combination was eligible
 
 
-@click.command("backtest")
+@command("backtest")
 @click.option("--delta", "put_delta", type=Number(0, 1, low_open=True, high_open=True), required=True,
               help="Put delta, e.g. 0.15.")
 @click.option("--dte", "dte_target", type=Whole(0, 3650), required=True, help="Days-to-expiry target, e.g. 45.")
@@ -102,7 +103,7 @@ def backtest_cmd(put_delta: float, dte_target: int, start_option: dt.date | None
         click.echo("\n".join(render.backtest_lines(calibration, run_id, show_trades)))
 
 
-@click.command("quote")
+@command("quote")
 @click.option("--date", "day", type=DATE, required=True, help="Trading day whose close prices the put.")
 @click.option("--expiry", type=DATE, required=True, help="Expiration date of the put.")
 @click.option("--strike", type=INDEX, required=True, help="Strike, e.g. 5280.")
@@ -127,7 +128,7 @@ def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, offline
         click.echo(render.quote_text(document))
 
 
-@click.command("fetch")
+@command("fetch")
 @click.argument("start", type=DATE, required=False)
 @click.argument("end_day", metavar="[END]", type=DATE, required=False)
 @window_options

@@ -14,6 +14,7 @@ from trading.cli.params import (
     PRICE,
     VOL_INDEX,
     as_of_option,
+    command,
     context,
     db_option,
     fetch_note,
@@ -22,7 +23,7 @@ from trading.cli.params import (
 )
 
 
-@click.command("trade")
+@command("trade")
 @as_of_option
 @click.option("--spot", type=INDEX, help="The day's SPX close, by hand.")
 @click.option("--vix", type=VOL_INDEX, help="The day's VIX close, by hand.")
@@ -60,7 +61,7 @@ def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3
                "\n".join(render.daily_lines(report, dry_run)))
 
 
-@click.command("replay")
+@command("replay")
 @click.argument("start", type=DATE)
 @click.argument("end", type=DATE)
 @source_option
@@ -92,7 +93,7 @@ def replay_cmd(start: dt.date, end: dt.date, source: str, offline: bool, db_url:
         click.echo(render.to_json({"start": start, "end": end, "sessions": sessions, "days": documents}))
 
 
-@click.command("update")
+@command("update")
 @db_option
 @json_option
 def update_cmd(db_url: str, as_json: bool) -> None:
@@ -117,7 +118,7 @@ def update_cmd(db_url: str, as_json: bool) -> None:
                f"Local history now ends {report.last}: {added} ({report.stopped}).")
 
 
-@click.command("settle")
+@command("settle")
 @click.option("--expiry", type=DATE, required=True, help="The expiration day whose settlement value you give.")
 @click.option("--value", type=INDEX, required=True,
               help="The SPX settlement value: the special opening quotation (AM) or the close (PM).")
@@ -149,7 +150,7 @@ def settle_cmd(expiry: dt.date, value: float, db_url: str, as_json: bool) -> Non
         click.echo("The next trade settles the open positions of that expiration at it.")
 
 
-@click.command("fill")
+@command("fill")
 @click.argument("position_id", type=ID)
 @click.option("--price", type=PRICE, required=True, help="The price per share you actually sold at.")
 @db_option
@@ -171,7 +172,7 @@ def fill_cmd(position_id: int, price: float, db_url: str, as_json: bool) -> None
                "net")
 
 
-@click.command("resume")
+@command("resume")
 @db_option
 @json_option
 def resume_cmd(db_url: str, as_json: bool) -> None:

@@ -5,6 +5,7 @@ imported by each command when it runs, so that --help and the daily commands sta
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 import sys
@@ -18,6 +19,26 @@ from trading.choices import DEFAULT_DELTAS, DEFAULT_DTES, EXPIRY_SETS, MARGIN_MO
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # ASCII only: no 'inf', 'nan' or other scripts
 FIRST_DATE, LAST_DATE = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
 MAX_ID = 2**63 - 1  # the largest integer a database column holds
+
+
+def _verbosity(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if value:
+        logging.getLogger().setLevel(logging.WARNING - 10 * value)
+    return value
+
+
+class SpxWheelCommand(click.Command):
+    """Every command also takes -v (more log output), after its name as before it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(click.Option(["-v", "--verbose"], count=True, expose_value=False, callback=_verbosity,
+                                        help="More log output on stderr (-vv for debug)."))
+
+
+def command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
+    """A command of spx-wheel (with -v)."""
+    return click.command(name, cls=SpxWheelCommand)
 
 
 class Number(click.ParamType):

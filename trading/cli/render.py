@@ -96,8 +96,8 @@ def data_quality(real: int, estimated: int, stand_in_settlements: int = 0) -> li
         lines.append(f"  Stand-in settlements: {stand_in_settlements} (AM settlements on a session whose open is "
                      "not known: the previous close was used)")
     if total and estimated / total > ESTIMATED_WARNING_SHARE:
-        lines.append(f"WARNING: {share(estimated)} of trade entries were priced by the Black-Scholes/VIX estimate, "
-                     "not real option closes: the backtest is less reliable.")
+        lines.append(f"WARNING: {share(estimated)} of entries priced by the Black-Scholes/VIX estimate, not real "
+                     "option closes: less reliable.")
     return lines
 
 
@@ -130,7 +130,7 @@ def trade_table(records: Sequence[Any]) -> str:
     def cells(r: Any) -> dict[str, Any]:
         shown = {"id": str(r.id)} if r.id is not None else {}
         return {**shown, "ticker": r.ticker, "entry": r.entry_date, "expiry": r.expiry, "strike": f"{r.strike:g}",
-                "n": str(r.contracts), "price": f"{r.price:.2f}", "source": r.price_source, "fill": f"{r.fill:.2f}",
+                "n": str(r.contracts), "source": r.price_source, "fill": f"{r.fill:.2f}",
                 "delta": f"{r.entry_delta:.3f}", "settlement": "" if r.settlement is None else f"{r.settlement:,.2f}",
                 "P&L": "open" if r.pnl is None else f"{r.pnl:,.2f}"}
 
@@ -263,7 +263,7 @@ def calibration_lines(calibration: Any, strike_rule: str, db_url: str, run_id: i
     lines += [f"\nBEST: Delta={best.put_delta:.2f}, DTE={best.dte_target} ({OBJECTIVES[calibration.objective][0]})",
               "", *data_quality(calibration.real, calibration.estimated, calibration.stand_in_settlements),
               f"\nSaved as WheelParameters #{params_id} (calibration run #{run_id}) in "
-              f"{shown_home(shown_url(db_url))}. Show them with: spx-wheel params"]
+              f"{shown_home(shown_url(db_url))}.", "Show them with: spx-wheel params"]
     return lines
 
 

@@ -12,10 +12,10 @@ import click
 
 from data.errors import BadInput
 from trading.choices import MIN_CLOSED_TRADES
-from trading.cli.params import ID, Whole, as_of_option, context, db_option, json_option, source_option
+from trading.cli.params import ID, Whole, as_of_option, command, context, db_option, json_option, source_option
 
 
-@click.command("check")
+@command("check")
 @as_of_option
 @click.option("--min-trades", type=Whole(1, 100_000), default=MIN_CLOSED_TRADES, show_default=True,
               help="Closed trades needed before divergence triggers any action.")
@@ -50,7 +50,7 @@ def check_cmd(ctx: click.Context, as_of: dt.date | None, min_trades: int, source
     ctx.exit(report.status.exit_code)
 
 
-@click.command("positions")
+@command("positions")
 @click.option("--open", "only_open", is_flag=True, help="Only open positions.")
 @click.option("--closed", "only_closed", is_flag=True, help="Only settled positions.")
 @db_option
@@ -74,7 +74,7 @@ def positions_cmd(only_open: bool, only_closed: bool, db_url: str, as_json: bool
         click.echo(render.trade_table(records) if records else "No positions.")
 
 
-@click.command("export")
+@command("export")
 @click.argument("path", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--run", "run_id", type=ID, help="Export this calibration or backtest run's trades instead.")
 @db_option
@@ -105,7 +105,7 @@ def export_cmd(path: str, run_id: int | None, db_url: str, as_json: bool) -> Non
                err=not as_json)
 
 
-@click.command("params")
+@command("params")
 @db_option
 @json_option
 def params_cmd(db_url: str, as_json: bool) -> None:
@@ -122,7 +122,7 @@ def params_cmd(db_url: str, as_json: bool) -> None:
     click.echo(render.to_json(render.parameters_json(saved)) if as_json else render.parameters_text(saved))
 
 
-@click.command("doctor")
+@command("doctor")
 @db_option
 @json_option
 def doctor_cmd(db_url: str, as_json: bool) -> None:
@@ -146,7 +146,7 @@ def doctor_cmd(db_url: str, as_json: bool) -> None:
         sys.exit(1)
 
 
-@click.command("cron")
+@command("cron")
 def cron_cmd() -> None:
     """Print crontab lines at New York times, whatever this machine's zone: for this checkout's scripts, or,
     when spx-wheel is installed without a checkout, for the installed command.
