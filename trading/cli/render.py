@@ -15,8 +15,6 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
-from tabulate import tabulate
-
 from backtest.values import defined
 from trading.records import TradeRecord
 
@@ -63,6 +61,8 @@ def likelihood(value: float | None) -> str:
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
     """A table with numbers right-aligned (every cell already formatted as text)."""
+    from tabulate import tabulate  # 20 ms to import: not for the commands that print no table
+
     headers = list(rows[0])
     return tabulate([[row[h] for h in headers] for row in rows], headers=headers, disable_numparse=True,
                     colalign=["right" if h in NUMERIC else "left" for h in headers])
@@ -70,6 +70,8 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
 
 def pairs(items: Sequence[tuple[str, Any]]) -> str:
     """Name-value lines, values right-aligned."""
+    from tabulate import tabulate
+
     return tabulate([(k, "n/a" if v is None else v) for k, v in items], tablefmt="plain", disable_numparse=True,
                     colalign=["left", "right"])
 
