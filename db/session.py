@@ -1,4 +1,5 @@
-"""Engine and session scope. Migrations are applied when a database is opened."""
+"""Engine and session scope. A database's schema is brought up to date when it is opened, in one transaction
+(the DDL included) under a lock, so that a crash leaves it as it was and simultaneous first opens take turns."""
 
 from __future__ import annotations
 
@@ -6,41 +7,71 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, ProgrammingError, SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from data.errors import SpxWheelError
+
+SCHEMA_HEAD = "0004"  # the newest migration in db/migrations/versions (a test holds the two together)
+SECRET_QUERY_KEYS = {"password", "passwd", "pwd", "sslpassword"}
+MIGRATION_LOCK = 0x5358_5700  # a PostgreSQL advisory lock number: "SPXW"
+DRIVERS = {"postgresql": 'the PostgreSQL driver: .venv/bin/pip install -e ".[postgres]" and use postgresql+psycopg://',
+           "mysql": "a MySQL driver (spx-wheel is tested on SQLite and PostgreSQL only)"}
 
 
 class StorageError(SpxWheelError):
     """The database cannot be opened, migrated or written."""
 
 
+def _parse(url: str) -> URL:
+    return make_url(url) if "://" in url else make_url(f"sqlite:///{Path(url).expanduser()}")
+
+
 def shown_url(url: str) -> str:
-    """A database URL or path fit to print: any password replaced by ***."""
+    """A database URL or path fit to print: any password, in the user part or the query, replaced by ***."""
+    if "://" not in url:
+        return url
     try:
-        return make_url(url).render_as_string(hide_password=True) if "://" in url else url
+        parsed = make_url(url)
     except ArgumentError:
         return "(a malformed database URL)"
+    hidden = {k: "***" if k.lower() in SECRET_QUERY_KEYS else v for k, v in parsed.query.items()}
+    return parsed.set(query=hidden).render_as_string(hide_password=True)
+
+
+def _sqlite_file(parsed: URL) -> Path | None:
+    return Path(parsed.database) if parsed.database not in (None, "", ":memory:") else None
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for a SQLAlchemy URL or a plain file path (taken as SQLite); SQLite gets foreign keys on."""
+    """An engine for a SQLAlchemy URL or a plain file path (taken as SQLite). SQLite gets foreign keys on and
+    real transactions: the driver would otherwise commit each CREATE TABLE on its own."""
     try:
-        parsed = make_url(url) if "://" in url else make_url(f"sqlite:///{Path(url).expanduser()}")
-    except ArgumentError as exc:
-        raise StorageError(f"not a database URL or path: {shown_url(url)}") from exc
-    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
-        _create_private(Path(parsed.database))
-    # one short command per process: no pool, so every connection closes with its session
-    engine = create_engine(parsed, poolclass=NullPool,
-                           connect_args={"timeout": 30} if parsed.drivername.startswith("sqlite") else {})
-    if parsed.drivername.startswith("sqlite"):
-        event.listen(engine, "connect", _sqlite_pragmas)
+        parsed = _parse(url)
+    except ArgumentError:
+        raise StorageError(f"not a database URL or path: {shown_url(url)}") from None
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and (path := _sqlite_file(parsed)) is not None:
+        _create_private(path)
+    # one short command per process: no pool, so every connection closes with its session (an in-memory
+    # database lives as long as its one connection)
+    pool = StaticPool if sqlite and _sqlite_file(parsed) is None else NullPool
+    try:
+        engine = create_engine(parsed, poolclass=pool, connect_args={"timeout": 30} if sqlite else {})
+    except NoSuchModuleError:
+        raise StorageError(f"unknown kind of database {parsed.drivername!r} in {shown_url(url)}: give a file path, "
+                           "sqlite:///FILE or postgresql+psycopg://...") from None
+    except ImportError as exc:
+        needed = DRIVERS.get(parsed.get_backend_name(), f"the Python package {exc.name}")
+        raise StorageError(f"cannot open {shown_url(url)}: install {needed}") from None
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_connect)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -53,61 +84,67 @@ def _create_private(path: Path) -> None:
     except FileExistsError:
         pass
     except OSError as exc:
-        raise StorageError(f"cannot create database {path}: {exc.strerror}") from exc
+        raise StorageError(f"cannot create database {path}: {exc.strerror}") from None
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_connect(dbapi_connection: Any, _record: object) -> None:
+    dbapi_connection.isolation_level = None  # the driver's own BEGIN skips DDL: ours below does not
+    dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
-SCHEMA_HEAD = "0004"  # the newest migration in db/migrations/versions (a test holds the two together)
+def _sqlite_begin(connection: Any) -> None:
+    """BEGIN, or BEGIN IMMEDIATE (the write lock at once) for a connection marked `sqlite_immediate`."""
+    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _reason(exc: SQLAlchemyError) -> str:
     return " ".join(str(getattr(exc, "orig", exc)).split())  # drivers' messages can span lines
 
 
-def schema_version(engine: Engine) -> str | None:
-    """The database's Alembic revision; None for a database without one (new, or not ours)."""
-    try:
-        with engine.connect() as connection:
-            return connection.execute(text("select version_num from alembic_version")).scalar()
-    except OperationalError:
-        return None  # no such table
-    except ProgrammingError:
-        return None  # PostgreSQL: no such table
+def schema_state(engine: Engine) -> tuple[str | None, list[str]]:
+    """The database's Alembic revision (None without one) and its table names, read without writing."""
+    with engine.connect() as connection:
+        tables = inspect(connection).get_table_names()
+        if "alembic_version" not in tables:
+            return None, tables
+        return connection.execute(text("select version_num from alembic_version")).scalar(), tables
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest Alembic revision (existing rows are kept)."""
+    """Bring the schema to the newest Alembic revision in one transaction, after taking the database's write
+    lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock), so that concurrent first opens take turns and
+    the second finds the work done. Existing rows are kept."""
     from alembic import command  # 0.2 s to import: only when the schema is behind
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", "db:migrations")
-    try:
-        with engine.begin() as connection:
+    with engine.connect() as connection:
+        connection = connection.execution_options(sqlite_immediate=True)
+        with connection.begin():
+            if engine.dialect.name == "postgresql":
+                connection.execute(text("select pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
-    except SQLAlchemyError as exc:
-        raise StorageError(f"cannot open database {engine.url.render_as_string(hide_password=True)}: "
-                           f"{_reason(exc)}") from exc
 
 
 def open_database(url: str) -> sessionmaker[Session]:
-    """An engine on the database, its schema brought up to date (nothing is asked of Alembic when it is)."""
+    """An engine on the database, its schema brought up to date (nothing is asked of Alembic when it is).
+    A database holding tables that are not ours, or a schema newer than this version, is refused untouched."""
     engine = make_engine(url)
     try:
-        version = schema_version(engine)
+        version, tables = schema_state(engine)
+        if version is None and tables:
+            raise StorageError(f"{shown_url(url)} holds tables that are not spx-wheel's ({', '.join(tables[:4])}"
+                               f"{', ...' if len(tables) > 4 else ''}): give another database with --db")
+        if version is not None and version > SCHEMA_HEAD:
+            raise StorageError(f"database {shown_url(url)} has schema {version}, newer than this spx-wheel knows "
+                               f"({SCHEMA_HEAD}): upgrade spx-wheel")
+        if version != SCHEMA_HEAD:
+            migrate(engine)
     except SQLAlchemyError as exc:
-        raise StorageError(f"cannot open database {shown_url(url)}: {_reason(exc)}") from exc
-    if version is not None and version > SCHEMA_HEAD:
-        raise StorageError(f"database {shown_url(url)} has schema {version}, newer than this spx-wheel knows "
-                           f"({SCHEMA_HEAD}): upgrade spx-wheel")
-    if version != SCHEMA_HEAD:
-        migrate(engine)
+        raise StorageError(f"cannot open database {shown_url(url)}: {_reason(exc)}") from None
     return sessionmaker(engine, expire_on_commit=False)
 
 
@@ -118,4 +155,4 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         with factory.begin() as session:
             yield session
     except SQLAlchemyError as exc:
-        raise StorageError(f"database error: {' '.join(str(getattr(exc, 'orig', exc)).split())}") from exc
+        raise StorageError(f"database error: {_reason(exc)}") from None

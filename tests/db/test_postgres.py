@@ -1,55 +1,14 @@
 """The same commands on a real PostgreSQL server (a throwaway cluster made by the test), as SPX_WHEEL_DB allows."""
 
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, text
-
+from tests.conftest import fresh_database
 from trading.cli import cli
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def as_postgres_user(command: list[str]) -> list[str]:
-    """initdb refuses to run as root: run the server tools as 'nobody' then."""
-    return ["runuser", "-u", "nobody", "--", *command] if os.geteuid() == 0 else command
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    if not shutil.which("initdb") or not shutil.which("pg_ctl") or (os.geteuid() == 0 and not shutil.which("runuser")):
-        pytest.skip("PostgreSQL server binaries are not installed")
-    folder = Path(tempfile.mkdtemp(prefix="spx-wheel-pg-"))  # pytest's own temp tree is closed to 'nobody'
-    os.chmod(folder, 0o777)
-    data = folder / "data"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    subprocess.run(as_postgres_user(["initdb", "-D", str(data), "-A", "trust", "-U", "spx"]), check=True,
-                   capture_output=True)
-    subprocess.run(as_postgres_user(["pg_ctl", "-D", str(data), "-w", "-l", str(folder / "log"), "-o",
-                                     f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"]),
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://spx@127.0.0.1:{port}"
-    finally:
-        subprocess.run(as_postgres_user(["pg_ctl", "-D", str(data), "-m", "immediate", "stop"]), capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def fresh_database(base: str, name: str) -> str:
-    engine = create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f"create database {name}"))
-    engine.dispose()
-    return f"{base}/{name}"
 
 
 def test_calibrate_trade_and_check_on_postgres(runner, postgres):
