@@ -41,7 +41,7 @@ def shown_url(url: str) -> str:
     except ArgumentError:
         return "(a malformed database URL)"
     hidden = {k: "***" if k.lower() in SECRET_QUERY_KEYS else v for k, v in parsed.query.items()}
-    return parsed.set(query=hidden).render_as_string(hide_password=True)
+    return parsed.set(query=hidden).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
 def _sqlite_file(parsed: URL) -> Path | None:
