@@ -38,7 +38,7 @@ def shown_url(url: str) -> str:
         return url
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "(a malformed database URL)"
     hidden = {k: "***" if k.lower() in SECRET_QUERY_KEYS else v for k, v in parsed.query.items()}
     return parsed.set(query=hidden).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
@@ -53,7 +53,7 @@ def make_engine(url: str) -> Engine:
     real transactions: the driver would otherwise commit each CREATE TABLE on its own."""
     try:
         parsed = _parse(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise StorageError(f"not a database URL or path: {shown_url(url)}") from None
     sqlite = parsed.get_backend_name() == "sqlite"
     if sqlite and (path := _sqlite_file(parsed)) is not None:
