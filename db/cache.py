@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.polygon import Bar
 from data.polygon_source import CachedBars
-from db.models import PolygonBar, PolygonCoverage, PolygonListing
+from db.models import Base, PolygonBar, PolygonCoverage, PolygonListing
 from db.session import transaction
 
 
@@ -37,13 +38,31 @@ class DbCache:
             return {(kind, as_of, key): items for kind, as_of, key, items in rows}
 
     def store_bars(self, ticker: str, start: dt.date, end: dt.date, bars: list[Bar]) -> None:
+        """The bars of a fetched range, written over what a sibling process may have stored meanwhile."""
+        rows = [{"ticker": ticker, "day": b.day, "open_cents": round(b.open * 100), "close_cents": round(b.close * 100)}
+                for b in bars if start <= b.day <= end]
         with transaction(self.factory) as session:
             session.execute(delete(PolygonBar).where(PolygonBar.ticker == ticker, PolygonBar.day >= start,
-                                                     PolygonBar.day <= end))
-            session.add_all(PolygonBar(ticker=ticker, day=b.day, open_cents=round(b.open * 100),
-                                       close_cents=round(b.close * 100)) for b in bars if start <= b.day <= end)
+                                                     PolygonBar.day <= end,
+                                                     PolygonBar.day.not_in([r["day"] for r in rows])))
+            if rows:
+                upsert = _insert(session, PolygonBar)
+                session.execute(upsert.on_conflict_do_update(
+                    index_elements=["ticker", "day"],
+                    set_={"open_cents": upsert.excluded.open_cents, "close_cents": upsert.excluded.close_cents}), rows)
             session.add(PolygonCoverage(ticker=ticker, start=start, end=end))
 
     def store_listing(self, kind: str, as_of: dt.date, key: str, items: list[list[object]]) -> None:
+        """A listing, unless a sibling process stored the same one first (the answers are the same)."""
         with transaction(self.factory) as session:
-            session.add(PolygonListing(kind=kind, as_of=as_of, key=key, items=items))
+            session.execute(_insert(session, PolygonListing).on_conflict_do_nothing(
+                index_elements=["kind", "as_of", "key"]), [{"kind": kind, "as_of": as_of, "key": key, "items": items}])
+
+
+def _insert(session: Session, model: type[Base]) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL both have it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model)

@@ -177,3 +177,27 @@ def test_trade_daily_on_polygon(runner, db_path, fake):
     i = history.index_of(expiry)
     expected = history.spx_open[i] if entry["ticker"].startswith("O:SPX2") else history.spx_close[i]
     assert rows[0]["settlement"] == pytest.approx(expected, abs=0.005)
+
+
+def test_concurrent_trades_share_the_cache(runner, db_path, fake):
+    """Five `trade` processes for one day on a Polygon-calibrated database: all fetch and store the same cache
+    entries at once; every one succeeds, and the day is traded once."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    calibrated = runner.invoke(cli, ["calibrate", "2024-10-01", "--end", "2024-12-31", "--deltas", "0.2", "--dtes",
+                                     "30", "--min-trades", "1", "--db", str(db_path)])
+    assert calibrated.exit_code == 0, calibrated.output
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "trading", "trade", "--as-of", "2025-01-02", "--db", str(db_path), "--json"]
+    processes = [subprocess.Popen(command, cwd=root, env=dict(os.environ), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(5)]
+    outcomes = []
+    for process in processes:
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err
+        outcomes.append(json.loads(out)["outcome"])
+    assert outcomes.count("already-ran") == 4
+    assert table_counts(db_path)["daily_runs"] == 1
