@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool, StaticPool
 
@@ -44,8 +44,14 @@ def shown_url(url: str) -> str:
     return parsed.set(query=hidden).render_as_string(hide_password=True).replace("%2A%2A%2A", "***")
 
 
-def _sqlite_file(parsed: URL) -> Path | None:
-    return Path(parsed.database) if parsed.database not in (None, "", ":memory:") else None
+def _in_memory(parsed: URL) -> bool:
+    return parsed.database in (None, "", ":memory:")
+
+
+def _new_file(parsed: URL) -> Path | None:
+    """The SQLite file a plain path or sqlite:///PATH names (a file: URI is taken as given)."""
+    uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
+    return None if _in_memory(parsed) or uri else Path(str(parsed.database))
 
 
 def make_engine(url: str) -> Engine:
@@ -56,11 +62,11 @@ def make_engine(url: str) -> Engine:
     except (ArgumentError, ValueError):
         raise StorageError(f"not a database URL or path: {shown_url(url)}") from None
     sqlite = parsed.get_backend_name() == "sqlite"
-    if sqlite and (path := _sqlite_file(parsed)) is not None:
+    if sqlite and (path := _new_file(parsed)) is not None:
         _create_private(path)
     # one short command per process: no pool, so every connection closes with its session (an in-memory
     # database lives as long as its one connection)
-    pool = StaticPool if sqlite and _sqlite_file(parsed) is None else NullPool
+    pool = StaticPool if sqlite and _in_memory(parsed) else NullPool
     try:
         engine = create_engine(parsed, poolclass=pool, connect_args={"timeout": 30} if sqlite else {})
     except NoSuchModuleError:
@@ -109,6 +115,21 @@ def schema_state(engine: Engine) -> tuple[str | None, list[str]]:
         if "alembic_version" not in tables:
             return None, tables
         return connection.execute(text("select version_num from alembic_version")).scalar(), tables
+
+
+def writable(engine: Engine) -> bool:
+    """Whether this process may write to the database: a write that changes no row, rolled back (SQLite refuses
+    it on a read-only file), or the server's mode."""
+    try:
+        with engine.connect() as connection:
+            if engine.dialect.name == "postgresql":
+                return connection.execute(text("show transaction_read_only")).scalar() == "off"
+            with connection.begin() as transaction:
+                connection.execute(text("update locks set name = name where 0 = 1"))
+                transaction.rollback()
+            return True
+    except OperationalError:
+        return False
 
 
 def migrate(engine: Engine) -> None:

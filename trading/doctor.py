@@ -12,7 +12,7 @@ from data.calendar import nyse_sessions
 from data.market import load_bundled
 from data.polygon import PolygonClient, PolygonError
 from db.models import PolygonBar, Position, WheelParameters
-from db.session import StorageError, open_database, shown_url, transaction
+from db.session import StorageError, open_database, shown_url, transaction, writable
 from trading.history_updates import updated_until
 from trading.sources import polygon_settings
 
@@ -64,15 +64,18 @@ def check_storage(url: str, today: dt.date) -> list[Check]:
             positions = session.scalar(select(func.count()).select_from(Position))
             bars = session.scalar(select(func.count()).select_from(PolygonBar))
             last = updated_until(session)
+        can_write = writable(factory.kw["bind"])
     except StorageError as exc:
         return [Check("database", False, f"{exc}: pass --db or set SPX_WHEEL_DB to a writable place")]
     behind = len(nyse_sessions(last + dt.timedelta(days=1), today)) if last < today else 0
     history = (f"{bundled.dates[0]} .. {last} (bundled to {bundled.dates[-1]}"
                f"{', then spx-wheel update' if last > bundled.dates[-1] else ''})"
                f"{f': {behind} sessions behind, run spx-wheel update' if behind > 1 else ''}")
-    return [Check("market history", True, history),
-            Check("database", True, f"{shown_url(url)} opens and is up to date: {params} parameter sets, "
-                                    f"{positions} positions, {bars} cached Polygon bars")]
+    contents = f"{params} parameter sets, {positions} positions, {bars} cached Polygon bars"
+    database = (Check("database", True, f"{shown_url(url)} opens and is up to date: {contents}") if can_write else
+                Check("database", False, f"{shown_url(url)} is read-only ({contents}): params, positions, export, "
+                                         "check and dry runs work; trade, calibrate and update need write access"))
+    return [Check("market history", True, history), database]
 
 
 def run_checks(environ: Mapping[str, str], db_url: str, today: dt.date) -> list[Check]:

@@ -145,25 +145,28 @@ def day_market(source: MarketSource, as_of: dt.date, manual: ManualInputs) -> Da
     return DayMarket(day, source, None if typed else i, manual.price)
 
 
-def _open_positions(session: Session) -> list[Position]:
-    return list(session.scalars(select(Position).where(Position.status == "open").order_by(Position.id)))
+def _positions(session: Session, status: str) -> list[Position]:
+    """Positions by their status as this session has it (a settlement not yet written included)."""
+    return [p for p in session.scalars(select(Position).order_by(Position.id)) if p.status == status]
 
 
 def account_equity(session: Session, saved: WheelParameters, holdings: list[Holding],
                    open_positions: list[Position]) -> float:
     """Capital plus realised P&L plus open premiums less the open puts' marks (no interest, unlike the backtest)."""
-    closed = session.scalars(select(Position).where(Position.status == "closed"))
-    realised = sum(p.pnl_cents or 0 for p in closed) / 100
+    realised = sum(p.pnl_cents or 0 for p in _positions(session, "closed")) / 100
     premiums = sum(p.premium_cents for p in open_positions) / 100
     marks = sum(h.mark * 100 * h.contracts for h in holdings)
     return saved.capital_cents / 100 + realised + premiums - marks
 
 
 def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.datetime,
-              manual: ManualInputs = ManualInputs()) -> DailyReport:
-    """The whole daily run inside the caller's transaction (which commits, or rolls back for a dry run)."""
-    acquire(session, "trade", now)
+              manual: ManualInputs = ManualInputs(), write: bool = True) -> DailyReport:
+    """The whole daily run inside the caller's transaction, which commits it. With `write` False (a dry run)
+    the same decision is made without a single write, so it works on a read-only database too."""
     done = session.scalars(select(DailyRun).where(DailyRun.as_of == as_of)).first()
+    if done is None and write:
+        acquire(session, "trade", now)  # a sibling run may have done the day while this one waited
+        done = session.scalars(select(DailyRun).where(DailyRun.as_of == as_of)).first()
     if done is not None:
         return DailyReport(as_of, "already-ran", f"already ran for {as_of} ({done.outcome}: {done.message}); "
                                                  "nothing changed")
@@ -174,14 +177,19 @@ def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.da
                          "to replay earlier days, use another database (--db replay.db or SPX_WHEEL_DB)")
     if not is_session(as_of):
         report = DailyReport(as_of, "closed-market", f"{as_of} is not an NYSE trading day: nothing to do")
-        session.add(DailyRun(as_of=as_of, started_at=now, outcome=report.outcome, message=report.message, settled=0))
+        if write:
+            session.add(DailyRun(as_of=as_of, started_at=now, outcome=report.outcome, message=report.message,
+                                 settled=0))
         return report
-    settled, unsettled = settle_expired(session, source, as_of)
-    saved = active_parameters(session)
-    if saved is None:
-        raise TradeError("no WheelParameters saved: run calibrate first")
-    report = _decide(session, source, as_of, manual, saved)
+    with session.no_autoflush:  # a dry run's settlements stay in memory: the queries below see them there
+        settled, unsettled = settle_expired(session, source, as_of)
+        saved = active_parameters(session)
+        if saved is None:
+            raise TradeError("no WheelParameters saved: run calibrate first")
+        report = _decide(session, source, as_of, manual, saved)
     report.settled, report.unsettled = settled, unsettled
+    if not write:
+        return report
     if report.entry is not None:
         report.opened = _record(session, as_of, saved, report.entry)
     session.add(DailyRun(as_of=as_of, started_at=now, outcome=report.outcome, message=report.message,
@@ -198,7 +206,7 @@ def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: Manu
                                             "(recalibrate, or run spx-wheel resume)")
     params = strategy_of(saved)
     market = day_market(source, as_of, manual)
-    open_positions = _open_positions(session)
+    open_positions = _positions(session, "open")
     holdings = [Holding(contract_of(p), p.contracts, market.quote(contract_of(p)).price) for p in open_positions]
     equity = account_equity(session, saved, holdings, open_positions)
     decision = decide_day(Rules(params), source, market.day, holdings, equity, params.expiries == "monthly",
@@ -231,10 +239,10 @@ def settlement_window_start(session: Session, as_of: dt.date) -> dt.date:
 
 def plan_daily(factory: sessionmaker[Session], source: MarketSource, as_of: dt.date, now: dt.datetime,
                manual: ManualInputs) -> DailyReport:
-    """The daily run in a transaction that is always rolled back: shows a fetching source what it will need."""
+    """The daily run without writing (a dry run; or to show a fetching source what the day will need)."""
     with factory() as session:
         try:
-            return run_daily(session, source, as_of, now, manual)
+            return run_daily(session, source, as_of, now, manual, write=False)
         finally:
             session.expunge_all()  # the report's positions keep what the run gave them; the rollback forgets it
             session.rollback()

@@ -94,7 +94,7 @@ def export_cmd(path: str, run_id: int | None, db_url: str, as_json: bool) -> Non
     records = ledger.run_trades(ctx, run_id) if run_id is not None else ledger.positions(ctx, None)
     rows = [render.trade_row(r) for r in records]
     if path == "-":
-        render.write_csv(click.get_text_stream("stdout"), rows)
+        render.write_csv(sys.stdout, rows)
         return
     try:
         with open(path, "w", newline="") as handle:
