@@ -41,7 +41,7 @@ class DbCache:
         """The bars of a fetched range, written over what a sibling process may have stored meanwhile."""
         rows = [{"ticker": ticker, "day": b.day, "open_cents": round(b.open * 100), "close_cents": round(b.close * 100)}
                 for b in bars if start <= b.day <= end]
-        with transaction(self.factory) as session:
+        with transaction(self.factory, write=True) as session:
             session.execute(delete(PolygonBar).where(PolygonBar.ticker == ticker, PolygonBar.day >= start,
                                                      PolygonBar.day <= end,
                                                      PolygonBar.day.not_in([r["day"] for r in rows])))
@@ -54,15 +54,13 @@ class DbCache:
 
     def store_listing(self, kind: str, as_of: dt.date, key: str, items: list[list[object]]) -> None:
         """A listing, unless a sibling process stored the same one first (the answers are the same)."""
-        with transaction(self.factory) as session:
+        with transaction(self.factory, write=True) as session:
             session.execute(_insert(session, PolygonListing).on_conflict_do_nothing(
                 index_elements=["kind", "as_of", "key"]), [{"kind": kind, "as_of": as_of, "key": key, "items": items}])
 
 
 def _insert(session: Session, model: type[Base]) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL both have it)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(model)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite).insert(model)

@@ -170,10 +170,13 @@ def open_database(url: str) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error."""
+def transaction(factory: sessionmaker[Session], write: bool = False) -> Iterator[Session]:
+    """One transaction: commit on success, roll back on any error. A `write` transaction takes SQLite's write
+    lock when it begins, so that two writers that both read first cannot deadlock."""
     try:
         with factory.begin() as session:
+            if write:
+                session.connection(execution_options={"sqlite_immediate": True})
             yield session
     except SQLAlchemyError as exc:
         raise StorageError(f"database error: {_reason(exc)}") from None

@@ -58,7 +58,7 @@ def resume(session: Session, now: dt.datetime, by: str) -> int:
 
 # -- as the commands that only look at the book call them ------------------------------------------------
 def lift_halt(ctx: Context) -> int:
-    with transaction(ctx.open()) as session:
+    with transaction(ctx.open(), write=True) as session:
         return resume(session, ctx.now, "resume")
 
 

@@ -119,8 +119,8 @@ def _marks(session: Session, source: MarketSource, as_of: dt.date) -> list[OpenM
 
 
 def halt_if_stopped(session: Session, report: Performance, now: dt.datetime) -> Halt | None:
-    """Set a halt for a STOP status unless one is already active."""
-    if report.status is not STOP or report.halt is not None:
+    """Set a halt for a STOP status unless one is already active (set by a sibling meanwhile, too)."""
+    if report.status is not STOP or active_halt(session, report.as_of) is not None:
         return None
     halt = Halt(created_at=now, as_of=report.as_of,
                 reason=f"live win rate {report.live_win_rate:.1%} vs backtest {report.params.backtest_win_rate:.1%} "

@@ -159,17 +159,24 @@ def account_equity(session: Session, saved: WheelParameters, holdings: list[Hold
     return saved.capital_cents / 100 + realised + premiums - marks
 
 
+def already_ran(session: Session, as_of: dt.date) -> DailyReport | None:
+    """The report of a day already run (nothing changes), or None."""
+    done = session.scalars(select(DailyRun).where(DailyRun.as_of == as_of)).first()
+    if done is None:
+        return None
+    return DailyReport(as_of, "already-ran", f"already ran for {as_of} ({done.outcome}: {done.message}); "
+                                             "nothing changed")
+
+
 def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.datetime,
               manual: ManualInputs = ManualInputs(), write: bool = True) -> DailyReport:
     """The whole daily run inside the caller's transaction, which commits it. With `write` False (a dry run)
     the same decision is made without a single write, so it works on a read-only database too."""
-    done = session.scalars(select(DailyRun).where(DailyRun.as_of == as_of)).first()
-    if done is None and write:
+    if write:
         acquire(session, "trade", now)  # a sibling run may have done the day while this one waited
-        done = session.scalars(select(DailyRun).where(DailyRun.as_of == as_of)).first()
+    done = already_ran(session, as_of)
     if done is not None:
-        return DailyReport(as_of, "already-ran", f"already ran for {as_of} ({done.outcome}: {done.message}); "
-                                                 "nothing changed")
+        return done
     latest = session.scalars(select(DailyRun.as_of).where(or_(DailyRun.position_id.is_not(None), DailyRun.settled > 0))
                              .order_by(DailyRun.as_of.desc()).limit(1)).first()
     if latest is not None and latest > as_of:

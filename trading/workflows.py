@@ -23,13 +23,14 @@ from db.session import transaction
 from trading.context import Context
 from trading.history_updates import UpdateReport, update_history
 from trading.ledger import TradeError, active_parameters, resume
-from trading.monitor import Performance, halt_if_stopped, performance
+from trading.monitor import STOP, Performance, halt_if_stopped, performance
 from trading.rules import StrategyParams, listed_put
 from trading.sources import free_daily_clients, window_dates
 from trading.spx_wheel_system import Calibration, run_grid, save_calibration
 from trading.trader import (
     DailyReport,
     ManualInputs,
+    already_ran,
     plan_daily,
     record_fill,
     record_manual_settlement,
@@ -63,7 +64,7 @@ def calibrate(ctx: Context, source: str, offline: bool, start: dt.date | None, e
                                                min_trades, progress)
     if calibration.best is None:
         return calibration, None, None, 0
-    with transaction(factory) as session:
+    with transaction(factory, write=True) as session:
         run, saved = save_calibration(session, calibration, "calibrate", ctx.today, ctx.now)
         cleared = resume(session, ctx.now, "calibrate")
         assert saved is not None
@@ -75,7 +76,7 @@ def backtest(ctx: Context, source: str, offline: bool, start: dt.date | None, en
     """One combination, stored as a backtest run: (its calibration of one, the run id)."""
     factory, _, calibration = grid_over_window(ctx, source, offline, start, end, params, [params.put_delta],
                                                [params.dte_target], "sharpe")
-    with transaction(factory) as session:
+    with transaction(factory, write=True) as session:
         run, _ = save_calibration(session, calibration, "backtest", ctx.today, ctx.now)
         return calibration, run.id
 
@@ -120,7 +121,7 @@ def _update(ctx: Context, factory: sessionmaker[Session], progress: Callable[[st
 
     cboe, fred = free_daily_clients(ctx.environ)
     files = fetch_daily_files(cboe, fred, progress)
-    with transaction(factory) as session:
+    with transaction(factory, write=True) as session:
         return update_history(session, files, ctx.now)
 
 
@@ -151,9 +152,13 @@ def _trade_day(ctx: Context, factory: sessionmaker[Session], market: MarketSourc
             first = settlement_window_start(session, day)
         market.prepare(first, day, listings_from=day)
         market.resolve(lambda: plan_daily(factory, market, day, ctx.now, manual))
+    with transaction(factory) as session:  # a day already done is told without a write (a read-only database)
+        done = already_ran(session, day)
+    if done is not None:
+        return done
     if dry_run:
         return plan_daily(factory, market, day, ctx.now, manual)
-    with transaction(factory) as session:
+    with transaction(factory, write=True) as session:
         return run_daily(session, market, day, ctx.now, manual)
 
 
@@ -176,7 +181,7 @@ def settle(ctx: Context, expiry: dt.date, value: float) -> list[Position]:
     """Record a settlement value given by hand; returns the positions settled again at it."""
     if not is_session(expiry):
         raise BadInput(f"{expiry} is not an NYSE trading day, so no SPX option expires on it")
-    with transaction(ctx.open()) as session:
+    with transaction(ctx.open(), write=True) as session:
         return record_manual_settlement(session, expiry, value, ctx.now)
 
 
@@ -192,9 +197,12 @@ def check(ctx: Context, source: str, offline: bool, day: dt.date, min_trades: in
         if saved is None:
             raise TradeError("no parameters saved yet: run spx-wheel calibrate first")
         report = market.resolve(lambda: performance(session, market, day, saved, min_trades))
+    if report.status is not STOP or report.halt is not None:
+        return report, None
+    with transaction(factory, write=True) as session:  # only a STOP writes, so a read-only database serves check
         return report, halt_if_stopped(session, report, ctx.now)
 
 
 def fill(ctx: Context, position_id: int, price: float) -> Position:
-    with transaction(ctx.open()) as session:
+    with transaction(ctx.open(), write=True) as session:
         return record_fill(session, position_id, price)
