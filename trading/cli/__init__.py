@@ -28,6 +28,8 @@ class SpxWheelGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # one line, without click's two lines of usage
+            raise BadInputExit(exc.format_message()) from None
         except BadInput as exc:
             raise BadInputExit(str(exc)) from None
         except SpxWheelError as exc:

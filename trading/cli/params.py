@@ -16,7 +16,8 @@ import click
 
 from trading.choices import DEFAULT_DELTAS, DEFAULT_DTES, EXPIRY_SETS, MARGIN_MODELS, STRIKE_RULES
 
-NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # ASCII only: no 'inf', 'nan' or other scripts
+NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # ASCII digits: no 'inf', 'nan', '٣'
+WHOLE = re.compile(r"[+-]?[0-9]+")
 FIRST_DATE, LAST_DATE = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
 MAX_ID = 2**63 - 1  # the largest integer a database column holds
 
@@ -79,7 +80,7 @@ class Whole(click.ParamType):
         self.low, self.high = low, high
 
     def check(self, text: str) -> int:
-        if not re.fullmatch(r"[+-]?\d+", text.strip()):
+        if not WHOLE.fullmatch(text.strip()):
             raise ValueError(f"{text!r} is not a whole number")
         value = int(text)
         if not self.low <= value <= self.high:
@@ -134,8 +135,8 @@ class NumberList(click.ParamType):
 
 DATE = DateType()
 PRICE = Number(0.01, 100_000)  # a put's price per share, at least a cent
-INDEX = Number(0, 1_000_000, low_open=True)  # an index level (SPX, a settlement value, a strike)
-VOL_INDEX = Number(0, 1_000, low_open=True)  # VIX, VIX3M
+INDEX = Number(1, 1_000_000)  # an index level (SPX, a settlement value, a strike)
+VOL_INDEX = Number(1, 1_000)  # VIX, VIX3M
 ID = Whole(1, MAX_ID)
 
 
