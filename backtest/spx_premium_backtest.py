@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from backtest import metrics
-from backtest.types import Entry, Holding, MarketDay, Quote, QuoteFn, Rules, Skip
-from data.contracts import OptionContract
+from backtest.decision import LifePricer, decide_day, decide_exits, settlement_index
+from backtest.types import Entry, Exit, Holding, MarketDay, Rules
 from data.errors import SpxWheelError
-from data.market import History, MarketSource
-from data.pricing import estimate_put, years_to_settlement
+from data.market import MarketSource
 
 
 class BacktestError(SpxWheelError):
@@ -77,81 +75,41 @@ class BacktestResult:
 
 @dataclass
 class _Position:
+    """An open position and the marks of its whole life, priced once at entry."""
+
     entry: Entry
     day: dt.date
     first: int  # history index of the entry session
     expiry_index: int  # history index of the settlement session (len(dates) when beyond the data)
     marks: list[float]  # put price on sessions first .. expiry_index - 1
 
+    def mark(self, i: int) -> float:
+        return self.marks[i - self.first]
 
-def quote_put(source: MarketSource, history: History, i: int, contract: OptionContract) -> Quote:
-    """The put's price at session i's close: its real close when the source has one, else the estimate."""
-    return _life_marks(source, history, contract, i, i + 1)[1]
-
-
-def estimated_quote(day: MarketDay, contract: OptionContract) -> Quote:
-    """The estimate alone (Black-Scholes with the VIX skew model) for a put at a day's close."""
-    t = years_to_settlement((contract.expiry - day.date).days, contract.am_settled)
-    price, iv, delta = estimate_put(day.spot, contract.strike, t, day.rate, day.vix, day.vix3m)
-    return Quote(float(price), "estimated", float(iv), float(delta))
-
-
-def _life_marks(source: MarketSource, history: History, contract: OptionContract, first: int,
-                stop: int) -> tuple[np.ndarray, Quote]:
-    """The put's marks on sessions first..stop-1 (real closes where the source has them) and its entry quote."""
-    days = history.ordinals[first:stop]
-    t = years_to_settlement(contract.expiry.toordinal() - days, contract.am_settled)
-    price, iv, delta = estimate_put(history.spx_close[first:stop], contract.strike, t, history.rate[first:stop],
-                                    history.vix[first:stop], history.vix3m[first:stop])
-    marks = np.atleast_1d(price)
-    real_close = source.option_closes(contract, history.dates[first:stop])
-    if real_close is not None:
-        marks = np.where(np.isnan(real_close), marks, real_close)
-    real = real_close is not None and not np.isnan(real_close[0])
-    entry = Quote(float(marks[0]), "real" if real else "estimated", float(np.atleast_1d(iv)[0]),
-                  float(np.atleast_1d(delta)[0]))
-    return marks, entry
-
-
-def decide_day(rules: Rules, source: MarketSource, day: MarketDay, holdings: list[Holding], equity: float,
-               monthly_only: bool, quote: QuoteFn) -> Entry | Skip:
-    """One day's entry decision, exactly as the engine and the daily trader both ask it."""
-    def expiries() -> Sequence[dt.date]:
-        return source.listed_expiries(day.date, day.date + dt.timedelta(days=rules.expiry_horizon()), monthly_only)
-
-    return rules.decide_entry(day, holdings, equity, expiries, lambda expiry: source.listed_strikes(day.date, expiry),
-                              quote)
+    def liability(self, i: int) -> float:
+        """Dollars owed on the put at session i's close, by its mark."""
+        return self.marks[i - self.first] * 100 * self.entry.contracts
 
 
 def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.date, capital: float,
                  monthly_only: bool = False) -> BacktestResult:
-    """Trade the rules over the sessions from start to end (inclusive)."""
+    """Trade the rules over the sessions from start to end (inclusive). Each session: interest, settlements,
+    the rules' exits, then at most one entry; equity is cash less the open puts' marks."""
     history = source.history()
     first, stop = history.window(start, end)
     if stop - first < 2:
         raise BacktestError(f"fewer than two sessions of data between {start} and {end}")
-    ordinals = history.ordinals
-    growth = np.exp(history.rate[first:stop - 1] * np.diff(ordinals[first:stop]) / 365.0)
-    liability = np.zeros(stop - first)  # dollars owed on the open puts at each close, by their marks
+    growth = np.exp(history.rate[first:stop - 1] * np.diff(history.ordinals[first:stop]) / 365.0)
     cash = capital
     positions: list[_Position] = []
     trades: list[Trade] = []
     equity = np.empty(stop - first)
     position_days = 0
-
     closes, opens = history.spx_close.tolist(), history.spx_open.tolist()
     vix, vix3m, rate = history.vix.tolist(), history.vix3m.tolist(), history.rate.tolist()
-    next_settlement = len(ordinals)
-    today = [first]  # the session the quote function prices at
-    priced: dict[OptionContract, np.ndarray] = {}
-
-    def quote(contract: OptionContract) -> Quote:
-        marks, entry = _life_marks(source, history, contract, today[0], _settlement_index(history, contract))
-        priced[contract] = marks
-        return entry
+    next_settlement = len(history.dates)
 
     for i in range(first, stop):
-        day = history.dates[i]
         if i > first:
             cash *= growth[i - first - 1]
         if i == next_settlement:
@@ -161,23 +119,31 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
                 cash -= e.premium - pnl  # the settlement loss
                 trades.append(_trade(pos, value, pnl, history.settlement_source(i, e.contract.am_settled)))
                 positions.remove(pos)
-            next_settlement = min((p.expiry_index for p in positions), default=len(ordinals))
-        holdings = [Holding(p.entry.contract, p.entry.contracts, p.marks[i - p.first]) for p in positions]
-        market = MarketDay(day, closes[i], vix[i], vix3m[i], rate[i])
-        today[0] = i
-        decision = decide_day(rules, source, market, holdings, cash - liability[i - first], monthly_only, quote)
+            next_settlement = min((p.expiry_index for p in positions), default=len(history.dates))
+        market = MarketDay(history.dates[i], closes[i], vix[i], vix3m[i], rate[i])
+        holdings = [Holding(p.entry.contract, p.entry.contracts, p.mark(i), p.entry.fill) for p in positions]
+        exits = decide_exits(rules, market, holdings)
+        if any(isinstance(x, Exit) for x in exits):
+            for pos, exit_ in zip(list(positions), exits, strict=True):
+                if isinstance(exit_, Exit):
+                    cash -= exit_.cost
+                    trades.append(_trade(pos, None, round(pos.entry.premium - exit_.cost, 2),
+                                         f"exit ({exit_.reason})"))
+                    positions.remove(pos)
+            holdings = [h for h, x in zip(holdings, exits, strict=True) if not isinstance(x, Exit)]
+            next_settlement = min((p.expiry_index for p in positions), default=len(history.dates))
+        owed = sum(p.liability(i) for p in positions)
+        pricer = LifePricer(source, history, i)
+        decision = decide_day(rules, source, market, holdings, cash - owed, monthly_only, pricer.quote)
         if isinstance(decision, Entry):
-            marks = priced.pop(decision.contract)
-            pos = _Position(decision, day, i, _settlement_index(history, decision.contract), marks.tolist())
+            pos = _Position(decision, market.date, i, settlement_index(history, decision.contract),
+                            pricer.lives[decision.contract].tolist())
             positions.append(pos)
-            next_settlement = min(next_settlement, pos.expiry_index)
             cash += decision.premium
-            until = min(pos.expiry_index, stop) - first
-            liability[i - first:until] += marks[:until - (i - first)] * 100 * decision.contracts
-        if priced:
-            priced.clear()  # a contract priced but not sold (margin cap, tiny premium)
+            owed += pos.liability(i)
+            next_settlement = min(next_settlement, pos.expiry_index)
         position_days += len(positions)
-        equity[i - first] = cash - liability[i - first]
+        equity[i - first] = cash - owed
 
     trades.extend(_trade(p, None, None, None) for p in positions)
     trades.sort(key=lambda t: (t.entry_date, t.expiry))
@@ -187,11 +153,6 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     riskfree = np.concatenate([[0.0], growth - 1.0])  # the first session earns no interest on the initial cash
     return BacktestResult(dates[0], dates[-1], trades, dates, equity,
                           metrics.compute(curve, riskfree, (dates[-1] - dates[0]).days, closed), position_days)
-
-
-def _settlement_index(history: History, contract: OptionContract) -> int:
-    """History index of the session that settles the contract (len(dates) when it lies beyond the data)."""
-    return int(np.searchsorted(history.ordinals, contract.expiry.toordinal()))
 
 
 def _trade(pos: _Position, settlement: float | None, pnl: float | None, settlement_source: str | None) -> Trade:

@@ -32,11 +32,12 @@ class Quote:
 
 
 class Holding(NamedTuple):
-    """An open position as the rules see it: the contract, its size and today's mark."""
+    """An open position as the rules see it: the contract, its size, today's mark and the price it was sold at."""
 
     contract: OptionContract
     contracts: int
     mark: float
+    fill: float
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,20 @@ class Skip:
         return self.template.format(*self.values)
 
 
+@dataclass(frozen=True)
+class Hold:
+    """Keep an open position another day."""
+
+
+@dataclass(frozen=True)
+class Exit:
+    """Buy an open position back at today's close: why, and the dollars it costs (price, spread and fees)."""
+
+    reason: str
+    cost: float
+
+
+HOLD = Hold()
 QuoteFn = Callable[[OptionContract], Quote]
 Strikes = Sequence[float] | np.ndarray  # sorted listed strikes
 
@@ -85,6 +100,10 @@ class Rules(Protocol):
                      expiries: Callable[[], Sequence[dt.date]],
                      strikes: Callable[[dt.date], Strikes | None], quote: QuoteFn) -> Entry | Skip:
         """`expiries`, `strikes` and `quote` are asked only when the filters before them pass."""
+        ...
+
+    def decide_exit(self, day: MarketDay, holding: Holding) -> Exit | Hold:
+        """Whether to buy an open position back today, before expiry."""
         ...
 
     def settle(self, contract: OptionContract, contracts: int, premium: float, spx_open: float,

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from backtest.types import (
+    HOLD,
     Entry,
+    Exit,
+    Hold,
     Holding,
     ListingSource,
     MarketDay,
@@ -207,6 +210,10 @@ class Rules:
             return Skip("margin cap: ${:,.0f} a contract with ${:,.0f} of ${:,.0f} in use",
                         (per_contract, in_use, p.max_margin_pct * equity))
         return Entry(contract, contracts, q, fill, round(p.fee * contracts, 2))
+
+    def decide_exit(self, day: MarketDay, holding: Holding) -> Exit | Hold:
+        """The seed's rules hold every put to expiry."""
+        return HOLD
 
     def settle(self, contract: OptionContract, contracts: int, premium: float, spx_open: float,
                spx_close: float) -> tuple[float, float]:

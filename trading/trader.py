@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from backtest.spx_premium_backtest import decide_day, estimated_quote, quote_put
+from backtest.decision import decide_day, estimated_quote, quote_put
 from backtest.types import Entry, Holding, MarketDay, Quote, Skip, net_premium
 from data.calendar import is_session
 from data.contracts import OptionContract, parse_ticker
@@ -214,7 +214,8 @@ def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: Manu
     params = strategy_of(saved)
     market = day_market(source, as_of, manual)
     open_positions = _positions(session, "open")
-    holdings = [Holding(contract_of(p), p.contracts, market.quote(contract_of(p)).price) for p in open_positions]
+    holdings = [Holding(contract_of(p), p.contracts, market.quote(contract_of(p)).price, p.fill_cents / 100)
+                for p in open_positions]
     equity = account_equity(session, saved, holdings, open_positions)
     decision = decide_day(Rules(params), source, market.day, holdings, equity, params.expiries == "monthly",
                           market.quote)

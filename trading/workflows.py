@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from backtest.spx_premium_backtest import estimated_quote
+from backtest.decision import estimated_quote
 from backtest.types import MarketDay
 from data.calendar import is_session, last_calendar_day, nyse_sessions
 from data.errors import BadInput, DataError

@@ -107,3 +107,35 @@ def test_at_most_max_open_and_one_position_per_expiry(result):
         live = [t for t in result.trades if t.entry_date <= day and (t.pnl is None or t.expiry > day)]
         assert len(live) <= 3
         assert len({t.expiry for t in live}) == len(live)
+
+
+class TakeProfit(Rules):
+    """The seed's rules plus an exit: buy back at the mark (and the fee) once it is half the price sold at."""
+
+    def decide_exit(self, day, holding):
+        from backtest.types import HOLD, Exit
+
+        if holding.mark > 0.5 * holding.fill:
+            return HOLD
+        return Exit("take profit 50%", round(holding.mark * 100 * holding.contracts + 1.5 * holding.contracts, 2))
+
+
+def test_an_exit_closes_a_position_before_expiry_at_its_cost():
+    """The engine carries each position's state day by day, so a rule may close it early: checked against the
+    independent pricer, day by day, and against the cash that must be left."""
+    params = StrategyParams(put_delta=0.20, dte_target=45)
+    start, end = dt.date(2019, 1, 2), dt.date(2019, 12, 31)
+    held = run_backtest(EmbeddedSource(), Rules(params), start, end, params.capital)
+    early = run_backtest(EmbeddedSource(), TakeProfit(params), start, end, params.capital)
+    history = load_bundled()
+    exited = [t for t in early.trades if t.settlement_source == "exit (take profit 50%)"]
+    assert len(exited) >= 5 and len(early.trades) > len(held.trades)  # capital freed earlier is used again
+    for trade in exited:
+        days = [d for d in history.dates if trade.entry_date < d < trade.expiry]
+        marks = [independent_estimate(history.spx_close[history.index_of(d)], trade.strike, (trade.expiry - d).days,
+                                      trade.root == "SPX", history.rate[history.index_of(d)],
+                                      history.vix[history.index_of(d)], history.vix3m[history.index_of(d)])
+                 for d in days]
+        first_low = next(m for m in marks if m <= 0.5 * trade.fill)  # the first day the rule fires
+        cost = round(first_low * 100 * trade.contracts + 1.5 * trade.contracts, 2)
+        assert trade.pnl == pytest.approx(trade.premium - cost, abs=0.011) and trade.won

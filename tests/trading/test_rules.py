@@ -97,7 +97,7 @@ def test_filters_in_order_with_reasons():
     rules = Rules(StrategyParams(put_delta=0.15, dte_target=45))
     assert decide(rules, day=DAY._replace(vix=38.2)).reason == "VIX 38.2 above 35"
     assert decide(rules, day=DAY._replace(vix=10.0)).reason == "VIX 10.0 below 12"
-    held = [Holding(put_contract(e, 5400), 1, 5.0) for e in EXPIRIES]
+    held = [Holding(put_contract(e, 5400), 1, 5.0, 6.0) for e in EXPIRIES]
     assert decide(rules, holdings=held).reason == "3 positions open (max 3)"
     assert decide(rules, holdings=held[1:2]).reason == "already holding the 2024-12-20 expiry"
 
@@ -116,7 +116,7 @@ def test_entry_sizes_under_the_cap():
 
 @pytest.mark.parametrize("expiry", [dt.date(2024, 12, 20), dt.date(2024, 12, 13)])  # AM monthly, PM weekly
 def test_bs_delta_strike_is_the_listed_step_nearest_the_delta(expiry):
-    from backtest.spx_premium_backtest import estimated_quote
+    from backtest.decision import estimated_quote
 
     rules = Rules(StrategyParams(put_delta=0.20, dte_target=45, strike_rule="bs-delta"))
     strike = rules.strike(DAY, expiry, None)

@@ -1,0 +1,80 @@
+"""The day's decision and the price of a put, as the engine and the daily trader both ask them: one place, so
+that live and backtest can only differ by their market data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Sequence
+
+import numpy as np
+
+from backtest.types import Entry, Exit, Hold, Holding, MarketDay, Quote, QuoteFn, Rules, Skip
+from data.contracts import OptionContract
+from data.market import History, MarketSource
+from data.pricing import estimate_put, years_to_settlement
+
+
+def settlement_index(history: History, contract: OptionContract) -> int:
+    """History index of the session that settles the contract (len(dates) when it lies beyond the data)."""
+    return int(np.searchsorted(history.ordinals, contract.expiry.toordinal()))
+
+
+def life_marks(source: MarketSource, history: History, contract: OptionContract, first: int,
+               stop: int) -> tuple[np.ndarray, Quote]:
+    """The put's marks on sessions first..stop-1 (real closes where the source has them, else the estimate) and
+    its quote on the first of them."""
+    days = history.ordinals[first:stop]
+    t = years_to_settlement(contract.expiry.toordinal() - days, contract.am_settled)
+    price, iv, delta = estimate_put(history.spx_close[first:stop], contract.strike, t, history.rate[first:stop],
+                                    history.vix[first:stop], history.vix3m[first:stop])
+    marks = np.atleast_1d(price)
+    real_close = source.option_closes(contract, history.dates[first:stop])
+    if real_close is not None:
+        marks = np.where(np.isnan(real_close), marks, real_close)
+    real = real_close is not None and not np.isnan(real_close[0])
+    quote = Quote(float(marks[0]), "real" if real else "estimated", float(np.atleast_1d(iv)[0]),
+                  float(np.atleast_1d(delta)[0]))
+    return marks, quote
+
+
+def quote_put(source: MarketSource, history: History, i: int, contract: OptionContract) -> Quote:
+    """The put's price at session i's close: its real close when the source has one, else the estimate."""
+    return life_marks(source, history, contract, i, i + 1)[1]
+
+
+def estimated_quote(day: MarketDay, contract: OptionContract) -> Quote:
+    """The estimate alone (Black-Scholes with the VIX skew model) for a put at a day's close."""
+    t = years_to_settlement((contract.expiry - day.date).days, contract.am_settled)
+    price, iv, delta = estimate_put(day.spot, contract.strike, t, day.rate, day.vix, day.vix3m)
+    return Quote(float(price), "estimated", float(iv), float(delta))
+
+
+class LifePricer:
+    """Prices the puts the rules ask about on one session over their whole remaining life (once each), so that
+    the engine keeps the marks of the one it sells."""
+
+    def __init__(self, source: MarketSource, history: History, i: int) -> None:
+        self.source, self.history, self.i = source, history, i
+        self.lives: dict[OptionContract, np.ndarray] = {}
+
+    def quote(self, contract: OptionContract) -> Quote:
+        marks, quote = life_marks(self.source, self.history, contract, self.i,
+                                  settlement_index(self.history, contract))
+        self.lives[contract] = marks
+        return quote
+
+
+def decide_day(rules: Rules, source: MarketSource, day: MarketDay, holdings: list[Holding], equity: float,
+               monthly_only: bool, quote: QuoteFn) -> Entry | Skip:
+    """One day's entry decision, exactly as the engine and the daily trader both ask it."""
+    def expiries() -> Sequence[dt.date]:
+        return source.listed_expiries(day.date, day.date + dt.timedelta(days=rules.expiry_horizon()), monthly_only)
+
+    return rules.decide_entry(day, holdings, equity, expiries, lambda expiry: source.listed_strikes(day.date, expiry),
+                              quote)
+
+
+def decide_exits(rules: Rules, day: MarketDay, holdings: Sequence[Holding]) -> list[Exit | Hold]:
+    """What to do with each open position today, before any entry (the rules hold every put to expiry for now:
+    take-profit, stop-loss and margin-call exits land in `Rules.decide_exit`)."""
+    return [rules.decide_exit(day, holding) for holding in holdings]
