@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -87,19 +88,7 @@ class WheelParameters(Base):
     calibration_date: Mapped[dt.date] = mapped_column(Date)
     run_id: Mapped[int] = mapped_column(ForeignKey("calibration_runs.id"))
     result_id: Mapped[int] = mapped_column(ForeignKey("combination_results.id"))
-    put_delta: Mapped[float] = mapped_column(Float)
-    dte_target: Mapped[int] = mapped_column(Integer)
-    strike_rule: Mapped[str] = mapped_column(String(16))
-    expiries: Mapped[str] = mapped_column(String(16))
-    margin: Mapped[str] = mapped_column(String(16))
-    capital_cents: Mapped[int] = mapped_column(Integer)
-    contracts_per_trade: Mapped[int] = mapped_column(Integer)
-    max_open_positions: Mapped[int] = mapped_column(Integer)
-    max_margin_pct: Mapped[float] = mapped_column(Float)
-    min_vix: Mapped[float] = mapped_column(Float)
-    max_vix: Mapped[float] = mapped_column(Float)
-    slippage: Mapped[float] = mapped_column(Float)
-    fee_cents: Mapped[int] = mapped_column(Integer)
+    strategy: Mapped[dict[str, Any]] = mapped_column(JSON)  # StrategyParams.stored()
     backtest_trades: Mapped[int] = mapped_column(Integer)
     backtest_win_rate: Mapped[float | None] = mapped_column(Float)
     backtest_total_return: Mapped[float] = mapped_column(Float)

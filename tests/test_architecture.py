@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PURE = ["trading/rules.py", "data/pricing.py", "data/contracts.py", "backtest/metrics.py", "backtest/types.py",
-        "backtest/spx_premium_backtest.py"]
+PURE = ["trading/rules.py", "trading/strategy.py", "data/pricing.py", "data/contracts.py", "backtest/metrics.py",
+        "backtest/types.py", "backtest/decision.py", "backtest/records.py", "backtest/spx_premium_backtest.py"]
 FORBIDDEN_IN_PURE = {"requests", "sqlalchemy", "click", "db", "os", "logging", "time"}
 CLOCK_CALLS = {"today", "now", "utcnow", "time"}
 
@@ -40,10 +40,81 @@ def test_core_modules_do_no_io_and_read_no_clock(module):
             raise AssertionError(f"{module} does I/O: {node.id}")
 
 
-@pytest.mark.parametrize("module", ["backtest/spx_premium_backtest.py", "trading/trader.py"])
+@pytest.mark.parametrize("module", ["backtest/spx_premium_backtest.py", "backtest/decision.py", "trading/trader.py"])
 def test_the_engine_and_the_trader_do_not_reimplement_the_rules(module):
     """Both sides reach the rules only through the Rules object and `settle`, never piece by piece."""
     source = (ROOT / module).read_text()
     for rule in ("seed_strike", "choose_expiry", "margin_per_contract", "entry_fill", "settlement_loss",
                  "settlement_value", "size_contracts", "0.15", "0.04"):
         assert rule not in source, f"{module} uses {rule}"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at the top or inside a function, in full (a.b.c)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def python_files(*folders: str) -> list[Path]:
+    return [p for folder in folders for p in (ROOT / folder).rglob("*.py")]
+
+
+def test_only_the_cli_package_imports_click():
+    for path in python_files("trading", "backtest", "data", "db"):
+        if "cli" not in path.relative_to(ROOT).parts:
+            assert not {m for m in imported_modules(path) if m.split(".")[0] == "click"}, path
+
+
+def test_the_cli_imports_no_sqlalchemy_and_no_concrete_source():
+    for path in (ROOT / "trading" / "cli").glob("*.py"):
+        modules = imported_modules(path)
+        assert not {m for m in modules if m.split(".")[0] in ("sqlalchemy", "db", "alembic")}, path
+        assert not modules & {"data.polygon", "data.polygon_source", "data.market", "data.free_daily",
+                              "trading.sources"}, path
+
+
+def test_the_live_trader_does_not_import_the_engine():
+    for module in ("trading/trader.py", "trading/monitor.py", "trading/ledger.py", "trading/workflows.py"):
+        assert "backtest.spx_premium_backtest" not in imported_modules(ROOT / module), module
+
+
+def test_command_bodies_are_short():
+    """Each command parses, calls one function of the core and renders: at most 25 lines after its docstring."""
+    for path in (ROOT / "trading" / "cli").glob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.FunctionDef) and node.name.endswith("_cmd"):
+                body = node.body[1:] if isinstance(node.body[0], ast.Expr) else node.body
+                assert body[-1].end_lineno - body[0].lineno + 1 <= 25, (path.name, node.name)
+
+
+def test_a_new_knob_is_one_declaration():
+    """A field added to the strategy's declaration gets its option, validation and stored form with no other
+    edit: shown on a copy of StrategyParams with one field more."""
+    import dataclasses
+    import json
+
+    from click.testing import CliRunner
+
+    from trading.cli.params import strategy_options_of
+    from trading.strategy import StrategyError, StrategyParams, knob
+
+    extended = dataclasses.make_dataclass(
+        "Extended", [("take_profit", float, knob(0.0, "Close at this share of the credit.", low=0, high=1,
+                                                 unit="share"))], bases=(StrategyParams,), frozen=True)
+    seen = {}
+    command = strategy_options_of(extended)(lambda **kw: seen.update(kw))
+    import click
+
+    result = CliRunner().invoke(click.command()(command), ["--take-profit", "0.5", "--fee", "2"])
+    assert result.exit_code == 0, result.output
+    assert seen["take_profit"] == 0.5 and seen["fee"] == 2.0
+    assert CliRunner().invoke(click.command()(command), ["--take-profit", "2"]).exit_code == 2
+    params = extended(put_delta=0.2, dte_target=30, **seen)
+    assert extended(**json.loads(json.dumps(params.stored()))) == params
+    with pytest.raises(StrategyError, match="take profit must be in"):
+        extended(put_delta=0.2, dte_target=30, take_profit=1.5)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.session import open_database
+from db.session import open_database, shown_url
 
 if TYPE_CHECKING:
     from data.market import MarketSource
@@ -28,6 +29,13 @@ class Context:
     @property
     def today(self) -> dt.date:
         return self.now.date()
+
+    @property
+    def shown_db(self) -> str:
+        """The database as it may be printed: passwords hidden, the home folder as ~."""
+        shown = shown_url(self.db_url)
+        home = str(Path.home())
+        return "~" + shown[len(home):] if shown.startswith(home + "/") else shown
 
     def open(self) -> sessionmaker[Session]:
         return open_database(self.db_url)

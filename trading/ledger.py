@@ -13,9 +13,10 @@ from data.errors import SpxWheelError
 from db.models import Halt, Position, WheelParameters
 from db.session import transaction
 from trading.context import Context
+from trading.strategy import StrategyParams
 
 if TYPE_CHECKING:
-    from trading.records import TradeRecord
+    from backtest.records import TradeRecord
 
 
 class TradeError(SpxWheelError):
@@ -25,6 +26,11 @@ class TradeError(SpxWheelError):
 def active_parameters(session: Session) -> WheelParameters | None:
     """The newest saved parameter set."""
     return session.scalars(select(WheelParameters).order_by(WheelParameters.id.desc()).limit(1)).first()
+
+
+def strategy_of(saved: WheelParameters) -> StrategyParams:
+    """The rule parameters of a saved set."""
+    return StrategyParams(**saved.strategy)
 
 
 def closed_as_of(session: Session, as_of: dt.date) -> list[Position]:

@@ -24,54 +24,11 @@ from backtest.types import (
     Strikes,
 )
 from data.contracts import OptionContract, put_contract, settles_am
-from data.errors import BadInput
 from data.pricing import skew_strike_for_put_delta, years_to_settlement
-from trading.choices import EXPIRY_SETS, MARGIN_MODELS, STRIKE_RULES
+from trading.strategy import StrategyError, StrategyParams
 
 STRIKE_STEP = 5.0
 MIN_HAIRCUT = 0.05
-
-
-class StrategyError(BadInput):
-    """Strategy parameters out of range."""
-
-
-@dataclass(frozen=True)
-class StrategyParams:
-    """Every knob of the strategy, validated when built; CLI options map one-to-one onto these fields."""
-
-    put_delta: float
-    dte_target: int
-    strike_rule: str = "seed"
-    expiries: str = "all"
-    margin: str = "regt"
-    capital: float = 500_000.0
-    contracts_per_trade: int = 1
-    max_open_positions: int = 3
-    max_margin_pct: float = 0.50
-    min_vix: float = 12.0
-    max_vix: float = 35.0
-    slippage: float = 0.05  # fraction of the price given up on entry, at least MIN_HAIRCUT a share
-    fee: float = 1.50  # dollars per contract, all-in
-
-    def __post_init__(self) -> None:
-        checks = [
-            (0.0 < self.put_delta < 1.0, f"put delta must be in (0, 1), got {self.put_delta}"),
-            (0 <= self.dte_target <= 3650, f"DTE must be between 0 and 3650 days, got {self.dte_target}"),
-            (self.strike_rule in STRIKE_RULES, f"strike rule must be one of {', '.join(STRIKE_RULES)}"),
-            (self.expiries in EXPIRY_SETS, f"expiries must be one of {', '.join(EXPIRY_SETS)}"),
-            (self.margin in MARGIN_MODELS, f"margin must be one of {', '.join(MARGIN_MODELS)}"),
-            (self.capital > 0, f"capital must be positive, got {self.capital}"),
-            (self.contracts_per_trade >= 1, "contracts per trade must be at least 1"),
-            (self.max_open_positions >= 1, "max open positions must be at least 1"),
-            (0.0 < self.max_margin_pct <= 1.0, f"max margin pct must be in (0, 1], got {self.max_margin_pct}"),
-            (0.0 <= self.min_vix <= self.max_vix, f"need 0 <= min VIX <= max VIX, got {self.min_vix}..{self.max_vix}"),
-            (0.0 <= self.slippage < 1.0, f"slippage must be in [0, 1), got {self.slippage}"),
-            (self.fee >= 0.0, f"fee must not be negative, got {self.fee}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise StrategyError(message)
 
 
 def seed_strike(spot: float, put_delta: float) -> float:

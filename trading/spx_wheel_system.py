@@ -16,7 +16,8 @@ from data.errors import SpxWheelError
 from data.market import MarketSource
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
 from trading.choices import OBJECTIVES
-from trading.rules import Rules, StrategyParams
+from trading.rules import Rules
+from trading.strategy import StrategyParams
 
 
 class CalibrationError(SpxWheelError):
@@ -143,24 +144,11 @@ def save_calibration(session: Session, calibration: Calibration, kind: str, toda
     best_row = rows[calibration.combinations.index(best)]
     p, m = best.params, best.result.metrics
     params = WheelParameters(
-        created_at=now, calibration_date=today, run_id=run.id, result_id=best_row.id, put_delta=p.put_delta,
-        dte_target=p.dte_target, strike_rule=p.strike_rule, expiries=p.expiries, margin=p.margin,
-        capital_cents=round(p.capital * 100), contracts_per_trade=p.contracts_per_trade,
-        max_open_positions=p.max_open_positions, max_margin_pct=p.max_margin_pct, min_vix=p.min_vix,
-        max_vix=p.max_vix, slippage=p.slippage, fee_cents=round(p.fee * 100), backtest_trades=m.trades,
+        created_at=now, calibration_date=today, run_id=run.id, result_id=best_row.id, strategy=p.stored(),
+        backtest_trades=m.trades,
         backtest_win_rate=defined(m.win_rate), backtest_total_return=m.total_return,
         backtest_max_drawdown=m.max_drawdown, backtest_sharpe=defined(m.sharpe), source=calibration.source,
         window_start=calibration.start, window_end=calibration.end, objective=calibration.objective)
     session.add(params)
     session.flush()
     return run, params
-
-
-def strategy_of(saved: WheelParameters) -> StrategyParams:
-    """The rule parameters of a saved set."""
-    return StrategyParams(put_delta=saved.put_delta, dte_target=saved.dte_target, strike_rule=saved.strike_rule,
-                          expiries=saved.expiries, margin=saved.margin, capital=saved.capital_cents / 100,
-                          contracts_per_trade=saved.contracts_per_trade,
-                          max_open_positions=saved.max_open_positions, max_margin_pct=saved.max_margin_pct,
-                          min_vix=saved.min_vix, max_vix=saved.max_vix, slippage=saved.slippage,
-                          fee=saved.fee_cents / 100)

@@ -19,9 +19,8 @@ from data.contracts import OptionContract, parse_ticker
 from data.errors import DataError
 from data.market import MarketSource
 from db.models import DailyRun, Lock, Position, SettlementValue, WheelParameters
-from trading.ledger import TradeError, active_halt, active_parameters
+from trading.ledger import TradeError, active_halt, active_parameters, strategy_of
 from trading.rules import Rules, settle, settle_at
-from trading.spx_wheel_system import strategy_of
 
 
 @dataclass(frozen=True)
@@ -150,13 +149,13 @@ def _positions(session: Session, status: str) -> list[Position]:
     return [p for p in session.scalars(select(Position).order_by(Position.id)) if p.status == status]
 
 
-def account_equity(session: Session, saved: WheelParameters, holdings: list[Holding],
+def account_equity(session: Session, capital: float, holdings: list[Holding],
                    open_positions: list[Position]) -> float:
     """Capital plus realised P&L plus open premiums less the open puts' marks (no interest, unlike the backtest)."""
     realised = sum(p.pnl_cents or 0 for p in _positions(session, "closed")) / 100
     premiums = sum(p.premium_cents for p in open_positions) / 100
     marks = sum(h.mark * 100 * h.contracts for h in holdings)
-    return saved.capital_cents / 100 + realised + premiums - marks
+    return capital + realised + premiums - marks
 
 
 def already_ran(session: Session, as_of: dt.date) -> DailyReport | None:
@@ -216,7 +215,7 @@ def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: Manu
     open_positions = _positions(session, "open")
     holdings = [Holding(contract_of(p), p.contracts, market.quote(contract_of(p)).price, p.fill_cents / 100)
                 for p in open_positions]
-    equity = account_equity(session, saved, holdings, open_positions)
+    equity = account_equity(session, params.capital, holdings, open_positions)
     decision = decide_day(Rules(params), source, market.day, holdings, equity, params.expiries == "monthly",
                           market.quote)
     if isinstance(decision, Skip):

@@ -24,9 +24,10 @@ from trading.context import Context
 from trading.history_updates import UpdateReport, update_history
 from trading.ledger import TradeError, active_parameters, resume
 from trading.monitor import STOP, Performance, halt_if_stopped, performance
-from trading.rules import StrategyParams, listed_put
+from trading.rules import listed_put
 from trading.sources import free_daily_clients, window_dates
 from trading.spx_wheel_system import Calibration, run_grid, save_calibration
+from trading.strategy import StrategyParams
 from trading.trader import (
     DailyReport,
     ManualInputs,

@@ -10,7 +10,8 @@ from backtest.metrics import max_drawdown, sortino
 from backtest.spx_premium_backtest import run_backtest
 from data.market import EmbeddedSource, load_bundled
 from data.pricing import DIVIDEND_YIELD, FITTED
-from trading.rules import Rules, StrategyParams
+from trading.rules import Rules
+from trading.strategy import StrategyParams
 
 
 def ncdf(x: float) -> float:

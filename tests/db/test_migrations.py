@@ -58,3 +58,45 @@ def test_a_newer_schema_is_refused_in_one_line(runner, tmp_path):
         result = runner.invoke(cli, [*command_line, "--db", str(path)])
         assert result.exit_code == 1 and "newer than this spx-wheel" in result.output, (command_line, result.output)
         assert "Traceback" not in result.output
+
+
+def test_upgrade_to_0005_moves_the_knobs_into_one_json_object(tmp_path):
+    """A parameter set saved under 0004 (one column per knob) reads back the same after the upgrade."""
+    import json
+
+    from trading.ledger import strategy_of
+
+    path = tmp_path / "v4.db"
+    engine = create_engine(f"sqlite:///{path}")
+    config = Config()
+    config.set_main_option("script_location", "db:migrations")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+    with sqlite3.connect(path) as connection:
+        connection.execute("insert into calibration_runs values (1, '2024-12-02 10:00:00', '2024-12-02', "
+                           "'calibrate', '2022-01-03', '2024-11-29', 'embedded', 'sharpe', '{}')")
+        connection.execute("insert into combination_results (id, run_id, put_delta, dte_target, trades, wins, "
+                           "total_return, max_drawdown, real, estimated, best) values "
+                           "(1, 1, 0.3, 30, 100, 98, 0.5, 0.1, 0, 100, 1)")
+        connection.execute(
+            "insert into wheel_parameters (id, created_at, calibration_date, run_id, result_id, put_delta, dte_target, "
+            "strike_rule, expiries, margin, capital_cents, contracts_per_trade, max_open_positions, max_margin_pct, "
+            "min_vix, max_vix, slippage, fee_cents, backtest_trades, backtest_win_rate, backtest_total_return, "
+            "backtest_max_drawdown, backtest_sharpe, source, window_start, window_end, objective) values (1, "
+            "'2024-12-02 10:00:00', '2024-12-02', 1, 1, 0.3, 30, 'bs-delta', 'monthly', 'cash', 25000000, 2, 4, 0.6, "
+            "13.0, 40.0, 0.04, 125, 100, 0.98, 0.5, 0.1, 1.5, 'embedded', '2022-01-03', '2024-11-29', 'sharpe')")
+    factory = open_database(str(path))
+    from db.models import WheelParameters
+
+    with factory() as session:
+        saved = session.get(WheelParameters, 1)
+        params = strategy_of(saved)
+    assert (params.put_delta, params.dte_target, params.strike_rule, params.expiries, params.margin) == (
+        0.3, 30, "bs-delta", "monthly", "cash")
+    assert (params.capital, params.contracts_per_trade, params.max_open_positions, params.fee) == (250_000, 2, 4, 1.25)
+    assert (params.max_margin_pct, params.min_vix, params.max_vix, params.slippage) == (0.6, 13.0, 40.0, 0.04)
+    with sqlite3.connect(path) as connection:
+        columns = [r[1] for r in connection.execute("pragma table_info(wheel_parameters)")]
+        assert "capital_cents" not in columns and json.loads(
+            connection.execute("select strategy from wheel_parameters").fetchone()[0])["fee"] == 1.25

@@ -34,7 +34,8 @@ def test_calibrate_prints_stores_and_saves_the_best(runner, db_path):
     with sqlite3.connect(db_path) as connection:
         rows = connection.execute("select put_delta, dte_target, sharpe, trades, best, id "
                                   "from combination_results").fetchall()
-        saved = connection.execute("select put_delta, dte_target, backtest_sharpe, backtest_win_rate, source, "
+        saved = connection.execute("select json_extract(strategy, '$.put_delta'), json_extract(strategy, "
+                                   "'$.dte_target'), backtest_sharpe, backtest_win_rate, source, "
                                    "window_start, window_end, objective from wheel_parameters").fetchall()
         trades = connection.execute("select count(*), count(distinct result_id) from backtest_trades").fetchone()
         top = max(rows, key=lambda r: (r[2], -r[3]))

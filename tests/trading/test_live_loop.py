@@ -14,7 +14,8 @@ from data.calendar import nyse_sessions
 from data.market import EmbeddedSource
 from tests.conftest import table_counts
 from trading.cli import cli
-from trading.rules import Rules, StrategyParams
+from trading.rules import Rules
+from trading.strategy import StrategyParams
 
 ROOT = Path(__file__).resolve().parents[2]
 

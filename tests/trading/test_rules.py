@@ -9,8 +9,6 @@ from backtest.types import Entry, Holding, MarketDay, Quote, Skip
 from data.contracts import put_contract
 from trading.rules import (
     Rules,
-    StrategyError,
-    StrategyParams,
     entry_fill,
     margin_per_contract,
     seed_strike,
@@ -20,6 +18,7 @@ from trading.rules import (
     size_contracts,
     snap_down,
 )
+from trading.strategy import StrategyError, StrategyParams
 
 
 @pytest.mark.parametrize("spot,delta,strike", [

@@ -12,14 +12,15 @@ from data.errors import BadInput
 from trading.choices import MIN_CLOSED_TRADES, OBJECTIVES
 from trading.cli.params import (
     DATE,
+    GRID,
     INDEX,
-    Number,
     Whole,
     command,
     context,
     db_option,
     grid_options,
     json_option,
+    knob_option,
     progress_printer,
     source_option,
     strategy_options,
@@ -60,23 +61,23 @@ def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.d
     from trading.cli import render
     from trading.spx_wheel_system import grid_base
 
-    base = grid_base(deltas, dtes, knobs)
+    base, ctx = grid_base(deltas, dtes, knobs), context(db_url)
     calibration, run_id, params_id, cleared = workflows.calibrate(
-        context(db_url), source, offline, _start(start, start_option), end, base, deltas, dtes, objective,
-        min_trades, progress_printer())
+        ctx, source, offline, _start(start, start_option), end, base, deltas, dtes, objective, min_trades,
+        progress_printer())
     if cleared:
         click.echo(f"A new calibration clears the trading halt ({cleared}).", err=True)
     if as_json and run_id is not None:
         click.echo(render.to_json(render.calibration_json(calibration, run_id, params_id)))
     elif not as_json:
-        click.echo("\n".join(render.calibration_lines(calibration, base.strike_rule, db_url, run_id, params_id)))
+        click.echo("\n".join(render.calibration_lines(calibration, base.strike_rule, ctx.shown_db, run_id,
+                                                       params_id)))
     calibration.best_combination  # raises CalibrationError (exit 1) when no combination was eligible
 
 
 @command("backtest")
-@click.option("--delta", "put_delta", type=Number(0, 1, low_open=True, high_open=True), required=True,
-              help="Put delta, e.g. 0.15.")
-@click.option("--dte", "dte_target", type=Whole(0, 3650), required=True, help="Days-to-expiry target, e.g. 45.")
+@knob_option(GRID["put_delta"])
+@knob_option(GRID["dte_target"])
 @window_options
 @click.option("--show-trades", is_flag=True, help="List every trade.")
 @source_option
@@ -93,7 +94,7 @@ def backtest_cmd(put_delta: float, dte_target: int, start_option: dt.date | None
     """
     from trading import workflows
     from trading.cli import render
-    from trading.rules import StrategyParams
+    from trading.strategy import StrategyParams
 
     params = StrategyParams(put_delta=put_delta, dte_target=dte_target, **knobs)
     calibration, run_id = workflows.backtest(context(db_url), source, offline, start_option, end, params)

@@ -134,9 +134,9 @@ def settle_cmd(expiry: dt.date, value: float, db_url: str, as_json: bool) -> Non
     Example:
       spx-wheel settle --expiry 2026-08-21 --value 6512.30
     """
+    from backtest.records import TradeRecord
     from trading import workflows
     from trading.cli import render
-    from trading.records import TradeRecord
 
     again = [TradeRecord.of_position(p) for p in workflows.settle(context(db_url), expiry, value)]
     if as_json:
@@ -162,9 +162,9 @@ def fill_cmd(position_id: int, price: float, db_url: str, as_json: bool) -> None
     Example:
       spx-wheel fill 12 --price 15.35
     """
+    from backtest.records import TradeRecord
     from trading import workflows
     from trading.cli import render
-    from trading.records import TradeRecord
 
     record = TradeRecord.of_position(workflows.fill(context(db_url), position_id, price))
     click.echo(render.to_json(render.trade_row(record)) if as_json else

@@ -9,12 +9,16 @@ import logging
 import os
 import re
 import sys
+from dataclasses import Field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
-from trading.choices import DEFAULT_DELTAS, DEFAULT_DTES, EXPIRY_SETS, MARGIN_MODELS, STRIKE_RULES
+from trading.choices import DEFAULT_DELTAS, DEFAULT_DTES
+from trading.strategy import StrategyParams, knobs
+
+GRID = {f.name: f for f in fields(StrategyParams) if f.metadata["grid"]}
 
 NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")  # ASCII digits: no 'inf', 'nan', '٣'
 WHOLE = re.compile(r"[+-]?[0-9]+")
@@ -204,41 +208,46 @@ def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--as-of", type=DATE, help="The day to act for (default: today in New York).")(f)
 
 
-STRATEGY_OPTIONS = [
-    click.option("--strike-rule", type=click.Choice(STRIKE_RULES), default="seed", show_default=True,
-                 help="seed: spot*(1-(0.04+delta*0.15)) to $5; bs-delta: strike with that Black-Scholes delta."),
-    click.option("--expiries", type=click.Choice(EXPIRY_SETS), default="all", show_default=True,
-                 help="Expirations to choose from: every listed Friday, or third-Friday monthlies only."),
-    click.option("--margin", type=click.Choice(MARGIN_MODELS), default="regt", show_default=True,
-                 help="Margin model: Reg-T exchange minimum, or fully cash-secured (100 x strike)."),
-    click.option("--capital", type=Number(1_000, 1e12), default=500_000.0, show_default=True,
-                 help="Starting capital in dollars."),
-    click.option("--contracts-per-trade", type=Whole(1, 10_000), default=1, show_default=True),
-    click.option("--max-open", "max_open_positions", type=Whole(1, 1_000), default=3, show_default=True,
-                 help="Most positions open at once."),
-    click.option("--max-margin-pct", type=Number(0, 1, low_open=True), default=0.50, show_default=True,
-                 help="Largest share of equity committed to margin."),
-    click.option("--min-vix", type=Number(0, 1_000), default=12.0, show_default=True),
-    click.option("--max-vix", type=Number(0, 1_000), default=35.0, show_default=True),
-    click.option("--slippage", type=Number(0, 1, high_open=True), default=0.05, show_default=True,
-                 help="Share of the option price given up on entry (at least $0.05)."),
-    click.option("--fee", type=Number(0, 1_000), default=1.50, show_default=True,
-                 help="All-in cost per contract in dollars."),
-]
+def value_type(f: Field[Any], whole_list: bool = False) -> click.ParamType:
+    """The click type of a StrategyParams field, from its declaration."""
+    meta = f.metadata
+    if meta["choices"]:
+        return click.Choice(meta["choices"])
+    if f.type == "int":
+        return Whole(int(meta["low"]), int(meta["high"]))
+    return Number(meta["low"], meta["high"], meta["low_open"], meta["high_open"])
 
 
-def strategy_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(STRATEGY_OPTIONS):
-        f = option(f)
-    return f
+def knob_option(f: Field[Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The option of a StrategyParams field: --field-name (or its declared flag), type, default, help."""
+    flag = f.metadata["option"] or "--" + f.name.replace("_", "-")
+    if f.default is None:  # a grid dimension: no default
+        return click.option(flag, f.name, type=value_type(f), required=True, help=f.metadata["help"])
+    return click.option(flag, f.name, type=value_type(f), default=f.default, show_default=True,
+                        help=f.metadata["help"])
+
+
+def strategy_options_of(declaration: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Every rule knob of a strategy declaration as an option."""
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        for knob in reversed(knobs(declaration)):
+            f = knob_option(knob)(f)
+        return f
+
+    return decorate
+
+
+strategy_options = strategy_options_of(StrategyParams)
 
 
 def grid_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--dtes", type=NumberList(Whole(0, 3650)), default=",".join(map(str, DEFAULT_DTES)),
-                     show_default=True, help="Days-to-expiry targets to test, comma-separated.")(f)
-    return click.option("--deltas", type=NumberList(Number(0, 1, low_open=True, high_open=True)),
-                        default=",".join(map(str, DEFAULT_DELTAS)), show_default=True,
-                        help="Put deltas to test, comma-separated.")(f)
+    """The grid's dimensions (put delta, DTE) as comma-separated lists."""
+    for name, default in reversed([("put_delta", DEFAULT_DELTAS), ("dte_target", DEFAULT_DTES)]):
+        dimension = GRID[name]
+        f = click.option(dimension.metadata["grid"], type=NumberList(value_type(dimension)),
+                         default=",".join(map(str, default)), show_default=True,
+                         help=f"{dimension.metadata['help'].split(',')[0]}s to test, comma-separated.")(f)
+    return f
 
 
 def fetch_progress() -> Callable[[str, int, int], None]:

@@ -12,11 +12,10 @@ import csv
 import datetime as dt
 import json
 import math
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
+from backtest.records import TradeRecord
 from backtest.values import defined
-from trading.records import TradeRecord
 
 if TYPE_CHECKING:
     from backtest.metrics import Metrics
@@ -25,12 +24,6 @@ if TYPE_CHECKING:
 ESTIMATED_WARNING_SHARE = 0.25
 NUMERIC = {"id", "strike", "n", "contracts", "price", "fill", "premium", "delta", "settlement", "P&L", "pnl",
            "entry_delta", "value"}
-
-
-def shown_home(path: str) -> str:
-    """A path under the home folder written from ~, as a user would type it."""
-    home = str(Path.home())
-    return "~" + path[len(home):] if path.startswith(home + "/") else path
 
 
 def pct(value: float | None, signed: bool = False, digits: int = 1) -> str:
@@ -207,8 +200,8 @@ def check_lines(report: Any, halted_now: bool) -> list[str]:
     state = report.status
     divergence = "n/a" if report.divergence is None else f"{report.divergence:+.1f}%"
     lines += ["", "BACKTEST COMPARISON:", f"  Live Win Rate: {pct(report.live_win_rate)}",
-              f"  Backtest Win Rate: {pct(p.backtest_win_rate)}  (WheelParameters #{p.id}: delta {p.put_delta:.2f},"
-              f" DTE {p.dte_target}, {p.window_start} .. {p.window_end})",
+              f"  Backtest Win Rate: {pct(p.backtest_win_rate)}  (WheelParameters #{p.id}: delta "
+              f"{p.strategy['put_delta']:.2f}, DTE {p.strategy['dte_target']}, {p.window_start} .. {p.window_end})",
               f"  Divergence: {divergence} {'✓' if state.exit_code == 0 else '!'} {state.name}"]
     if report.likelihood is not None:
         lines.append("  Likelihood of a record this far off if the backtest rate were true: "
@@ -246,10 +239,9 @@ def calibration_json(calibration: Any, run_id: int, params_id: int | None) -> di
             "min_trades": calibration.min_trades, "run_id": run_id, "parameters_id": params_id}
 
 
-def calibration_lines(calibration: Any, strike_rule: str, db_url: str, run_id: int | None,
+def calibration_lines(calibration: Any, strike_rule: str, shown_db: str, run_id: int | None,
                       params_id: int | None) -> list[str]:
     """The seed's calibration output: every combination, BEST, DATA QUALITY, where it was saved."""
-    from db.session import shown_url
     from trading.choices import OBJECTIVES
 
     lines = [f"Calibrating {calibration.start} .. {calibration.end} on the {calibration.source} source "
@@ -265,7 +257,7 @@ def calibration_lines(calibration: Any, strike_rule: str, db_url: str, run_id: i
     lines += [f"\nBEST: Delta={best.put_delta:.2f}, DTE={best.dte_target} ({OBJECTIVES[calibration.objective][0]})",
               "", *data_quality(calibration.real, calibration.estimated, calibration.stand_in_settlements),
               f"\nSaved as WheelParameters #{params_id} (calibration run #{run_id}) in "
-              f"{shown_home(shown_url(db_url))}.", "Show them with: spx-wheel params"]
+              f"{shown_db}.", "Show them with: spx-wheel params"]
     return lines
 
 
@@ -300,17 +292,22 @@ def quote_text(document: dict[str, Any]) -> str:
 
 
 def parameters_json(saved: Any) -> dict[str, Any]:
-    """A saved parameter set, money in dollars."""
-    fields = {c.key: getattr(saved, c.key) for c in saved.__table__.columns}
-    for key in ("capital", "fee"):
-        fields[key] = fields.pop(f"{key}_cents") / 100
-    return fields
+    """A saved parameter set: its record, then its strategy (money in dollars, shares as fractions)."""
+    record = {c.key: getattr(saved, c.key) for c in saved.__table__.columns if c.key != "strategy"}
+    return {**record, **saved.strategy}
 
 
 def parameters_text(saved: Any) -> str:
-    fields = parameters_json(saved)
-    shown = {**fields, "capital": dollars(fields["capital"]), "fee": dollars(fields["fee"])}
-    for key in ("backtest_win_rate", "backtest_total_return", "backtest_max_drawdown", "max_margin_pct", "slippage"):
-        shown[key] = pct(fields[key], key == "backtest_total_return")
-    shown["backtest_sharpe"] = number(fields["backtest_sharpe"])
+    """The same as name-value lines, each strategy field shown by its declared unit."""
+    from dataclasses import fields
+
+    from trading.strategy import StrategyParams
+
+    shown = parameters_json(saved)
+    units = {f.name: f.metadata["unit"] for f in fields(StrategyParams)}
+    units.update(backtest_win_rate="share", backtest_max_drawdown="share")
+    for key, unit in units.items():
+        shown[key] = dollars(shown[key]) if unit == "dollars" else pct(shown[key]) if unit == "share" else shown[key]
+    shown["backtest_total_return"] = pct(shown["backtest_total_return"], True)
+    shown["backtest_sharpe"] = number(shown["backtest_sharpe"])
     return "WheelParameters (active):\n" + pairs(list(shown.items()))

@@ -1,0 +1,66 @@
+"""One record type for a trade, live or backtest, as every output shows it. Light on purpose: the commands
+that only read the book use it without importing the engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from backtest.spx_premium_backtest import Trade
+
+
+def _dollars(cents: int | None) -> float | None:
+    return None if cents is None else cents / 100
+
+
+@dataclass(frozen=True)
+class TradeRecord:
+    """A trade as every output shows it (deltas positive, money in dollars). The optional fields belong to
+    live positions (id, fill source, the day it was settled) or to a stored run (its combination)."""
+
+    ticker: str
+    root: str
+    entry_date: dt.date
+    expiry: dt.date
+    strike: float
+    contracts: int
+    price: float  # the put's price at entry, before slippage
+    price_source: str  # real / estimated / manual
+    fill: float
+    premium: float  # net dollars received
+    entry_delta: float  # positive
+    settlement: float | None
+    settlement_source: str | None  # real / stand-in / manual
+    pnl: float | None
+    id: int | None = None
+    fill_source: str | None = None
+    settled_on: dt.date | None = None
+    put_delta: float | None = None
+    dte_target: int | None = None
+
+    @property
+    def status(self) -> str:
+        return "open" if self.pnl is None else ("win" if self.pnl > 0 else "loss")
+
+    @classmethod
+    def of_trade(cls, t: Trade) -> TradeRecord:
+        return cls(t.ticker, t.root, t.entry_date, t.expiry, t.strike, t.contracts, round(t.entry_price, 4),
+                   t.source, t.fill, t.premium, round(-t.entry_delta, 4), t.settlement, t.settlement_source, t.pnl)
+
+    @classmethod
+    def of_position(cls, p: Any) -> TradeRecord:
+        """From a live position row (db.models.Position)."""
+        return cls(p.ticker, p.root, p.opened_on, p.expiry, p.strike_cents / 100, p.contracts, p.price_cents / 100,
+                   p.price_source, p.fill_cents / 100, p.premium_cents / 100, round(-p.entry_delta, 4),
+                   _dollars(p.settlement_cents), p.settlement_source, _dollars(p.pnl_cents), id=p.id,
+                   fill_source=p.fill_source, settled_on=p.settled_on)
+
+    @classmethod
+    def of_stored(cls, t: Any, put_delta: float, dte_target: int) -> TradeRecord:
+        """From a stored backtest trade row (db.models.BacktestTrade) and its combination."""
+        return cls(t.ticker, t.root, t.entry_date, t.expiry, t.strike_cents / 100, t.contracts,
+                   t.entry_price_cents / 100, t.source, t.fill_cents / 100, t.premium_cents / 100,
+                   round(-t.entry_delta, 4), _dollars(t.settlement_cents), t.settlement_source,
+                   _dollars(t.pnl_cents), put_delta=put_delta, dte_target=dte_target)

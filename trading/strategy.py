@@ -1,0 +1,86 @@
+"""The strategy's parameters, declared once: each field's metadata (help, range or choices, unit, option name)
+is what the command line's options, the validation, the stored form and the rendering are derived from.
+Adding a knob is one field here. A light module: the command line reads it without importing the engine."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import Field, asdict, dataclass, field, fields
+from typing import Any
+
+from data.errors import BadInput
+from trading.choices import EXPIRY_SETS, MARGIN_MODELS, STRIKE_RULES
+
+
+class StrategyError(BadInput):
+    """Strategy parameters out of range."""
+
+
+def knob(default: Any, help: str, *, low: float | None = None, high: float | None = None, low_open: bool = False,
+         high_open: bool = False, choices: tuple[str, ...] = (), unit: str = "", option: str = "",
+         grid: str = "") -> Any:
+    """A field of StrategyParams with what the command line and the renderers need to know about it.
+    `unit`: 'dollars' or 'share' (shown as money or a percentage); `option`: the CLI flag when it is not
+    --field-name; `grid`: the calibrate option that lists several values (the backtest option is `option`)."""
+    return field(default=default, metadata={"help": help, "low": low, "high": high, "low_open": low_open,
+                                            "high_open": high_open, "choices": choices, "unit": unit,
+                                            "option": option, "grid": grid})
+
+
+@dataclass(frozen=True)
+class StrategyParams:
+    """Every knob of the strategy, validated when built from its declaration."""
+
+    put_delta: float = knob(None, "Put delta, e.g. 0.15.", low=0, high=1, low_open=True, high_open=True,
+                            option="--delta", grid="--deltas")
+    dte_target: int = knob(None, "Days-to-expiry target, e.g. 45.", low=0, high=3650, option="--dte", grid="--dtes")
+    strike_rule: str = knob("seed", "seed: spot*(1-(0.04+delta*0.15)) to $5; bs-delta: strike with that "
+                                    "Black-Scholes delta.", choices=STRIKE_RULES)
+    expiries: str = knob("all", "Expirations to choose from: every listed Friday, or third-Friday monthlies only.",
+                         choices=EXPIRY_SETS)
+    margin: str = knob("regt", "Margin model: Reg-T exchange minimum, or fully cash-secured (100 x strike).",
+                       choices=MARGIN_MODELS)
+    capital: float = knob(500_000.0, "Starting capital in dollars.", low=1_000, high=1e12, unit="dollars")
+    contracts_per_trade: int = knob(1, "Contracts sold per trade (fewer when the margin cap binds).", low=1,
+                                    high=10_000)
+    max_open_positions: int = knob(3, "Most positions open at once.", low=1, high=1_000, option="--max-open")
+    max_margin_pct: float = knob(0.50, "Largest share of equity committed to margin.", low=0, high=1, low_open=True,
+                                 unit="share")
+    min_vix: float = knob(12.0, "No new position below this VIX close.", low=0, high=1_000)
+    max_vix: float = knob(35.0, "No new position above this VIX close.", low=0, high=1_000)
+    slippage: float = knob(0.05, "Share of the option price given up on entry (at least $0.05).", low=0, high=1,
+                           high_open=True, unit="share")
+    fee: float = knob(1.50, "All-in cost per contract in dollars.", low=0, high=1_000, unit="dollars")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            problem = out_of_range(f, getattr(self, f.name))
+            if problem:
+                raise StrategyError(f"{f.name.replace('_', ' ')} {problem}")
+        if self.min_vix > self.max_vix:
+            raise StrategyError(f"need min VIX <= max VIX, got {self.min_vix}..{self.max_vix}")
+
+    def stored(self) -> dict[str, Any]:
+        """The stored form (a JSON object); `StrategyParams(**stored)` gives the same parameters back."""
+        return asdict(self)
+
+
+def out_of_range(f: Field[Any], value: Any) -> str:
+    """Why `value` does not fit the field's declaration ('' when it does)."""
+    meta = f.metadata
+    if meta["choices"]:
+        return "" if value in meta["choices"] else f"must be one of {', '.join(meta['choices'])}, got {value!r}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"must be a finite number, got {value!r}"
+    low, high = meta["low"], meta["high"]
+    below = low is not None and (value <= low if meta["low_open"] else value < low)
+    above = high is not None and (value >= high if meta["high_open"] else value > high)
+    if below or above:
+        return (f"must be in {'(' if meta['low_open'] else '['}{low:g}, {high:g}{')' if meta['high_open'] else ']'}, "
+                f"got {value:g}")
+    return ""
+
+
+def knobs(declaration: type = StrategyParams) -> tuple[Field[Any], ...]:
+    """The fields that are not grid dimensions (the rule knobs every command shares)."""
+    return tuple(f for f in fields(declaration) if not f.metadata["grid"])
