@@ -16,7 +16,7 @@ import numpy as np
 from data.calendar import listed_fridays
 from data.market import EmbeddedSource, load_bundled
 from trading.choices import DEFAULT_DELTAS, DEFAULT_DTES
-from trading.spx_wheel_system import run_grid
+from trading.optimizer import run_grid
 from trading.strategy import StrategyParams
 
 START, END = dt.date(1990, 1, 2), dt.date(2026, 7, 10)

@@ -79,7 +79,7 @@ def test_the_cli_imports_no_sqlalchemy_and_no_concrete_source():
 
 
 def test_the_live_trader_does_not_import_the_engine():
-    for module in ("trading/trader.py", "trading/monitor.py", "trading/ledger.py", "trading/workflows.py"):
+    for module in ("trading/trader.py", "trading/monitor.py", "trading/ledger.py", "trading/spx_wheel_system.py"):
         assert "backtest.spx_premium_backtest" not in imported_modules(ROOT / module), module
 
 

@@ -1,154 +1,210 @@
-"""WheelParameters, the grid optimizer and its persistence (the entry point of the strategy package)."""
+"""The system's facade: what each command that prices or trades does, start to finish, as one call
+(calibrate, backtest, fetch, quote, update, trade, replay, settle, check, fill). The command line parses, calls
+one of these, renders; the commands that only look at the book call trading/ledger.py.
+
+They take the environment mapping and the clock reading from the command line (which decides "today" once, in
+New York) and pass dates down; nothing below reads either.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from backtest.spx_premium_backtest import BacktestResult, Trade, run_backtest
-from backtest.values import defined
-from data.errors import SpxWheelError
+from backtest.decision import estimated_quote
+from backtest.types import MarketDay
+from data.calendar import is_session, last_calendar_day, nyse_sessions
+from data.errors import BadInput, DataError
 from data.market import MarketSource
-from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
-from trading.choices import OBJECTIVES
-from trading.rules import Rules
+from db.models import Halt, Position
+from db.session import transaction
+from trading.context import Context
+from trading.history_updates import UpdateReport, update_history
+from trading.ledger import TradeError, active_parameters, resume
+from trading.monitor import STOP, Performance, halt_if_stopped, performance
+from trading.rules import listed_put
+from trading.sources import free_daily_clients, window_dates
+from trading.optimizer import Calibration, run_grid, save_calibration
 from trading.strategy import StrategyParams
+from trading.trader import (
+    DailyReport,
+    ManualInputs,
+    already_ran,
+    plan_daily,
+    record_fill,
+    record_manual_settlement,
+    run_daily,
+    settlement_window_start,
+)
 
 
-class CalibrationError(SpxWheelError):
-    """No combination of the grid can be chosen."""
+def grid_over_window(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
+                     base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int], objective: str,
+                     min_trades: int = 0, progress: Callable[[int, int], None] = lambda done, total: None,
+                     ) -> tuple[sessionmaker[Session], MarketSource, Calibration]:
+    """The data phase and the grid, as calibrate, backtest and fetch need them: open the database, choose the
+    window, prepare the source, then run the grid to the source's fixed point."""
+    factory = ctx.open()
+    market = ctx.source(factory, source, offline)
+    start, end = window_dates(market, start, end, ctx.today)
+    market.prepare(start, end)
+    calibration = market.resolve(lambda: run_grid(market, base, deltas, dtes, start, end, objective, min_trades,
+                                                  progress))
+    return factory, market, calibration
 
 
-@dataclass(frozen=True)
-class Combination:
-    params: StrategyParams
-    result: BacktestResult
+def calibrate(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
+              base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int], objective: str,
+              min_trades: int, progress: Callable[[int, int], None]) -> tuple[Calibration, int | None,
+                                                                               int | None, int]:
+    """Run the grid and, when a combination is eligible, save it: (calibration, run id, parameters id, halts
+    cleared). With no eligible combination nothing is saved (the ids are None)."""
+    factory, _, calibration = grid_over_window(ctx, source, offline, start, end, base, deltas, dtes, objective,
+                                               min_trades, progress)
+    if calibration.best is None:
+        return calibration, None, None, 0
+    with transaction(factory, write=True) as session:
+        run, saved = save_calibration(session, calibration, "calibrate", ctx.today, ctx.now)
+        cleared = resume(session, ctx.now, "calibrate")
+        assert saved is not None
+        return calibration, run.id, saved.id, cleared
 
 
-@dataclass(frozen=True)
-class Calibration:
-    start: dt.date
-    end: dt.date
-    source: str
-    objective: str
-    combinations: list[Combination]
-    best: int | None  # index into combinations; None when no combination is eligible
-    min_trades: int = 0  # closed trades a combination needs to be chosen
-
-    def eligible(self, combination: Combination) -> bool:
-        return combination.result.metrics.trades >= self.min_trades
-
-    @property
-    def best_combination(self) -> Combination:
-        if self.best is None:
-            raise CalibrationError(f"no combination closed at least {self.min_trades} trades between {self.start} "
-                                   f"and {self.end}: nothing saved (widen the window or lower --min-trades)")
-        return self.combinations[self.best]
-
-    @property
-    def real(self) -> int:
-        return sum(c.result.real for c in self.combinations)
-
-    @property
-    def estimated(self) -> int:
-        return sum(c.result.estimated for c in self.combinations)
-
-    @property
-    def stand_in_settlements(self) -> int:
-        return sum(c.result.stand_in_settlements for c in self.combinations)
+def backtest(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
+             params: StrategyParams) -> tuple[Calibration, int]:
+    """One combination, stored as a backtest run: (its calibration of one, the run id)."""
+    factory, _, calibration = grid_over_window(ctx, source, offline, start, end, params, [params.put_delta],
+                                               [params.dte_target], "sharpe")
+    with transaction(factory, write=True) as session:
+        run, _ = save_calibration(session, calibration, "backtest", ctx.today, ctx.now)
+        return calibration, run.id
 
 
-def _score(value: float) -> float:
-    known = defined(value)
-    return -math.inf if known is None else known
+def fetch(ctx: Context, start: dt.date | None, end: dt.date | None, base: StrategyParams,
+          deltas: Sequence[float], dtes: Sequence[int]) -> tuple[Calibration, int]:
+    """Fill the Polygon cache with everything the window's grid needs: (the calibration, requests made)."""
+    _, market, calibration = grid_over_window(ctx, "polygon", False, start, end, base, deltas, dtes, "sharpe")
+    return calibration, market.requests_made()
 
 
-def rank_key(objective: str, combination: Combination) -> tuple[float, float, int]:
-    """Higher is better: the objective, then Sharpe, then fewer trades."""
-    m = combination.result.metrics
-    return _score(OBJECTIVES[objective][1](m)), _score(m.sharpe), -m.trades
+def quote(ctx: Context, source: str, offline: bool, day: dt.date, expiry: dt.date,
+          strike: float) -> dict[str, Any]:
+    """A listed put's estimated premium, IV and delta at a day's close, with its real close where known."""
+    if expiry <= day:
+        raise BadInput(f"expiry {expiry} must be after the date {day}")
+    if expiry > last_calendar_day():
+        raise BadInput(f"expiry {expiry} is beyond the NYSE calendar ({last_calendar_day()})")
+    factory = ctx.open()
+    market = ctx.source(factory, source, offline)
+    market.prepare(day - dt.timedelta(days=7), day, listings_from=day)
+    history = market.history()
+    i = history.index_of(day)
+    contract = market.resolve(lambda: listed_put(market, day, expiry, strike))
+    q = estimated_quote(MarketDay(day, float(history.spx_close[i]), float(history.vix[i]),
+                                  float(history.vix3m[i]), float(history.rate[i])), contract)
+    closes = market.resolve(lambda: market.option_closes(contract, (day,)))
+    real_close = None if closes is None or math.isnan(closes[0]) else float(closes[0])
+    return {"ticker": contract.ticker, "date": day, "spot": float(history.spx_close[i]),
+            "vix": float(history.vix[i]), "premium": round(q.price, 4), "iv": round(q.iv, 6),
+            "delta": round(-q.delta, 6), "source": "estimated", "real_close": real_close}
 
 
-def grid_base(deltas: Sequence[float], dtes: Sequence[int], knobs: dict[str, Any]) -> StrategyParams:
-    """Validate every combination of the grid before anything runs; return the first (the others' knobs)."""
-    combinations = [StrategyParams(put_delta=d, dte_target=n, **knobs) for d in deltas for n in dtes]
-    return combinations[0]
+def update(ctx: Context, progress: Callable[[str], None] = lambda name: None) -> UpdateReport:
+    """Extend the local market history from the free daily files."""
+    factory = ctx.open()
+    return _update(ctx, factory, progress)
 
 
-def run_grid(source: MarketSource, base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int],
-             start: dt.date, end: dt.date, objective: str, min_trades: int = 0,
-             progress: Callable[[int, int], None] = lambda done, total: None) -> Calibration:
-    """Backtest every delta x DTE combination with the other knobs of `base`, and pick the best of those with at
-    least `min_trades` closed trades."""
-    combinations = []
-    grid = [(d, n) for d in deltas for n in dtes]
-    for done, (delta, dte) in enumerate(grid, start=1):
-        params = replace(base, put_delta=delta, dte_target=dte)
-        result = run_backtest(source, Rules(params), start, end, params.capital, params.expiries == "monthly")
-        combinations.append(Combination(params, result))
-        progress(done, len(grid))
-    eligible = [i for i, c in enumerate(combinations) if c.result.metrics.trades >= min_trades]
-    best = max(eligible, key=lambda i: rank_key(objective, combinations[i])) if eligible else None
-    first = combinations[0].result
-    return Calibration(first.start, first.end, source.name, objective, combinations, best, min_trades)
+def _update(ctx: Context, factory: sessionmaker[Session], progress: Callable[[str], None]) -> UpdateReport:
+    from data.free_daily import fetch_daily_files  # requests: only for the commands that go to the network
+
+    cboe, fred = free_daily_clients(ctx.environ)
+    files = fetch_daily_files(cboe, fred, progress)
+    with transaction(factory, write=True) as session:
+        return update_history(session, files, ctx.now)
 
 
-def _cents(value: float | None) -> int | None:
-    return None if value is None else round(value * 100)
+def _refuse_future(ctx: Context, day: dt.date) -> None:
+    if day > ctx.today:
+        raise BadInput(f"{day} is after today ({ctx.today} in New York): a daily run acts for a day that has "
+                       "happened")
 
 
-def _trade_rows(result_id: int, trades: Sequence[Trade]) -> list[dict[str, object]]:
-    return [dict(result_id=result_id, ticker=t.ticker, root=t.root, entry_date=t.entry_date, expiry=t.expiry,
-                 strike_cents=_cents(t.strike), contracts=t.contracts, entry_price_cents=_cents(t.entry_price),
-                 fill_cents=_cents(t.fill), premium_cents=_cents(t.premium), source=t.source,
-                 entry_delta=t.entry_delta, settlement_cents=_cents(t.settlement),
-                 settlement_source=t.settlement_source, pnl_cents=_cents(t.pnl))
-            for t in trades]
+def trade(ctx: Context, source: str, offline: bool, day: dt.date, manual: ManualInputs, dry_run: bool,
+          update_first: bool, warn: Callable[[str], None]) -> DailyReport:
+    """The daily run for `day`: settle, then open at most one position (a dry run writes nothing)."""
+    _refuse_future(ctx, day)
+    factory = ctx.open()
+    if update_first and source == "embedded":
+        try:
+            _update(ctx, factory, lambda name: None)
+        except (DataError, BadInput) as exc:
+            warn(f"the update failed, trading on the local history as it is: {exc}")
+    market = ctx.source(factory, source, offline)
+    return _trade_day(ctx, factory, market, day, manual, dry_run)
 
 
-def save_calibration(session: Session, calibration: Calibration, kind: str, today: dt.date,
-                     now: dt.datetime) -> tuple[CalibrationRun, WheelParameters | None]:
-    """Store the run, every combination and its trades; for a calibration also the best as WheelParameters."""
-    base = calibration.combinations[0].params
-    settings = {k: v for k, v in asdict(base).items() if k not in ("put_delta", "dte_target")}
-    settings["grid"] = [[c.params.put_delta, c.params.dte_target] for c in calibration.combinations]
-    run = CalibrationRun(created_at=now, calibration_date=today, kind=kind, window_start=calibration.start,
-                         window_end=calibration.end, source=calibration.source, objective=calibration.objective,
-                         settings=settings)
-    session.add(run)
-    session.flush()
-    rows = []
-    for index, combination in enumerate(calibration.combinations):
-        m, result = combination.result.metrics, combination.result
-        row = CombinationResult(run_id=run.id, put_delta=combination.params.put_delta,
-                                dte_target=combination.params.dte_target, trades=m.trades, wins=m.wins,
-                                win_rate=defined(m.win_rate), total_return=m.total_return,
-                                cagr=defined(m.cagr), max_drawdown=m.max_drawdown, sharpe=defined(m.sharpe),
-                                sortino=defined(m.sortino), calmar=defined(m.calmar), real=result.real,
-                                estimated=result.estimated, best=index == calibration.best)
-        session.add(row)
-        rows.append(row)
-    session.flush()
-    trade_rows = [r for row, c in zip(rows, calibration.combinations, strict=True)
-                  for r in _trade_rows(row.id, c.result.trades)]
-    if trade_rows:
-        session.execute(insert(BacktestTrade), trade_rows)
-    if kind != "calibrate":
-        return run, None
-    best = calibration.best_combination
-    best_row = rows[calibration.combinations.index(best)]
-    p, m = best.params, best.result.metrics
-    params = WheelParameters(
-        created_at=now, calibration_date=today, run_id=run.id, result_id=best_row.id, strategy=p.stored(),
-        backtest_trades=m.trades,
-        backtest_win_rate=defined(m.win_rate), backtest_total_return=m.total_return,
-        backtest_max_drawdown=m.max_drawdown, backtest_sharpe=defined(m.sharpe), source=calibration.source,
-        window_start=calibration.start, window_end=calibration.end, objective=calibration.objective)
-    session.add(params)
-    session.flush()
-    return run, params
+def _trade_day(ctx: Context, factory: sessionmaker[Session], market: MarketSource, day: dt.date,
+               manual: ManualInputs, dry_run: bool) -> DailyReport:
+    if market.fetches:  # learn what the day needs, then fetch it
+        with transaction(factory) as session:
+            first = settlement_window_start(session, day)
+        market.prepare(first, day, listings_from=day)
+        market.resolve(lambda: plan_daily(factory, market, day, ctx.now, manual))
+    with transaction(factory) as session:  # a day already done is told without a write (a read-only database)
+        done = already_ran(session, day)
+    if done is not None:
+        return done
+    if dry_run:
+        return plan_daily(factory, market, day, ctx.now, manual)
+    with transaction(factory, write=True) as session:
+        return run_daily(session, market, day, ctx.now, manual)
+
+
+def replay(ctx: Context, source: str, offline: bool, start: dt.date, end: dt.date,
+           each: Callable[[DailyReport], None]) -> int:
+    """The daily run for every NYSE session from start to end, in order, each its own transaction exactly as a
+    separate `trade` would be (one process, so the data is loaded once). Returns the sessions run."""
+    if start > end:
+        raise BadInput(f"START {start} is after END {end}")
+    _refuse_future(ctx, end)
+    factory = ctx.open()
+    market = ctx.source(factory, source, offline)
+    sessions = nyse_sessions(start, end)
+    for day in sessions:
+        each(_trade_day(ctx, factory, market, day, ManualInputs(), False))
+    return len(sessions)
+
+
+def settle(ctx: Context, expiry: dt.date, value: float) -> list[Position]:
+    """Record a settlement value given by hand; returns the positions settled again at it."""
+    if not is_session(expiry):
+        raise BadInput(f"{expiry} is not an NYSE trading day, so no SPX option expires on it")
+    with transaction(ctx.open(), write=True) as session:
+        return record_manual_settlement(session, expiry, value, ctx.now)
+
+
+def check(ctx: Context, source: str, offline: bool, day: dt.date, min_trades: int) -> tuple[Performance,
+                                                                                              Halt | None]:
+    """Live results as of `day` against the active parameters' backtest; sets a halt on STOP TRADING."""
+    _refuse_future(ctx, day)
+    factory = ctx.open()
+    market = ctx.source(factory, source, offline)
+    market.prepare(day - dt.timedelta(days=7), day, listings_from=day + dt.timedelta(days=1))
+    with transaction(factory) as session:
+        saved = active_parameters(session)
+        if saved is None:
+            raise TradeError("no parameters saved yet: run spx-wheel calibrate first")
+        report = market.resolve(lambda: performance(session, market, day, saved, min_trades))
+    if report.status is not STOP or report.halt is not None:
+        return report, None
+    with transaction(factory, write=True) as session:  # only a STOP writes, so a read-only database serves check
+        return report, halt_if_stopped(session, report, ctx.now)
+
+
+def fill(ctx: Context, position_id: int, price: float) -> Position:
+    with transaction(ctx.open(), write=True) as session:
+        return record_fill(session, position_id, price)

@@ -1,5 +1,5 @@
 """The spx-wheel command line: the only package that imports click. Each command parses, calls one workflow of
-the core (trading/workflows.py, imported when the command runs) and renders (render.py)."""
+the core (the facade trading/spx_wheel_system.py, imported when the command runs) and renders (render.py)."""
 
 from __future__ import annotations
 

@@ -57,12 +57,12 @@ def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.d
       spx-wheel calibrate 2022-01-01 --optimize sharpe
       spx-wheel calibrate --start 2015-01-01 --end 2019-12-31 --deltas 0.15,0.2 --dtes 30,45 --json
     """
-    from trading import workflows
+    from trading import spx_wheel_system as system
     from trading.cli import render
-    from trading.spx_wheel_system import grid_base
+    from trading.optimizer import grid_base
 
     base, ctx = grid_base(deltas, dtes, knobs), context(db_url)
-    calibration, run_id, params_id, cleared = workflows.calibrate(
+    calibration, run_id, params_id, cleared = system.calibrate(
         ctx, source, offline, _start(start, start_option), end, base, deltas, dtes, objective, min_trades,
         progress_printer())
     if cleared:
@@ -92,12 +92,12 @@ def backtest_cmd(put_delta: float, dte_target: int, start_option: dt.date | None
     Example:
       spx-wheel backtest --delta 0.15 --dte 45 --start 2020-01-01 --end 2020-12-31 --show-trades
     """
-    from trading import workflows
+    from trading import spx_wheel_system as system
     from trading.cli import render
     from trading.strategy import StrategyParams
 
     params = StrategyParams(put_delta=put_delta, dte_target=dte_target, **knobs)
-    calibration, run_id = workflows.backtest(context(db_url), source, offline, start_option, end, params)
+    calibration, run_id = system.backtest(context(db_url), source, offline, start_option, end, params)
     if as_json:
         click.echo(render.to_json(render.backtest_json(calibration, run_id, asdict(params))))
     else:
@@ -119,10 +119,10 @@ def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, offline
     Example:
       spx-wheel quote --date 2024-11-05 --expiry 2024-12-20 --strike 5280
     """
-    from trading import workflows
+    from trading import spx_wheel_system as system
     from trading.cli import render
 
-    document = workflows.quote(context(db_url), source, offline, day, expiry, strike)
+    document = system.quote(context(db_url), source, offline, day, expiry, strike)
     if as_json:
         click.echo(render.to_json(document))
     else:
@@ -148,13 +148,13 @@ def fetch_cmd(start: dt.date | None, end_day: dt.date | None, start_option: dt.d
     Example:
       spx-wheel fetch --start 2023-01-01
     """
-    from trading import workflows
+    from trading import spx_wheel_system as system
     from trading.cli import render
-    from trading.spx_wheel_system import grid_base
+    from trading.optimizer import grid_base
 
     if end and end_day and end != end_day:
         raise BadInput(f"END is given twice ({end_day} and --end {end})")
-    calibration, requests = workflows.fetch(context(db_url), _start(start, start_option), end or end_day,
+    calibration, requests = system.fetch(context(db_url), _start(start, start_option), end or end_day,
                                             grid_base(deltas, dtes, knobs), deltas, dtes)
     document = {"window": {"start": calibration.start, "end": calibration.end}, "requests": requests}
     click.echo(render.to_json(document) if as_json else

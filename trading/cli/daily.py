@@ -50,12 +50,12 @@ def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3
       spx-wheel trade --as-of 2020-03-02
       spx-wheel trade --spot 5782.76 --vix 20.49 --price 15.40 --dry-run
     """
-    from trading import workflows
+    from trading import spx_wheel_system as system
     from trading.cli import render
     from trading.trader import ManualInputs
 
     ctx = context(db_url)
-    report = workflows.trade(ctx, source, offline, as_of or ctx.today, ManualInputs(spot, vix, vix3m, price),
+    report = system.trade(ctx, source, offline, as_of or ctx.today, ManualInputs(spot, vix, vix3m, price),
                              dry_run, update_first, lambda text: click.echo(f"Warning: {text}", err=True))
     click.echo(render.to_json(render.daily_json(report, dry_run)) if as_json else
                "\n".join(render.daily_lines(report, dry_run)))
@@ -77,7 +77,7 @@ def replay_cmd(start: dt.date, end: dt.date, source: str, offline: bool, db_url:
     Example:
       spx-wheel replay 2020-01-01 2020-12-31 --db replay.db
     """
-    from trading import workflows
+    from trading import spx_wheel_system as system
     from trading.cli import render
 
     documents = []
@@ -88,7 +88,7 @@ def replay_cmd(start: dt.date, end: dt.date, source: str, offline: bool, db_url:
         else:
             click.echo("\n".join(render.daily_lines(report, False)))
 
-    sessions = workflows.replay(context(db_url), source, offline, start, end, show)
+    sessions = system.replay(context(db_url), source, offline, start, end, show)
     if as_json:
         click.echo(render.to_json({"start": start, "end": end, "sessions": sessions, "days": documents}))
 
@@ -108,10 +108,10 @@ def update_cmd(db_url: str, as_json: bool) -> None:
     Example:
       spx-wheel update
     """
-    from trading import workflows
+    from trading import spx_wheel_system as system
     from trading.cli import render
 
-    report = workflows.update(context(db_url), fetch_note())
+    report = system.update(context(db_url), fetch_note())
     added = (f"{report.sessions} sessions {report.first} .. {report.last} stored" if report.first
              else "nothing newer than the bundled history")
     click.echo(render.to_json(asdict(report)) if as_json else
@@ -135,10 +135,10 @@ def settle_cmd(expiry: dt.date, value: float, db_url: str, as_json: bool) -> Non
       spx-wheel settle --expiry 2026-08-21 --value 6512.30
     """
     from backtest.records import TradeRecord
-    from trading import workflows
+    from trading import spx_wheel_system as system
     from trading.cli import render
 
-    again = [TradeRecord.of_position(p) for p in workflows.settle(context(db_url), expiry, value)]
+    again = [TradeRecord.of_position(p) for p in system.settle(context(db_url), expiry, value)]
     if as_json:
         click.echo(render.to_json({"expiry": expiry, "value": value, "source": "manual",
                                    "resettled": [render.trade_row(r) for r in again]}))
@@ -163,10 +163,10 @@ def fill_cmd(position_id: int, price: float, db_url: str, as_json: bool) -> None
       spx-wheel fill 12 --price 15.35
     """
     from backtest.records import TradeRecord
-    from trading import workflows
+    from trading import spx_wheel_system as system
     from trading.cli import render
 
-    record = TradeRecord.of_position(workflows.fill(context(db_url), position_id, price))
+    record = TradeRecord.of_position(system.fill(context(db_url), position_id, price))
     click.echo(render.to_json(render.trade_row(record)) if as_json else
                f"Position #{record.id} {record.ticker}: fill ${price:.2f}, premium {render.dollars(record.premium)} "
                "net")

@@ -170,7 +170,7 @@ def _database(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 def context(db_url: str) -> Any:
-    """The workflows' Context: the database, the clock read once by the group, the environment."""
+    """The core's Context: the database, the clock read once by the group, the environment."""
     from trading.context import Context
 
     root = click.get_current_context().find_root()

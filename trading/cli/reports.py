@@ -40,11 +40,11 @@ def check_cmd(ctx: click.Context, as_of: dt.date | None, min_trades: int, source
       spx-wheel check
       spx-wheel check --as-of 2020-12-31 --json
     """
-    from trading import workflows
+    from trading import spx_wheel_system as system
     from trading.cli import render
 
     context_ = context(db_url)
-    report, halt = workflows.check(context_, source, offline, as_of or context_.today, min_trades)
+    report, halt = system.check(context_, source, offline, as_of or context_.today, min_trades)
     click.echo(render.to_json(render.check_json(report, halt is not None)) if as_json else
                "\n".join(render.check_lines(report, halt is not None)))
     ctx.exit(report.status.exit_code)

@@ -1,0 +1,155 @@
+"""The grid optimizer: every combination backtested, ranked by the objective among those with enough closed
+trades, and stored (the run, each combination, every trade, and the best as the active WheelParameters)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from backtest.spx_premium_backtest import BacktestResult, Trade, run_backtest
+from backtest.values import defined
+from data.errors import SpxWheelError
+from data.market import MarketSource
+from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
+from trading.choices import OBJECTIVES
+from trading.rules import Rules
+from trading.strategy import StrategyParams
+
+
+class CalibrationError(SpxWheelError):
+    """No combination of the grid can be chosen."""
+
+
+@dataclass(frozen=True)
+class Combination:
+    params: StrategyParams
+    result: BacktestResult
+
+
+@dataclass(frozen=True)
+class Calibration:
+    start: dt.date
+    end: dt.date
+    source: str
+    objective: str
+    combinations: list[Combination]
+    best: int | None  # index into combinations; None when no combination is eligible
+    min_trades: int = 0  # closed trades a combination needs to be chosen
+
+    def eligible(self, combination: Combination) -> bool:
+        return combination.result.metrics.trades >= self.min_trades
+
+    @property
+    def best_combination(self) -> Combination:
+        if self.best is None:
+            raise CalibrationError(f"no combination closed at least {self.min_trades} trades between {self.start} "
+                                   f"and {self.end}: nothing saved (widen the window or lower --min-trades)")
+        return self.combinations[self.best]
+
+    @property
+    def real(self) -> int:
+        return sum(c.result.real for c in self.combinations)
+
+    @property
+    def estimated(self) -> int:
+        return sum(c.result.estimated for c in self.combinations)
+
+    @property
+    def stand_in_settlements(self) -> int:
+        return sum(c.result.stand_in_settlements for c in self.combinations)
+
+
+def _score(value: float) -> float:
+    known = defined(value)
+    return -math.inf if known is None else known
+
+
+def rank_key(objective: str, combination: Combination) -> tuple[float, float, int]:
+    """Higher is better: the objective, then Sharpe, then fewer trades."""
+    m = combination.result.metrics
+    return _score(OBJECTIVES[objective][1](m)), _score(m.sharpe), -m.trades
+
+
+def grid_base(deltas: Sequence[float], dtes: Sequence[int], knobs: dict[str, Any]) -> StrategyParams:
+    """Validate every combination of the grid before anything runs; return the first (the others' knobs)."""
+    combinations = [StrategyParams(put_delta=d, dte_target=n, **knobs) for d in deltas for n in dtes]
+    return combinations[0]
+
+
+def run_grid(source: MarketSource, base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int],
+             start: dt.date, end: dt.date, objective: str, min_trades: int = 0,
+             progress: Callable[[int, int], None] = lambda done, total: None) -> Calibration:
+    """Backtest every delta x DTE combination with the other knobs of `base`, and pick the best of those with at
+    least `min_trades` closed trades."""
+    combinations = []
+    grid = [(d, n) for d in deltas for n in dtes]
+    for done, (delta, dte) in enumerate(grid, start=1):
+        params = replace(base, put_delta=delta, dte_target=dte)
+        result = run_backtest(source, Rules(params), start, end, params.capital, params.expiries == "monthly")
+        combinations.append(Combination(params, result))
+        progress(done, len(grid))
+    eligible = [i for i, c in enumerate(combinations) if c.result.metrics.trades >= min_trades]
+    best = max(eligible, key=lambda i: rank_key(objective, combinations[i])) if eligible else None
+    first = combinations[0].result
+    return Calibration(first.start, first.end, source.name, objective, combinations, best, min_trades)
+
+
+def _cents(value: float | None) -> int | None:
+    return None if value is None else round(value * 100)
+
+
+def _trade_rows(result_id: int, trades: Sequence[Trade]) -> list[dict[str, object]]:
+    return [dict(result_id=result_id, ticker=t.ticker, root=t.root, entry_date=t.entry_date, expiry=t.expiry,
+                 strike_cents=_cents(t.strike), contracts=t.contracts, entry_price_cents=_cents(t.entry_price),
+                 fill_cents=_cents(t.fill), premium_cents=_cents(t.premium), source=t.source,
+                 entry_delta=t.entry_delta, settlement_cents=_cents(t.settlement),
+                 settlement_source=t.settlement_source, pnl_cents=_cents(t.pnl))
+            for t in trades]
+
+
+def save_calibration(session: Session, calibration: Calibration, kind: str, today: dt.date,
+                     now: dt.datetime) -> tuple[CalibrationRun, WheelParameters | None]:
+    """Store the run, every combination and its trades; for a calibration also the best as WheelParameters."""
+    base = calibration.combinations[0].params
+    settings = {k: v for k, v in asdict(base).items() if k not in ("put_delta", "dte_target")}
+    settings["grid"] = [[c.params.put_delta, c.params.dte_target] for c in calibration.combinations]
+    run = CalibrationRun(created_at=now, calibration_date=today, kind=kind, window_start=calibration.start,
+                         window_end=calibration.end, source=calibration.source, objective=calibration.objective,
+                         settings=settings)
+    session.add(run)
+    session.flush()
+    rows = []
+    for index, combination in enumerate(calibration.combinations):
+        m, result = combination.result.metrics, combination.result
+        row = CombinationResult(run_id=run.id, put_delta=combination.params.put_delta,
+                                dte_target=combination.params.dte_target, trades=m.trades, wins=m.wins,
+                                win_rate=defined(m.win_rate), total_return=m.total_return,
+                                cagr=defined(m.cagr), max_drawdown=m.max_drawdown, sharpe=defined(m.sharpe),
+                                sortino=defined(m.sortino), calmar=defined(m.calmar), real=result.real,
+                                estimated=result.estimated, best=index == calibration.best)
+        session.add(row)
+        rows.append(row)
+    session.flush()
+    trade_rows = [r for row, c in zip(rows, calibration.combinations, strict=True)
+                  for r in _trade_rows(row.id, c.result.trades)]
+    if trade_rows:
+        session.execute(insert(BacktestTrade), trade_rows)
+    if kind != "calibrate":
+        return run, None
+    best = calibration.best_combination
+    best_row = rows[calibration.combinations.index(best)]
+    p, m = best.params, best.result.metrics
+    params = WheelParameters(
+        created_at=now, calibration_date=today, run_id=run.id, result_id=best_row.id, strategy=p.stored(),
+        backtest_trades=m.trades,
+        backtest_win_rate=defined(m.win_rate), backtest_total_return=m.total_return,
+        backtest_max_drawdown=m.max_drawdown, backtest_sharpe=defined(m.sharpe), source=calibration.source,
+        window_start=calibration.start, window_end=calibration.end, objective=calibration.objective)
+    session.add(params)
+    session.flush()
+    return run, params
