@@ -12,6 +12,7 @@ from backtest.types import Entry, Exit, Hold, Holding, MarketDay, Quote, QuoteFn
 from data.contracts import OptionContract
 from data.market import History, MarketSource
 from data.pricing import estimate_put, years_to_settlement
+from data.provenance import PriceSource
 
 
 def settlement_index(history: History, contract: OptionContract) -> int:
@@ -32,7 +33,7 @@ def life_marks(source: MarketSource, history: History, contract: OptionContract,
     if real_close is not None:
         marks = np.where(np.isnan(real_close), marks, real_close)
     real = real_close is not None and not np.isnan(real_close[0])
-    quote = Quote(float(marks[0]), "real" if real else "estimated", float(np.atleast_1d(iv)[0]),
+    quote = Quote(float(marks[0]), PriceSource.REAL if real else PriceSource.ESTIMATED, float(np.atleast_1d(iv)[0]),
                   float(np.atleast_1d(delta)[0]))
     return marks, quote
 
@@ -46,7 +47,7 @@ def estimated_quote(day: MarketDay, contract: OptionContract) -> Quote:
     """The estimate alone (Black-Scholes with the VIX skew model) for a put at a day's close."""
     t = years_to_settlement((contract.expiry - day.date).days, contract.am_settled)
     price, iv, delta = estimate_put(day.spot, contract.strike, t, day.rate, day.vix, day.vix3m)
-    return Quote(float(price), "estimated", float(iv), float(delta))
+    return Quote(float(price), PriceSource.ESTIMATED, float(iv), float(delta))
 
 
 class LifePricer:

@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from backtest.spx_premium_backtest import Trade
-
-
-def _dollars(cents: int | None) -> float | None:
-    return None if cents is None else cents / 100
 
 
 @dataclass(frozen=True)
@@ -48,19 +44,3 @@ class TradeRecord:
     def of_trade(cls, t: Trade) -> TradeRecord:
         return cls(t.ticker, t.root, t.entry_date, t.expiry, t.strike, t.contracts, round(t.entry_price, 4),
                    t.source, t.fill, t.premium, round(-t.entry_delta, 4), t.settlement, t.settlement_source, t.pnl)
-
-    @classmethod
-    def of_position(cls, p: Any) -> TradeRecord:
-        """From a live position row (db.models.Position)."""
-        return cls(p.ticker, p.root, p.opened_on, p.expiry, p.strike_cents / 100, p.contracts, p.price_cents / 100,
-                   p.price_source, p.fill_cents / 100, p.premium_cents / 100, round(-p.entry_delta, 4),
-                   _dollars(p.settlement_cents), p.settlement_source, _dollars(p.pnl_cents), id=p.id,
-                   fill_source=p.fill_source, settled_on=p.settled_on)
-
-    @classmethod
-    def of_stored(cls, t: Any, put_delta: float, dte_target: int) -> TradeRecord:
-        """From a stored backtest trade row (db.models.BacktestTrade) and its combination."""
-        return cls(t.ticker, t.root, t.entry_date, t.expiry, t.strike_cents / 100, t.contracts,
-                   t.entry_price_cents / 100, t.source, t.fill_cents / 100, t.premium_cents / 100,
-                   round(-t.entry_delta, 4), _dollars(t.settlement_cents), t.settlement_source,
-                   _dollars(t.pnl_cents), put_delta=put_delta, dte_target=dte_target)

@@ -13,6 +13,7 @@ from backtest.decision import LifePricer, decide_day, decide_exits, settlement_i
 from backtest.types import Entry, Exit, Holding, MarketDay, Rules
 from data.errors import SpxWheelError
 from data.market import MarketSource
+from data.provenance import PriceSource, SettlementSource
 
 
 class BacktestError(SpxWheelError):
@@ -21,7 +22,8 @@ class BacktestError(SpxWheelError):
 
 @dataclass(frozen=True)
 class Trade:
-    """One position of the backtest, closed at expiry or still open when the window ended."""
+    """One position of the backtest: settled at expiry, bought back by an exit rule, or still open when the window
+    ended."""
 
     ticker: str
     root: str
@@ -32,12 +34,13 @@ class Trade:
     entry_price: float  # the put's price at the entry close (real or estimated)
     fill: float  # after slippage
     premium: float  # net dollars received (after fees)
-    source: str  # 'real' or 'estimated': the entry price's source
+    source: PriceSource  # the entry price's
     entry_delta: float  # estimated Black-Scholes delta of the chosen strike (negative)
     entry_iv: float
-    settlement: float | None  # settlement value of the index; None while open
+    settlement: float | None  # settlement value of the index; None while open or after an exit
     pnl: float | None  # net dollars; None while open
-    settlement_source: str | None = None  # 'real', or 'stand-in' for an AM settlement on an unknown open
+    settlement_source: SettlementSource | None = None  # how it closed (None while open)
+    exit_reason: str | None = None  # what the exit rule said, for a position bought back
 
     @property
     def won(self) -> bool:
@@ -61,7 +64,7 @@ class BacktestResult:
     @property
     def real(self) -> int:
         """Trades whose entry price was the contract's real close."""
-        return sum(1 for t in self.trades if t.source == "real")
+        return sum(1 for t in self.trades if t.source == PriceSource.REAL)
 
     @property
     def estimated(self) -> int:
@@ -70,7 +73,7 @@ class BacktestResult:
     @property
     def stand_in_settlements(self) -> int:
         """Closed trades settled on a stand-in value (an AM settlement whose open is not known)."""
-        return sum(1 for t in self.trades if t.settlement_source == "stand-in")
+        return sum(1 for t in self.trades if t.settlement_source == SettlementSource.STAND_IN)
 
 
 @dataclass
@@ -127,8 +130,8 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
             for pos, exit_ in zip(list(positions), exits, strict=True):
                 if isinstance(exit_, Exit):
                     cash -= exit_.cost
-                    trades.append(_trade(pos, None, round(pos.entry.premium - exit_.cost, 2),
-                                         f"exit ({exit_.reason})"))
+                    trades.append(_trade(pos, None, round(pos.entry.premium - exit_.cost, 2), SettlementSource.EXIT,
+                                     exit_.reason))
                     positions.remove(pos)
             holdings = [h for h, x in zip(holdings, exits, strict=True) if not isinstance(x, Exit)]
             next_settlement = min((p.expiry_index for p in positions), default=len(history.dates))
@@ -155,8 +158,9 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
                           metrics.compute(curve, riskfree, (dates[-1] - dates[0]).days, closed), position_days)
 
 
-def _trade(pos: _Position, settlement: float | None, pnl: float | None, settlement_source: str | None) -> Trade:
+def _trade(pos: _Position, settlement: float | None, pnl: float | None,
+           settlement_source: SettlementSource | None, exit_reason: str | None = None) -> Trade:
     e = pos.entry
     return Trade(e.contract.ticker, e.contract.root, pos.day, e.contract.expiry, e.contract.strike, e.contracts,
                  e.quote.price, e.fill, e.premium, e.quote.source, e.quote.delta, e.quote.iv, settlement, pnl,
-                 settlement_source)
+                 settlement_source, exit_reason)

@@ -9,6 +9,7 @@ from typing import Callable, NamedTuple, Protocol, Sequence
 import numpy as np
 
 from data.contracts import OptionContract
+from data.provenance import PriceSource
 
 
 class MarketDay(NamedTuple):
@@ -23,10 +24,10 @@ class MarketDay(NamedTuple):
 
 @dataclass(frozen=True)
 class Quote:
-    """A put price with where it came from: 'real' (the contract's own close that day) or 'estimated'."""
+    """A put price with where it came from."""
 
     price: float
-    source: str
+    source: PriceSource
     iv: float
     delta: float  # negative for puts
 

@@ -15,6 +15,7 @@ import numpy as np
 from data.calendar import listed_fridays
 from data.contracts import OptionContract
 from data.errors import DataError
+from data.provenance import SettlementSource
 
 HISTORY_FILE = Path(__file__).parent / "history" / "market.csv.gz"
 T = TypeVar("T")
@@ -39,10 +40,10 @@ class History:
         if self.open_real is None:
             object.__setattr__(self, "open_real", np.ones(len(self.dates), dtype=bool))
 
-    def settlement_source(self, i: int, am_settled: bool) -> str:
-        """'real', or 'stand-in' for an AM settlement on a session whose open is not known."""
+    def settlement_source(self, i: int, am_settled: bool) -> SettlementSource:
+        """Real, or a stand-in for an AM settlement on a session whose open is not known."""
         assert self.open_real is not None
-        return "stand-in" if am_settled and not self.open_real[i] else "real"
+        return SettlementSource.STAND_IN if am_settled and not self.open_real[i] else SettlementSource.REAL
 
     def extended(self, days: Sequence[dt.date], spx_close: Sequence[float], vix: Sequence[float],
                  vix3m: Sequence[float], rate: Sequence[float]) -> History:

@@ -8,9 +8,16 @@ from typing import Any
 from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from data.provenance import Named
+
 
 class Base(DeclarativeBase):
     pass
+
+
+class PositionStatus(Named):
+    OPEN = "open"
+    CLOSED = "closed"
 
 
 class CalibrationRun(Base):

@@ -11,10 +11,11 @@ from typing import Any, Callable, Sequence
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from backtest.spx_premium_backtest import BacktestResult, Trade, run_backtest
+from backtest.spx_premium_backtest import BacktestResult, run_backtest
 from backtest.values import defined
 from data.errors import SpxWheelError
 from data.market import MarketSource
+from db.mapping import backtest_trade_rows
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
 from trading.choices import OBJECTIVES
 from trading.rules import Rules
@@ -99,19 +100,6 @@ def run_grid(source: MarketSource, base: StrategyParams, deltas: Sequence[float]
     return Calibration(first.start, first.end, source.name, objective, combinations, best, min_trades)
 
 
-def _cents(value: float | None) -> int | None:
-    return None if value is None else round(value * 100)
-
-
-def _trade_rows(result_id: int, trades: Sequence[Trade]) -> list[dict[str, object]]:
-    return [dict(result_id=result_id, ticker=t.ticker, root=t.root, entry_date=t.entry_date, expiry=t.expiry,
-                 strike_cents=_cents(t.strike), contracts=t.contracts, entry_price_cents=_cents(t.entry_price),
-                 fill_cents=_cents(t.fill), premium_cents=_cents(t.premium), source=t.source,
-                 entry_delta=t.entry_delta, settlement_cents=_cents(t.settlement),
-                 settlement_source=t.settlement_source, pnl_cents=_cents(t.pnl))
-            for t in trades]
-
-
 def save_calibration(session: Session, calibration: Calibration, kind: str, today: dt.date,
                      now: dt.datetime) -> tuple[CalibrationRun, WheelParameters | None]:
     """Store the run, every combination and its trades; for a calibration also the best as WheelParameters."""
@@ -136,7 +124,7 @@ def save_calibration(session: Session, calibration: Calibration, kind: str, toda
         rows.append(row)
     session.flush()
     trade_rows = [r for row, c in zip(rows, calibration.combinations, strict=True)
-                  for r in _trade_rows(row.id, c.result.trades)]
+                  for r in backtest_trade_rows(row.id, c.result.trades)]
     if trade_rows:
         session.execute(insert(BacktestTrade), trade_rows)
     if kind != "calibrate":

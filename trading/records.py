@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backtest.records import TradeRecord
+from db.mapping import record_of_position, record_of_stored
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, Position
 from trading.ledger import TradeError
 
@@ -19,7 +20,7 @@ def list_positions(session: Session, status: str | None = None) -> list[TradeRec
     query = select(Position).order_by(Position.opened_on, Position.id)
     if status is not None:
         query = query.where(Position.status == status)
-    return [TradeRecord.of_position(p) for p in session.scalars(query)]
+    return [record_of_position(p) for p in session.scalars(query)]
 
 
 def run_trades(session: Session, run_id: int) -> list[TradeRecord]:
@@ -30,4 +31,4 @@ def run_trades(session: Session, run_id: int) -> list[TradeRecord]:
              .join(BacktestTrade, BacktestTrade.result_id == CombinationResult.id)
              .where(CombinationResult.run_id == run_id)
              .order_by(CombinationResult.id, BacktestTrade.entry_date, BacktestTrade.id))
-    return [TradeRecord.of_stored(t, delta, dte) for delta, dte, t in session.execute(query)]
+    return [record_of_stored(t, delta, dte) for delta, dte, t in session.execute(query)]

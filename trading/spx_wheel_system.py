@@ -15,19 +15,21 @@ from typing import Any, Callable, Sequence
 from sqlalchemy.orm import Session, sessionmaker
 
 from backtest.decision import estimated_quote
+from backtest.records import TradeRecord
 from backtest.types import MarketDay
 from data.calendar import is_session, last_calendar_day, nyse_sessions
 from data.errors import BadInput, DataError
 from data.market import MarketSource
-from db.models import Halt, Position
+from db.mapping import record_of_position
+from db.models import Halt
 from db.session import transaction
 from trading.context import Context
 from trading.history_updates import UpdateReport, update_history
 from trading.ledger import TradeError, active_parameters, resume
 from trading.monitor import STOP, Performance, halt_if_stopped, performance
+from trading.optimizer import Calibration, run_grid, save_calibration
 from trading.rules import listed_put
 from trading.sources import free_daily_clients, window_dates
-from trading.optimizer import Calibration, run_grid, save_calibration
 from trading.strategy import StrategyParams
 from trading.trader import (
     DailyReport,
@@ -179,12 +181,12 @@ def replay(ctx: Context, source: str, offline: bool, start: dt.date, end: dt.dat
     return len(sessions)
 
 
-def settle(ctx: Context, expiry: dt.date, value: float) -> list[Position]:
+def settle(ctx: Context, expiry: dt.date, value: float) -> list[TradeRecord]:
     """Record a settlement value given by hand; returns the positions settled again at it."""
     if not is_session(expiry):
         raise BadInput(f"{expiry} is not an NYSE trading day, so no SPX option expires on it")
     with transaction(ctx.open(), write=True) as session:
-        return record_manual_settlement(session, expiry, value, ctx.now)
+        return [record_of_position(p) for p in record_manual_settlement(session, expiry, value, ctx.now)]
 
 
 def check(ctx: Context, source: str, offline: bool, day: dt.date, min_trades: int) -> tuple[Performance,
@@ -205,6 +207,7 @@ def check(ctx: Context, source: str, offline: bool, day: dt.date, min_trades: in
         return report, halt_if_stopped(session, report, ctx.now)
 
 
-def fill(ctx: Context, position_id: int, price: float) -> Position:
+def fill(ctx: Context, position_id: int, price: float) -> TradeRecord:
+    """Record the broker's fill of a position; returns it as it now stands."""
     with transaction(ctx.open(), write=True) as session:
-        return record_fill(session, position_id, price)
+        return record_of_position(record_fill(session, position_id, price))

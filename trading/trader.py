@@ -13,12 +13,15 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backtest.decision import decide_day, estimated_quote, quote_put
+from backtest.records import TradeRecord
 from backtest.types import Entry, Holding, MarketDay, Quote, Skip, net_premium
 from data.calendar import is_session
 from data.contracts import OptionContract, parse_ticker
 from data.errors import DataError
 from data.market import MarketSource
-from db.models import DailyRun, Lock, Position, SettlementValue, WheelParameters
+from data.provenance import Named, PriceSource, SettlementSource
+from db.mapping import position_of_entry, record_of_position
+from db.models import DailyRun, Lock, Position, PositionStatus, SettlementValue, WheelParameters
 from trading.ledger import TradeError, active_halt, active_parameters, strategy_of
 from trading.rules import Rules, settle, settle_at
 
@@ -33,14 +36,24 @@ class ManualInputs:
     price: float | None = None
 
 
+class Outcome(Named):
+    """What a daily run did."""
+
+    OPENED = "opened"
+    SKIPPED = "skipped"
+    HALTED = "halted"
+    CLOSED_MARKET = "closed-market"
+    ALREADY_RAN = "already-ran"
+
+
 @dataclass
 class DailyReport:
     as_of: dt.date
-    outcome: str  # opened / skipped / halted / closed-market / already-ran
+    outcome: Outcome
     message: str
-    settled: list[Position] = field(default_factory=list)
+    settled: list[TradeRecord] = field(default_factory=list)
     unsettled: list[str] = field(default_factory=list)
-    opened: Position | None = None
+    opened: TradeRecord | None = None
     entry: Entry | None = None
 
 
@@ -60,13 +73,14 @@ def settle_expired(session: Session, source: MarketSource, as_of: dt.date) -> tu
     given = session.execute(select(SettlementValue.expiry, SettlementValue.value_cents))
     manual: dict[dt.date, int] = {expiry: cents for expiry, cents in given}
     settled, unsettled = [], []
-    expired = session.scalars(select(Position).where(Position.status == "open", Position.expiry <= as_of)
+    expired = session.scalars(select(Position).where(Position.status == PositionStatus.OPEN, Position.expiry <= as_of)
                               .order_by(Position.expiry, Position.id))
     for position in expired:
         contract, premium = contract_of(position), position.premium_cents / 100
         if position.expiry in manual:
             value = manual[position.expiry] / 100
-            _close(position, as_of, value, settle_at(contract, position.contracts, premium, value), "manual")
+            _close(position, as_of, value, settle_at(contract, position.contracts, premium, value),
+                   SettlementSource.MANUAL)
             settled.append(position)
             continue
         try:
@@ -83,8 +97,8 @@ def settle_expired(session: Session, source: MarketSource, as_of: dt.date) -> tu
     return settled, unsettled
 
 
-def _close(position: Position, as_of: dt.date, value: float, pnl: float, source: str) -> None:
-    position.status, position.settled_on, position.settlement_source = "closed", as_of, source
+def _close(position: Position, as_of: dt.date, value: float, pnl: float, source: SettlementSource) -> None:
+    position.status, position.settled_on, position.settlement_source = PositionStatus.CLOSED, as_of, source
     position.settlement_cents, position.pnl_cents = round(value * 100), round(pnl * 100)
 
 
@@ -93,14 +107,17 @@ def record_manual_settlement(session: Session, expiry: dt.date, value: float, no
     again at it (returned). Positions settled on a real or manual value are left as they are."""
     stored = session.get(SettlementValue, expiry)
     if stored is None:
-        session.add(SettlementValue(expiry=expiry, value_cents=round(value * 100), source="manual", created_at=now))
+        session.add(SettlementValue(expiry=expiry, value_cents=round(value * 100), source=SettlementSource.MANUAL,
+                                     created_at=now))
     else:
         stored.value_cents, stored.created_at = round(value * 100), now
-    again = list(session.scalars(select(Position).where(Position.expiry == expiry, Position.status == "closed",
-                                                        Position.settlement_source.in_(("stand-in", "manual")))))
+    redone = (SettlementSource.STAND_IN, SettlementSource.MANUAL)
+    again = list(session.scalars(select(Position).where(Position.expiry == expiry,
+                                                        Position.status == PositionStatus.CLOSED,
+                                                        Position.settlement_source.in_(redone))))
     for position in again:
         pnl = settle_at(contract_of(position), position.contracts, position.premium_cents / 100, value)
-        _close(position, position.settled_on or expiry, value, pnl, "manual")
+        _close(position, position.settled_on or expiry, value, pnl, SettlementSource.MANUAL)
     return again
 
 
@@ -118,7 +135,7 @@ class DayMarket:
             return quote_put(self.source, self.source.history(), self.index, contract)
         estimate = estimated_quote(self.day, contract)
         if self.manual_price is not None:
-            return Quote(self.manual_price, "manual", estimate.iv, estimate.delta)
+            return Quote(self.manual_price, PriceSource.MANUAL, estimate.iv, estimate.delta)
         return estimate
 
 
@@ -144,7 +161,7 @@ def day_market(source: MarketSource, as_of: dt.date, manual: ManualInputs) -> Da
     return DayMarket(day, source, None if typed else i, manual.price)
 
 
-def _positions(session: Session, status: str) -> list[Position]:
+def _positions(session: Session, status: PositionStatus) -> list[Position]:
     """Positions by their status as this session has it (a settlement not yet written included)."""
     return [p for p in session.scalars(select(Position).order_by(Position.id)) if p.status == status]
 
@@ -152,7 +169,7 @@ def _positions(session: Session, status: str) -> list[Position]:
 def account_equity(session: Session, capital: float, holdings: list[Holding],
                    open_positions: list[Position]) -> float:
     """Capital plus realised P&L plus open premiums less the open puts' marks (no interest, unlike the backtest)."""
-    realised = sum(p.pnl_cents or 0 for p in _positions(session, "closed")) / 100
+    realised = sum(p.pnl_cents or 0 for p in _positions(session, PositionStatus.CLOSED)) / 100
     premiums = sum(p.premium_cents for p in open_positions) / 100
     marks = sum(h.mark * 100 * h.contracts for h in holdings)
     return capital + realised + premiums - marks
@@ -163,8 +180,8 @@ def already_ran(session: Session, as_of: dt.date) -> DailyReport | None:
     done = session.scalars(select(DailyRun).where(DailyRun.as_of == as_of)).first()
     if done is None:
         return None
-    return DailyReport(as_of, "already-ran", f"already ran for {as_of} ({done.outcome}: {done.message}); "
-                                             "nothing changed")
+    return DailyReport(as_of, Outcome.ALREADY_RAN,
+                       f"already ran for {as_of} ({done.outcome}: {done.message}); nothing changed")
 
 
 def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.datetime,
@@ -182,7 +199,7 @@ def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.da
         raise TradeError(f"positions already changed on a later day ({latest}): daily runs must go forward in time; "
                          "to replay earlier days, use another database (--db replay.db or SPX_WHEEL_DB)")
     if not is_session(as_of):
-        report = DailyReport(as_of, "closed-market", f"{as_of} is not an NYSE trading day: nothing to do")
+        report = DailyReport(as_of, Outcome.CLOSED_MARKET, f"{as_of} is not an NYSE trading day: nothing to do")
         if write:
             session.add(DailyRun(as_of=as_of, started_at=now, outcome=report.outcome, message=report.message,
                                  settled=0))
@@ -193,11 +210,14 @@ def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.da
         if saved is None:
             raise TradeError("no WheelParameters saved: run calibrate first")
         report = _decide(session, source, as_of, manual, saved)
-    report.settled, report.unsettled = settled, unsettled
+    report.settled, report.unsettled = [record_of_position(p) for p in settled], unsettled
     if not write:
         return report
     if report.entry is not None:
-        report.opened = _record(session, as_of, saved, report.entry)
+        position = position_of_entry(report.entry, as_of, saved.id)
+        session.add(position)
+        session.flush()  # its id, for the log row
+        report.opened = record_of_position(position)
     session.add(DailyRun(as_of=as_of, started_at=now, outcome=report.outcome, message=report.message,
                          settled=len(settled), position_id=report.opened.id if report.opened else None,
                          parameters_id=saved.id))
@@ -208,37 +228,24 @@ def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: Manu
             saved: WheelParameters) -> DailyReport:
     halt = active_halt(session)
     if halt is not None:
-        return DailyReport(as_of, "halted", f"trading halted since {halt.as_of}: {halt.reason} "
+        return DailyReport(as_of, Outcome.HALTED, f"trading halted since {halt.as_of}: {halt.reason} "
                                             "(recalibrate, or run spx-wheel resume)")
     params = strategy_of(saved)
     market = day_market(source, as_of, manual)
-    open_positions = _positions(session, "open")
+    open_positions = _positions(session, PositionStatus.OPEN)
     holdings = [Holding(contract_of(p), p.contracts, market.quote(contract_of(p)).price, p.fill_cents / 100)
                 for p in open_positions]
     equity = account_equity(session, params.capital, holdings, open_positions)
     decision = decide_day(Rules(params), source, market.day, holdings, equity, params.expiries == "monthly",
                           market.quote)
     if isinstance(decision, Skip):
-        return DailyReport(as_of, "skipped", decision.reason)
-    return DailyReport(as_of, "opened", f"opened {decision.contract.ticker}", entry=decision)
-
-
-def _record(session: Session, as_of: dt.date, saved: WheelParameters, entry: Entry) -> Position:
-    c, q = entry.contract, entry.quote
-    position = Position(opened_on=as_of, parameters_id=saved.id, ticker=c.ticker, root=c.root, expiry=c.expiry,
-                        strike_cents=round(c.strike * 100), contracts=entry.contracts,
-                        price_cents=round(q.price * 100), price_source=q.source, fill_cents=round(entry.fill * 100),
-                        fill_source="model", fees_cents=round(entry.fees * 100),
-                        premium_cents=round(entry.premium * 100), entry_delta=q.delta, entry_iv=q.iv,
-                        status="open")
-    session.add(position)
-    session.flush()
-    return position
+        return DailyReport(as_of, Outcome.SKIPPED, decision.reason)
+    return DailyReport(as_of, Outcome.OPENED, f"opened {decision.contract.ticker}", entry=decision)
 
 
 def settlement_window_start(session: Session, as_of: dt.date) -> dt.date:
     """The first day a daily run needs market data for: the oldest unsettled expiry, or a week back."""
-    oldest = session.scalars(select(Position.expiry).where(Position.status == "open")
+    oldest = session.scalars(select(Position.expiry).where(Position.status == PositionStatus.OPEN)
                              .order_by(Position.expiry).limit(1)).first()
     week_back = as_of - dt.timedelta(days=7)
     return min(oldest, week_back) if oldest is not None else week_back

@@ -129,7 +129,7 @@ def test_an_exit_closes_a_position_before_expiry_at_its_cost():
     held = run_backtest(EmbeddedSource(), Rules(params), start, end, params.capital)
     early = run_backtest(EmbeddedSource(), TakeProfit(params), start, end, params.capital)
     history = load_bundled()
-    exited = [t for t in early.trades if t.settlement_source == "exit (take profit 50%)"]
+    exited = [t for t in early.trades if (t.settlement_source, t.exit_reason) == ("exit", "take profit 50%")]
     assert len(exited) >= 5 and len(early.trades) > len(held.trades)  # capital freed earlier is used again
     for trade in exited:
         days = [d for d in history.dates if trade.entry_date < d < trade.expiry]

@@ -134,11 +134,10 @@ def settle_cmd(expiry: dt.date, value: float, db_url: str, as_json: bool) -> Non
     Example:
       spx-wheel settle --expiry 2026-08-21 --value 6512.30
     """
-    from backtest.records import TradeRecord
     from trading import spx_wheel_system as system
     from trading.cli import render
 
-    again = [TradeRecord.of_position(p) for p in system.settle(context(db_url), expiry, value)]
+    again = system.settle(context(db_url), expiry, value)
     if as_json:
         click.echo(render.to_json({"expiry": expiry, "value": value, "source": "manual",
                                    "resettled": [render.trade_row(r) for r in again]}))
@@ -162,11 +161,10 @@ def fill_cmd(position_id: int, price: float, db_url: str, as_json: bool) -> None
     Example:
       spx-wheel fill 12 --price 15.35
     """
-    from backtest.records import TradeRecord
     from trading import spx_wheel_system as system
     from trading.cli import render
 
-    record = TradeRecord.of_position(system.fill(context(db_url), position_id, price))
+    record = system.fill(context(db_url), position_id, price)
     click.echo(render.to_json(render.trade_row(record)) if as_json else
                f"Position #{record.id} {record.ticker}: fill ${price:.2f}, premium {render.dollars(record.premium)} "
                "net")

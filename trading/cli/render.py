@@ -150,11 +150,11 @@ def write_csv(handle: Any, rows: list[dict[str, Any]]) -> None:
     writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
 
 
-def settled_line(p: Any) -> str:
-    pnl = p.pnl_cents / 100
+def settled_line(r: TradeRecord) -> str:
     how = {"manual": "given by hand", "stand-in": "previous close, a stand-in for the unknown open"}.get(
-        p.settlement_source or "", "AM open" if p.root == "SPX" else "PM close")
-    return (f"SETTLED: {p.ticker} at {p.settlement_cents / 100:,.2f} ({how} of {p.expiry}): P&L {money(pnl)} "
+        r.settlement_source or "", "AM open" if r.root == "SPX" else "PM close")
+    pnl = r.pnl or 0.0
+    return (f"SETTLED: {r.ticker} at {r.settlement or 0.0:,.2f} ({how} of {r.expiry}): P&L {money(pnl)} "
             f"{'WIN' if pnl > 0 else 'LOSS'}")
 
 
@@ -185,7 +185,7 @@ def daily_json(report: Any, dry_run: bool) -> dict[str, Any]:
                  "premium": e.premium, "delta": -e.quote.delta, "iv": e.quote.iv,
                  "position_id": report.opened.id if report.opened is not None and not dry_run else None}
     return {"as_of": report.as_of, "outcome": report.outcome, "message": report.message, "dry_run": dry_run,
-            "settled": [trade_row(TradeRecord.of_position(p)) for p in report.settled], "unsettled": report.unsettled,
+            "settled": [trade_row(r) for r in report.settled], "unsettled": report.unsettled,
             "opened": entry}
 
 
