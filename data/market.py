@@ -89,6 +89,14 @@ class MarketSource(Protocol):
         """Network requests made so far."""
         ...
 
+    def last_day(self, today: dt.date) -> dt.date:
+        """The last day the source can serve: the default end of a window."""
+        ...
+
+    def window_problem(self, start: dt.date, end: dt.date) -> str | None:
+        """Why the source cannot serve the window, known before any fetch (None when it may)."""
+        ...
+
     def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> Sequence[dt.date]: ...
 
     def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
@@ -142,6 +150,17 @@ class EmbeddedSource:
 
     def requests_made(self) -> int:
         return 0
+
+    def last_day(self, today: dt.date) -> dt.date:
+        return self.history().dates[-1]
+
+    def window_problem(self, start: dt.date, end: dt.date) -> str | None:
+        history = self.history()
+        first, stop = history.window(start, end)
+        if stop - first >= 2:
+            return None
+        return (f"no market data between {start} and {end}: the embedded source covers {history.dates[0]} .. "
+                f"{history.dates[-1]} (spx-wheel update extends it)")
 
     def history(self) -> History:
         return self._history or load_bundled()

@@ -86,6 +86,12 @@ class PolygonSource:
     def requests_made(self) -> int:
         return 0 if self.client is None else self.client.requests_made
 
+    def last_day(self, today: dt.date) -> dt.date:
+        return today - dt.timedelta(days=1)  # today's bars are not final until the close
+
+    def window_problem(self, start: dt.date, end: dt.date) -> str | None:
+        return None  # known only once the index bars are fetched
+
     def history(self) -> History:
         if self._history is None:
             raise DataError("the Polygon source has no history yet: prepare a window first")

@@ -74,8 +74,7 @@ def test_the_cli_imports_no_sqlalchemy_and_no_concrete_source():
     for path in (ROOT / "trading" / "cli").glob("*.py"):
         modules = imported_modules(path)
         assert not {m for m in modules if m.split(".")[0] in ("sqlalchemy", "db", "alembic")}, path
-        assert not modules & {"data.polygon", "data.polygon_source", "data.market", "data.free_daily",
-                              "trading.sources"}, path
+        assert not modules & {"data.polygon", "data.polygon_source", "data.market", "data.free_daily"}, path
 
 
 def test_the_live_trader_does_not_import_the_engine():

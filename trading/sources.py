@@ -1,5 +1,6 @@
-"""The market data sources by name, and their settings: the one place that reads them from the environment
-mapping the command line passes in (the core never reads the environment itself)."""
+"""The market data sources by name (a new source is one module and one line in SOURCES), and their settings:
+the one place that reads them from the environment mapping the command line passes in (the core never reads the
+environment itself). Light: the command line reads the names; each factory imports its source when called."""
 
 from __future__ import annotations
 
@@ -7,26 +8,25 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy.orm import Session, sessionmaker
 
 from data.errors import BadInput
-from data.market import EmbeddedSource, MarketSource
-from db.session import transaction
-from trading.history_updates import stored_history
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
     from data.http import HttpClient
+    from data.market import MarketSource
 
 DEFAULT_WINDOW_YEARS = 5
 Progress = Callable[[str, int, int], None]
 
 
-def default_source(environ: Mapping[str, str]) -> str:
-    return "polygon" if environ.get("POLYGON_API_KEY", "").strip() else "embedded"
-
-
 def _embedded(offline: bool, factory: sessionmaker[Session], today: dt.date, environ: Mapping[str, str],
               progress: Progress) -> MarketSource:
+    from data.market import EmbeddedSource
+    from db.session import transaction
+    from trading.history_updates import stored_history
+
     with transaction(factory) as session:
         return EmbeddedSource(stored_history(session))
 
@@ -45,8 +45,15 @@ def _polygon(offline: bool, factory: sessionmaker[Session], today: dt.date, envi
 SOURCES: dict[str, Callable[..., MarketSource]] = {"embedded": _embedded, "polygon": _polygon}
 
 
+def default_source(environ: Mapping[str, str]) -> str:
+    """Polygon when a key is set, else the local history."""
+    return "polygon" if environ.get("POLYGON_API_KEY", "").strip() else "embedded"
+
+
 def make_source(name: str, offline: bool, factory: sessionmaker[Session], today: dt.date,
                 environ: Mapping[str, str], progress: Progress = lambda what, done, total: None) -> MarketSource:
+    if name not in SOURCES:
+        raise BadInput(f"unknown source {name!r}: choose from {', '.join(SOURCES)}")
     return SOURCES[name](offline, factory, today, environ, progress)
 
 
@@ -89,16 +96,13 @@ def free_daily_clients(environ: Mapping[str, str]) -> tuple[HttpClient, HttpClie
 
 def window_dates(market: MarketSource, start: dt.date | None, end: dt.date | None,
                  today: dt.date) -> tuple[dt.date, dt.date]:
-    """Default END to the source's last day (Polygon: yesterday) and START to five years before it; refuse
-    reversed windows, and for the local history windows without data, before anything runs."""
-    local = market.history() if isinstance(market, EmbeddedSource) else None
-    end = end or (local.dates[-1] if local is not None else today - dt.timedelta(days=1))
+    """Default END to the source's last day and START to five years before it; refuse reversed windows, and
+    windows the source can tell it cannot serve, before anything runs."""
+    end = end or market.last_day(today)
     start = start or end - relativedelta(years=DEFAULT_WINDOW_YEARS)
     if start > end:
         raise BadInput(f"START {start} is after END {end}")
-    if local is not None:
-        first, stop = local.window(start, end)
-        if stop - first < 2:
-            raise BadInput(f"no market data between {start} and {end}: the embedded source covers "
-                           f"{local.dates[0]} .. {local.dates[-1]} (spx-wheel update extends it)")
+    problem = market.window_problem(start, end)
+    if problem:
+        raise BadInput(problem)
     return start, end

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import click
 
 from trading.choices import DEFAULT_DELTAS, DEFAULT_DTES
+from trading.sources import SOURCES, default_source
 from trading.strategy import StrategyParams, knobs
 
 GRID = {f.name: f for f in fields(StrategyParams) if f.metadata["grid"]}
@@ -187,13 +188,9 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")(f)
 
 
-def _default_source() -> str:
-    return "polygon" if os.environ.get("POLYGON_API_KEY", "").strip() else "embedded"
-
-
 def source_option(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--offline", is_flag=True, help="Polygon source: use the cache only, make no request.")(f)
-    return click.option("--source", type=click.Choice(["embedded", "polygon"]), default=_default_source,
+    return click.option("--source", type=click.Choice(list(SOURCES)), default=lambda: default_source(os.environ),
                         show_default="polygon when POLYGON_API_KEY is set, else embedded",
                         help="Market data: the local history (option prices estimated) or Polygon.")(f)
 
