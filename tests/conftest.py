@@ -21,6 +21,21 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "wheel.db"
 
 
+def calibrate(runner: CliRunner, db_path: Path, start: str, end: str) -> Path:
+    """A database whose active parameters are delta 0.2, DTE 30, calibrated on start..end (embedded source)."""
+    from trading.cli import cli
+
+    result = runner.invoke(cli, ["calibrate", start, "--end", end, "--deltas", "0.2", "--dtes", "30",
+                                 "--db", str(db_path)])
+    assert result.exit_code == 0, result.output
+    return db_path
+
+
+@pytest.fixture
+def calibrated(runner: CliRunner, db_path: Path) -> Path:
+    return calibrate(runner, db_path, "2018-01-01", "2019-12-31")
+
+
 def table_counts(path: Path) -> dict[str, int]:
     """Row counts of every table of a SQLite file (empty when the file does not exist)."""
     if not path.exists():

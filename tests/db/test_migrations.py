@@ -9,18 +9,30 @@ from sqlalchemy import create_engine
 
 from db.session import open_database
 
+RUN_ROW = ("insert into calibration_runs values (1, '2024-12-02 10:00:00', '2024-12-02', 'calibrate', "
+           "'2022-01-03', '2024-11-29', 'embedded', 'sharpe', '{}')")
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", "db:migrations")
+    return config
+
+
+def database_at(path, revision) -> Config:
+    """A SQLite file migrated to `revision` only, as an older spx-wheel left it."""
+    config = alembic_config()
+    with create_engine(f"sqlite:///{path}").begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return config
+
 
 def test_upgrade_from_0001_keeps_rows(tmp_path):
     path = tmp_path / "old.db"
-    engine = create_engine(f"sqlite:///{path}")
-    config = Config()
-    config.set_main_option("script_location", "db:migrations")
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0001")
+    config = database_at(path, "0001")
     with sqlite3.connect(path) as connection:
-        connection.execute("insert into calibration_runs values (1, '2024-12-02 10:00:00', '2024-12-02', "
-                           "'calibrate', '2022-01-03', '2024-11-29', 'embedded', 'sharpe', '{}')")
+        connection.execute(RUN_ROW)
     open_database(str(path))
     with sqlite3.connect(path) as connection:
         head = ScriptDirectory.from_config(config).get_current_head()
@@ -42,9 +54,7 @@ def test_opening_twice_is_harmless(tmp_path):
 def test_the_schema_head_constant_is_alembics_head():
     from db.session import SCHEMA_HEAD
 
-    config = Config()
-    config.set_main_option("script_location", "db:migrations")
-    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_HEAD
 
 
 def test_a_newer_schema_is_refused_in_one_line(runner, tmp_path):
@@ -67,15 +77,9 @@ def test_upgrade_to_0005_moves_the_knobs_into_one_json_object(tmp_path):
     from trading.ledger import strategy_of
 
     path = tmp_path / "v4.db"
-    engine = create_engine(f"sqlite:///{path}")
-    config = Config()
-    config.set_main_option("script_location", "db:migrations")
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0004")
+    database_at(path, "0004")
     with sqlite3.connect(path) as connection:
-        connection.execute("insert into calibration_runs values (1, '2024-12-02 10:00:00', '2024-12-02', "
-                           "'calibrate', '2022-01-03', '2024-11-29', 'embedded', 'sharpe', '{}')")
+        connection.execute(RUN_ROW)
         connection.execute("insert into combination_results (id, run_id, put_delta, dte_target, trades, wins, "
                            "total_return, max_drawdown, real, estimated, best) values "
                            "(1, 1, 0.3, 30, 100, 98, 0.5, 0.1, 0, 100, 1)")

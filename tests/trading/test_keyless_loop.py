@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from tests.conftest import table_counts
+from tests.conftest import calibrate, table_counts
 from tests.fake_daily_files import FakeDailyFiles
 from trading.cli import cli
 
@@ -41,10 +41,7 @@ def fixture_closes(name):
 
 @pytest.fixture
 def calibrated(runner, db_path):
-    result = invoke(runner, db_path, "calibrate", "2021-07-01", "--end", "2026-07-10", "--deltas", "0.2",
-                    "--dtes", "30")
-    assert result.exit_code == 0, result.output
-    return db_path
+    return calibrate(runner, db_path, "2021-07-01", "2026-07-10")
 
 
 def test_the_loop_past_the_bundled_history(runner, calibrated, daily):

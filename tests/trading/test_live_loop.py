@@ -88,14 +88,6 @@ def test_every_trading_day_left_one_log_row(replay):
     assert outcomes["opened"] == len(live_positions(db_path))
 
 
-@pytest.fixture
-def calibrated(runner, db_path):
-    result = invoke(runner, db_path, "calibrate", "2018-01-01", "--end", "2019-12-31", "--deltas", "0.2",
-                    "--dtes", "30")
-    assert result.exit_code == 0, result.output
-    return db_path
-
-
 def test_same_day_twice_changes_nothing(runner, calibrated):
     first = invoke(runner, calibrated, "trade", "--as-of", "2020-02-03")
     assert "OPENED:" in first.stdout

@@ -38,14 +38,6 @@ def test_an_explicit_database_in_a_missing_folder_stays_an_error(runner, tmp_pat
     assert not (tmp_path / "missing").exists()
 
 
-@pytest.fixture
-def calibrated(runner, db_path):
-    result = invoke(runner, db_path, "calibrate", "2018-01-01", "--end", "2019-12-31", "--deltas", "0.2",
-                    "--dtes", "30")
-    assert result.exit_code == 0, result.output
-    return db_path
-
-
 @pytest.mark.parametrize("as_json", [False, True])
 def test_dry_run_on_a_day_that_settles(runner, calibrated, as_json):
     opened = invoke(runner, calibrated, "trade", "--as-of", "2020-02-03", "--json")

@@ -47,7 +47,22 @@ def command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
     return click.command(name, cls=SpxWheelCommand)
 
 
-class Number(click.ParamType):
+class Checked(click.ParamType):
+    """A parameter type whose `check` turns text into a value or raises ValueError with the reason."""
+
+    def check(self, text: str) -> Any:
+        raise NotImplementedError
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value  # a default, already a value
+        try:
+            return self.check(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class Number(Checked):
     """A finite decimal number within [low, high] (`low_open`: above low)."""
 
     name = "NUMBER"
@@ -67,16 +82,9 @@ class Number(click.ParamType):
             raise ValueError(f"{text} is outside {lo}{self.low:g}, {self.high:g}{hi}")
         return value
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
-        if isinstance(value, float):
-            return value
-        try:
-            return self.check(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
-class Whole(click.ParamType):
+class Whole(Checked):
     """A whole number within [low, high], in ASCII digits."""
 
     name = "INTEGER"
@@ -91,14 +99,6 @@ class Whole(click.ParamType):
         if not self.low <= value <= self.high:
             raise ValueError(f"{text} is outside [{self.low}, {self.high}]")
         return value
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return self.check(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
 
 
 class DateType(click.ParamType):
@@ -121,7 +121,7 @@ class NumberList(click.ParamType):
 
     name = "LIST"
 
-    def __init__(self, item: Number | Whole) -> None:
+    def __init__(self, item: Checked) -> None:
         self.item = item
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[Any, ...]:
