@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,9 +21,6 @@ class Metrics:
     sharpe: float
     sortino: float
     calmar: float
-
-    def as_dict(self) -> dict[str, float | int]:
-        return asdict(self)
 
 
 def max_drawdown(equity: np.ndarray) -> float:

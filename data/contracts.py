@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from data.calendar import is_monthly
 
-MULTIPLIER = 100  # index points -> dollars per contract
 _TICKER = re.compile(r"^O:(SPXW?)(\d{6})([CP])(\d{8})$")
 
 

@@ -205,7 +205,7 @@ def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--as-of", type=DATE, help="The day to act for (default: today in New York).")(f)
 
 
-def value_type(f: Field[Any], whole_list: bool = False) -> click.ParamType:
+def value_type(f: Field[Any]) -> click.ParamType:
     """The click type of a StrategyParams field, from its declaration."""
     meta = f.metadata
     if meta["choices"]:
