@@ -151,15 +151,14 @@ def trade(ctx: Context, source: str, offline: bool, day: dt.date, manual: Manual
 
 def _trade_day(ctx: Context, factory: sessionmaker[Session], market: MarketSource, day: dt.date,
                manual: ManualInputs, dry_run: bool) -> DailyReport:
-    if market.fetches:  # learn what the day needs, then fetch it
-        with transaction(factory) as session:
-            first = settlement_window_start(session, day)
-        market.prepare(first, day, listings_from=day)
-        market.resolve(lambda: plan_daily(factory, market, day, ctx.now, manual))
     with transaction(factory) as session:  # a day already done is told without a write (a read-only database)
         done = already_ran(session, day)
+        first = settlement_window_start(session, day)
     if done is not None:
         return done
+    if market.fetches:  # learn what the day needs, then fetch it
+        market.prepare(first, day, listings_from=day)
+        market.resolve(lambda: plan_daily(factory, market, day, ctx.now, manual))
     if dry_run:
         return plan_daily(factory, market, day, ctx.now, manual)
     with transaction(factory, write=True) as session:
