@@ -53,7 +53,10 @@ def compute(equity: np.ndarray, riskfree: np.ndarray, calendar_days: int, pnls: 
     returns = equity[1:] / equity[:-1] - 1.0
     total = float(equity[-1] / equity[0] - 1.0)
     years = calendar_days / 365.25
-    cagr = float((equity[-1] / equity[0]) ** (1.0 / years) - 1.0) if years > 0 and equity[-1] > 0 else math.nan
+    if equity[-1] <= 0:
+        cagr = -1.0  # ruin
+    else:
+        cagr = float((equity[-1] / equity[0]) ** (1.0 / years) - 1.0) if years > 0 else math.nan
     mdd = max_drawdown(equity)
     wins = sum(1 for p in pnls if p > 0)
     return Metrics(

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
 from backtest import metrics
 from backtest.decision import LifePricer, decide_day, decide_exits, settlement_index
-from backtest.types import Entry, Exit, Holding, MarketDay, Rules
+from backtest.types import Entry, Exit, Hold, Holding, MarketDay, Rules
 from data.errors import SpxWheelError
 from data.market import MarketSource
 from data.provenance import PriceSource, SettlementSource
@@ -56,6 +57,7 @@ class BacktestResult:
     equity: np.ndarray
     metrics: metrics.Metrics
     position_days: int
+    ruined: dt.date | None = None  # the session equity reached zero: the run stopped there
 
     @property
     def closed(self) -> list[Trade]:
@@ -111,6 +113,7 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     closes, opens = history.spx_close.tolist(), history.spx_open.tolist()
     vix, vix3m, rate = history.vix.tolist(), history.vix3m.tolist(), history.rate.tolist()
     next_settlement = len(history.dates)
+    ruined: dt.date | None = None
 
     for i in range(first, stop):
         if i > first:
@@ -125,17 +128,16 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
             next_settlement = min((p.expiry_index for p in positions), default=len(history.dates))
         market = MarketDay(history.dates[i], closes[i], vix[i], vix3m[i], rate[i])
         holdings = [Holding(p.entry.contract, p.entry.contracts, p.mark(i), p.entry.fill) for p in positions]
-        exits = decide_exits(rules, market, holdings)
-        if any(isinstance(x, Exit) for x in exits):
-            for pos, exit_ in zip(list(positions), exits, strict=True):
-                if isinstance(exit_, Exit):
-                    cash -= exit_.cost
-                    trades.append(_trade(pos, None, round(pos.entry.premium - exit_.cost, 2), SettlementSource.EXIT,
-                                     exit_.reason))
-                    positions.remove(pos)
-            holdings = [h for h, x in zip(holdings, exits, strict=True) if not isinstance(x, Exit)]
+        if holdings:
+            cash -= _close_early(positions, holdings, decide_exits(rules, market, holdings), trades)
+            calls = rules.margin_call(market, holdings, cash - sum(p.liability(i) for p in positions))
+            cash -= _close_early(positions, holdings, calls, trades)
             next_settlement = min((p.expiry_index for p in positions), default=len(history.dates))
         owed = sum(p.liability(i) for p in positions)
+        if cash - owed <= 0:  # ruin: the account is gone, and the run stops here
+            ruined, stop = market.date, i + 1
+            equity[i - first] = 0.0
+            break
         pricer = LifePricer(source, history, i)
         decision = decide_day(rules, source, market, holdings, cash - owed, monthly_only, pricer.quote)
         if isinstance(decision, Entry):
@@ -152,10 +154,29 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     trades.sort(key=lambda t: (t.entry_date, t.expiry))
     dates = list(history.dates[first:stop])
     closed = [t.pnl for t in trades if t.pnl is not None]
+    equity = equity[:stop - first]
     curve = np.concatenate([[capital], equity])
-    riskfree = np.concatenate([[0.0], growth - 1.0])  # the first session earns no interest on the initial cash
+    riskfree = np.concatenate([[0.0], growth[:stop - first - 1] - 1.0])  # no interest on the first session
     return BacktestResult(dates[0], dates[-1], trades, dates, equity,
-                          metrics.compute(curve, riskfree, (dates[-1] - dates[0]).days, closed), position_days)
+                          metrics.compute(curve, riskfree, (dates[-1] - dates[0]).days, closed), position_days,
+                          ruined)
+
+
+def _close_early(positions: list[_Position], holdings: list[Holding], decisions: Sequence[Exit | Hold],
+                 trades: list[Trade]) -> float:
+    """Buy back the positions the rules said to (each holding has its decision), recording each as a trade;
+    returns the cash it cost. `positions` and `holdings` keep the others."""
+    spent = 0.0
+    if all(isinstance(decision, Hold) for decision in decisions):
+        return spent
+    for pos, holding, decision in zip(list(positions), list(holdings), decisions, strict=True):
+        if isinstance(decision, Exit):
+            spent += decision.cost
+            trades.append(_trade(pos, None, round(pos.entry.premium - decision.cost, 2), SettlementSource.EXIT,
+                                 decision.reason))
+            positions.remove(pos)
+            holdings.remove(holding)
+    return spent
 
 
 def _trade(pos: _Position, settlement: float | None, pnl: float | None,

@@ -107,6 +107,10 @@ class Rules(Protocol):
         """Whether to buy an open position back today, before expiry."""
         ...
 
+    def margin_call(self, day: MarketDay, holdings: Sequence[Holding], equity: float) -> list[Exit | Hold]:
+        """Which positions to buy back because their margin, re-marked today, exceeds equity."""
+        ...
+
     def settle(self, contract: OptionContract, contracts: int, premium: float, spx_open: float,
                spx_close: float) -> tuple[float, float]:
         """(settlement value, net P&L in dollars) of a position at its expiry."""

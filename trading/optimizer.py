@@ -43,7 +43,7 @@ class Calibration:
     min_trades: int = 0  # closed trades a combination needs to be chosen
 
     def eligible(self, combination: Combination) -> bool:
-        return combination.result.metrics.trades >= self.min_trades
+        return eligible(combination.result, self.min_trades)
 
     @property
     def best_combination(self) -> Combination:
@@ -63,6 +63,11 @@ class Calibration:
     @property
     def stand_in_settlements(self) -> int:
         return sum(c.result.stand_in_settlements for c in self.combinations)
+
+
+def eligible(result: BacktestResult, min_trades: int) -> bool:
+    """A combination may be chosen when it closed enough trades and did not ruin the account."""
+    return result.ruined is None and result.metrics.trades >= min_trades
 
 
 def _score(value: float) -> float:
@@ -94,8 +99,8 @@ def run_grid(source: MarketSource, base: StrategyParams, deltas: Sequence[float]
         result = run_backtest(source, Rules(params), start, end, params.capital, params.expiries == "monthly")
         combinations.append(Combination(params, result))
         progress(done, len(grid))
-    eligible = [i for i, c in enumerate(combinations) if c.result.metrics.trades >= min_trades]
-    best = max(eligible, key=lambda i: rank_key(objective, combinations[i])) if eligible else None
+    candidates = [i for i, c in enumerate(combinations) if eligible(c.result, min_trades)]
+    best = max(candidates, key=lambda i: rank_key(objective, combinations[i])) if candidates else None
     first = combinations[0].result
     return Calibration(first.start, first.end, source.name, objective, combinations, best, min_trades)
 

@@ -94,6 +94,19 @@ def entry_fill(price: float, slippage: float) -> float:
     return math.floor(round((price - haircut) * 100, 6)) / 100
 
 
+def exit_fill(price: float, slippage: float) -> float:
+    """The price a buy at the close pays: the price plus a haircut of `slippage` of it, at least MIN_HAIRCUT,
+    rounded up to the cent (the mirror of entry_fill)."""
+    if slippage == 0:
+        return round(price, 2)
+    return math.ceil(round((price + max(price * slippage, MIN_HAIRCUT)) * 100, 6)) / 100
+
+
+def buyback_cost(price: float, contracts: int, slippage: float, fee: float) -> float:
+    """Dollars to buy `contracts` puts back at the close, fees included."""
+    return round(exit_fill(price, slippage) * 100 * contracts + fee * contracts, 2)
+
+
 def settlement_value(contract: OptionContract, spx_open: float, spx_close: float) -> float:
     """AM-settled SPX at the expiry day's open (a stand-in for SET), PM-settled SPXW at its close."""
     return spx_open if contract.am_settled else spx_close
@@ -171,6 +184,25 @@ class Rules:
     def decide_exit(self, day: MarketDay, holding: Holding) -> Exit | Hold:
         """The seed's rules hold every put to expiry."""
         return HOLD
+
+    def margin_call(self, day: MarketDay, holdings: Sequence[Holding], equity: float) -> list[Exit | Hold]:
+        """Re-mark the margin of the open puts against equity; while it exceeds equity, buy back the put that
+        needs the most margin (at the mark plus the spread, and the fee). One decision per holding."""
+        p = self.params
+        needs = [margin_per_contract(p.margin, day.spot, h.contract.strike, h.mark) * h.contracts for h in holdings]
+        decisions: list[Exit | Hold] = [HOLD] * len(holdings)
+        total = sum(needs)
+        if total <= equity:  # the usual day
+            return decisions
+        for index in sorted(range(len(holdings)), key=lambda k: -needs[k]):
+            if total <= equity:
+                break
+            h = holdings[index]
+            cost = buyback_cost(h.mark, h.contracts, p.slippage, p.fee)
+            decisions[index] = Exit("margin call", cost)
+            total -= needs[index]
+            equity -= cost - h.mark * 100 * h.contracts  # the spread and the fee are lost; the mark was owed
+        return decisions
 
     def settle(self, contract: OptionContract, contracts: int, premium: float, spx_open: float,
                spx_close: float) -> tuple[float, float]:

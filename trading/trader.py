@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backtest.decision import decide_day, estimated_quote, quote_put
 from backtest.records import TradeRecord
-from backtest.types import Entry, Holding, MarketDay, Quote, Skip, net_premium
+from backtest.types import Entry, Exit, Holding, MarketDay, Quote, Skip, net_premium
 from data.calendar import is_session
 from data.contracts import OptionContract, parse_ticker
 from data.errors import DataError
@@ -43,6 +43,7 @@ class Outcome(Named):
     SKIPPED = "skipped"
     HALTED = "halted"
     CLOSED_MARKET = "closed-market"
+    MARGIN_CALL = "margin-call"
     ALREADY_RAN = "already-ran"
 
 
@@ -236,8 +237,14 @@ def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: Manu
     holdings = [Holding(contract_of(p), p.contracts, market.quote(contract_of(p)).price, p.fill_cents / 100)
                 for p in open_positions]
     equity = account_equity(session, params.capital, holdings, open_positions)
-    decision = decide_day(Rules(params), source, market.day, holdings, equity, params.expiries == "monthly",
-                          market.quote)
+    rules = Rules(params)
+    calls = [h for h, x in zip(holdings, rules.margin_call(market.day, holdings, equity), strict=True)
+             if isinstance(x, Exit)]
+    if calls:  # the same rule as the backtest's; the trader places no orders, so it says what to buy back
+        return DailyReport(as_of, Outcome.MARGIN_CALL, f"margin call: the open puts need more margin than the "
+                                                       f"${equity:,.0f} of equity: buy back "
+                                                       f"{', '.join(h.contract.ticker for h in calls)}")
+    decision = decide_day(rules, source, market.day, holdings, equity, params.expiries == "monthly", market.quote)
     if isinstance(decision, Skip):
         return DailyReport(as_of, Outcome.SKIPPED, decision.reason)
     return DailyReport(as_of, Outcome.OPENED, f"opened {decision.contract.ticker}", entry=decision)

@@ -36,10 +36,15 @@ def independent_estimate(spot, strike, days, am, r, vix, vix3m):
     return strike * math.exp(-r * t) * ncdf(-d2) - spot * math.exp(-q * t) * ncdf(-d1)
 
 
+CAPITAL = 1_000_000.0  # enough that March 2020 calls no margin: every trade here is held to expiry
+
+
 @pytest.fixture(scope="module")
 def result():
-    params = StrategyParams(put_delta=0.20, dte_target=30, contracts_per_trade=2)
-    return run_backtest(EmbeddedSource(), Rules(params), dt.date(2019, 6, 1), dt.date(2020, 12, 31), params.capital)
+    params = StrategyParams(put_delta=0.20, dte_target=30, contracts_per_trade=2, capital=CAPITAL)
+    held = run_backtest(EmbeddedSource(), Rules(params), dt.date(2019, 6, 1), dt.date(2020, 12, 31), params.capital)
+    assert not [t for t in held.trades if t.exit_reason is not None]
+    return held
 
 
 def test_trades_are_repriced_independently(result):
@@ -73,7 +78,7 @@ def test_march_2020_loses(result):
 def test_equity_curve_rebuilt_from_cash_interest_and_independent_marks(result):
     history = load_bundled()
     first, stop = history.window(result.start, result.end)
-    cash, rebuilt = 500_000.0, []
+    cash, rebuilt = CAPITAL, []
     for i in range(first, stop):
         day = history.dates[i]
         if i > first:
@@ -85,7 +90,7 @@ def test_equity_curve_rebuilt_from_cash_interest_and_independent_marks(result):
                    for t in result.trades if t.entry_date <= day < t.expiry)
         rebuilt.append(cash - owed)
     assert np.allclose(result.equity, rebuilt, rtol=0, atol=0.01)
-    curve = np.concatenate([[500_000.0], rebuilt])
+    curve = np.concatenate([[CAPITAL], rebuilt])
     peak, worst = curve[0], 0.0
     for value in curve:
         peak = max(peak, value)
@@ -94,7 +99,7 @@ def test_equity_curve_rebuilt_from_cash_interest_and_independent_marks(result):
     assert max_drawdown(np.array([100.0, 120.0, 90.0, 130.0, 117.0])) == pytest.approx(0.25)
     wins = sum(1 for t in result.closed if t.pnl > 0)
     assert result.metrics.win_rate == pytest.approx(wins / len(result.closed))
-    assert result.metrics.total_return == pytest.approx(rebuilt[-1] / 500_000 - 1)
+    assert result.metrics.total_return == pytest.approx(rebuilt[-1] / CAPITAL - 1)
 
 
 def test_sortino_counts_every_period_in_the_downside_deviation():
@@ -140,3 +145,45 @@ def test_an_exit_closes_a_position_before_expiry_at_its_cost():
         first_low = next(m for m in marks if m <= 0.5 * trade.fill)  # the first day the rule fires
         cost = round(first_low * 100 * trade.contracts + 1.5 * trade.contracts, 2)
         assert trade.pnl == pytest.approx(trade.premium - cost, abs=0.011) and trade.won
+
+
+def test_margin_calls_keep_equity_above_zero_in_2020():
+    """20 contracts with all equity committed: without re-marking, equity went below zero in March 2020 while the
+    run still reported a profit; with it, the engine buys back in the crash and equity never crosses zero."""
+    params = StrategyParams(put_delta=0.2, dte_target=30, contracts_per_trade=20, max_margin_pct=1.0)
+    result = run_backtest(EmbeddedSource(), Rules(params), dt.date(2019, 1, 2), dt.date(2021, 12, 31), params.capital)
+    calls = [t for t in result.trades if t.exit_reason == "margin call"]
+    assert result.ruined is None and float(result.equity.min()) > 0
+    assert any(dt.date(2020, 2, 20) <= t.expiry and t.entry_date <= dt.date(2020, 3, 20) for t in calls)
+    assert all(t.pnl is not None and t.settlement is None for t in calls)
+
+
+def crash_source(level=2400.0):
+    """SPX flat at 4000 (VIX 15) for a month, then at `level` (VIX 60) from 2023-02-06 on: a gap no margin
+    re-marked the evening before can hold when it is deep enough."""
+    from data.calendar import nyse_sessions
+    from data.market import History
+
+    days = nyse_sessions(dt.date(2023, 1, 3), dt.date(2023, 3, 31))
+    crash = days.index(dt.date(2023, 2, 6))
+    spx = np.array([4000.0 if i < crash else level for i in range(len(days))])
+    vix = np.array([15.0 if i < crash else 60.0 for i in range(len(days))])
+    return EmbeddedSource(History(tuple(days), spx, spx, vix, np.full(len(days), np.nan), np.full(len(days), 0.04))), \
+        days[crash]
+
+
+def test_ruin_stops_the_run_at_minus_100_percent_and_is_never_chosen():
+    from trading.optimizer import run_grid
+
+    source, crash = crash_source()
+    base = StrategyParams(put_delta=0.5, dte_target=30, contracts_per_trade=60, max_margin_pct=1.0, max_vix=100)
+    result = run_backtest(source, Rules(base), dt.date(2023, 1, 3), dt.date(2023, 3, 31), base.capital)
+    assert result.ruined == crash and result.dates[-1] == crash and result.equity[-1] == 0
+    assert result.metrics.total_return == -1.0 and result.metrics.cagr == -1.0 and result.metrics.max_drawdown == 1.0
+    assert float(result.equity.min()) >= 0
+    # a 16% gap: the nearer strikes (seed delta 0.05: 4.75% out) ruin the account, the farther (0.9) do not
+    source, _ = crash_source(3360.0)
+    calibration = run_grid(source, base, [0.05, 0.9], [30], dt.date(2023, 1, 3), dt.date(2023, 3, 31), "return")
+    ruined = {c.params.put_delta: c.result.ruined is not None for c in calibration.combinations}
+    assert ruined == {0.05: True, 0.9: False}
+    assert calibration.best_combination.params.put_delta == 0.9

@@ -265,3 +265,15 @@ def test_the_replay_command_equals_trade_day_by_day(replay, tmp_path):
     with sqlite3.connect(db_path) as one, sqlite3.connect(replayed) as other:
         assert one.execute(query).fetchall() == other.execute(query).fetchall()
     assert result.stdout == "".join(outputs[day] for day in sorted(outputs))
+
+
+def test_the_trader_reports_a_margin_call_and_opens_nothing(runner, db_path):
+    """The live side applies the backtest's margin rule: all equity committed (20 contracts, a 100% cap), the
+    first adverse marks call margin; the run says what to buy back and opens nothing that day."""
+    assert invoke(runner, db_path, "calibrate", "2018-01-01", "--end", "2019-12-31", "--deltas", "0.2", "--dtes",
+                  "30", "--contracts-per-trade", "20", "--max-margin-pct", "1").exit_code == 0
+    days = json.loads(invoke(runner, db_path, "replay", "2020-01-02", "2020-03-31", "--json").stdout)["days"]
+    calls = [d for d in days if d["outcome"] == "margin-call"]
+    assert calls and all(d["opened"] is None and "buy back O:SPX" in d["message"] for d in calls)
+    text = invoke(runner, db_path, "trade", "--as-of", calls[0]["as_of"], "--dry-run").stdout
+    assert "already ran" in text.lower()

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from backtest.types import HOLD as HOLD_
 from backtest.types import Entry, Holding, MarketDay, Quote, Skip
 from data.contracts import put_contract
 from trading.rules import (
@@ -126,3 +127,23 @@ def test_bs_delta_strike_is_the_listed_step_nearest_the_delta(expiry):
 
     # the strike 2.5 points either side brackets 0.20, priced exactly as the trade will be
     assert delta(strike - 2.5) <= 0.20 <= delta(strike + 2.5)
+
+
+def test_margin_call_buys_back_the_hungriest_put_first_until_the_rest_fits():
+    """By hand: spot 4000. Reg-T per contract = 100 * max(P + 0.15*S - OTM, P + 0.10*K).
+    3800 put at 20: OTM 200 -> max(20 + 600 - 200, 20 + 380) = 420 -> $42,000 a contract, x10 = $420,000.
+    3600 put at 5: OTM 400 -> max(5 + 600 - 400, 5 + 360) = 365 -> $36,500 a contract, x10 = $365,000.
+    Total $785,000 against equity $500,000: buy back the 3800s (fill 20 + 5% = 21.00, cost 21.00 * 1000 + 15 =
+    $21,015, of which $1,015 is spread and fee). Then $365,000 needs at most $498,985: it fits."""
+    from backtest.types import Exit
+
+    rules = Rules(StrategyParams(put_delta=0.2, dte_target=30))
+    day = MarketDay(dt.date(2024, 11, 5), 4000.0, 40.0, math.nan, 0.045)
+    hungry = Holding(put_contract(dt.date(2024, 12, 20), 3800), 10, 20.0, 5.0)
+    lean = Holding(put_contract(dt.date(2024, 12, 13), 3600), 10, 5.0, 2.0)
+    decisions = rules.margin_call(day, [lean, hungry], 500_000.0)
+    assert decisions[0] == HOLD_ and decisions[1] == Exit("margin call", 21_015.0)
+    assert rules.margin_call(day, [lean, hungry], 800_000.0) == [HOLD_, HOLD_]
+    both = rules.margin_call(day, [lean, hungry], 300_000.0)  # after the 3800s, $365,000 > $298,985: both go
+    assert all(isinstance(d, Exit) for d in both)
+

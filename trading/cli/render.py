@@ -102,7 +102,7 @@ def metrics_json(m: Metrics, result: BacktestResult) -> dict[str, Any]:
             "sharpe": defined(m.sharpe), "sortino": defined(m.sortino), "calmar": defined(m.calmar),
             "real": result.real, "estimated": result.estimated,
             "stand_in_settlements": result.stand_in_settlements,
-            "mean_entry_delta": defined(mean_entry_delta(result.trades))}
+            "mean_entry_delta": defined(mean_entry_delta(result.trades)), "ruined": result.ruined}
 
 
 def trade_row(record: Any) -> dict[str, Any]:
@@ -171,6 +171,8 @@ def daily_lines(report: Any, dry_run: bool) -> list[str]:
                   f"{dollars(e.fees)} fees; real delta {-q.delta:.2f} (estimated), IV {q.iv:.1%}"]
     elif report.outcome == "skipped":
         lines.append(f"NO TRADE: {report.message}")
+    elif report.outcome == "margin-call":
+        lines.append(f"MARGIN CALL: {report.message.split(': ', 1)[1]}")
     else:
         lines.append(report.message[0].upper() + report.message[1:])
     return lines
@@ -248,7 +250,9 @@ def calibration_lines(calibration: Any, strike_rule: str, shown_db: str, run_id:
              f"(strike rule {strike_rule}, optimizing {calibration.objective})"]
     for c in calibration.combinations:
         extra = f"  [{c.result.metrics.trades} trades, real delta ~{mean_entry_delta(c.result.trades):.2f}]"
-        if not calibration.eligible(c):
+        if c.result.ruined is not None:
+            extra += f" RUIN on {c.result.ruined}: never chosen"
+        elif not calibration.eligible(c):
             extra += f" not eligible: fewer than {calibration.min_trades} closed trades"
         lines.append(seed_line(c.params.put_delta, c.params.dte_target, c.result.metrics) + extra)
     if run_id is None:
