@@ -187,3 +187,29 @@ def test_ruin_stops_the_run_at_minus_100_percent_and_is_never_chosen():
     ruined = {c.params.put_delta: c.result.ruined is not None for c in calibration.combinations}
     assert ruined == {0.05: True, 0.9: False}
     assert calibration.best_combination.params.put_delta == 0.9
+
+
+def test_am_settlements_on_stale_opens_use_the_previous_close_and_are_counted():
+    """Before 2008 and in 2011-2013 the bundled open is in effect the previous close (data/raw/SOURCES.md): such
+    AM settlements are stand-ins, made at the previous close, counted; elsewhere they settle at the real open."""
+    import csv
+    import gzip
+
+    from data.market import HISTORY_FILE
+
+    with gzip.open(HISTORY_FILE, "rt") as handle:  # the raw file, read here independently of the loader
+        rows = list(csv.DictReader(handle))
+    by_day = {dt.date.fromisoformat(r["date"]): i for i, r in enumerate(rows)}
+    params = StrategyParams(put_delta=0.2, dte_target=30, expiries="monthly")
+    result = run_backtest(EmbeddedSource(), Rules(params), dt.date(1990, 1, 2), dt.date(2026, 7, 10), params.capital,
+                          monthly_only=True)
+    settled = [t for t in result.trades if t.settlement is not None]
+    assert {t.root for t in settled} == {"SPX"}
+    stale = [t for t in settled if t.expiry.year < 2008 or 2011 <= t.expiry.year <= 2013]
+    assert len(stale) > 200 and result.stand_in_settlements == len(stale)
+    for trade in settled:
+        i = by_day[trade.expiry]
+        if trade in stale:
+            assert trade.settlement_source == "stand-in" and trade.settlement == float(rows[i - 1]["spx_close"])
+        else:
+            assert trade.settlement_source == "real" and trade.settlement == float(rows[i]["spx_open"])
