@@ -58,6 +58,7 @@ class BacktestResult:
     metrics: metrics.Metrics
     position_days: int
     ruined: dt.date | None = None  # the session equity reached zero: the run stopped there
+    vix3m_missing: int = 0  # sessions without VIX3M, where the estimate used VIX alone
 
     @property
     def closed(self) -> list[Trade]:
@@ -159,7 +160,7 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     riskfree = np.concatenate([[0.0], growth[:stop - first - 1] - 1.0])  # no interest on the first session
     return BacktestResult(dates[0], dates[-1], trades, dates, equity,
                           metrics.compute(curve, riskfree, (dates[-1] - dates[0]).days, closed), position_days,
-                          ruined)
+                          ruined, int(np.isnan(history.vix3m[first:stop]).sum()))
 
 
 def _close_early(positions: list[_Position], holdings: list[Holding], decisions: Sequence[Exit | Hold],

@@ -61,6 +61,11 @@ class Calibration:
         return sum(c.result.estimated for c in self.combinations)
 
     @property
+    def vix3m_missing(self) -> int:
+        """Sessions of the window without VIX3M (the same for every combination)."""
+        return self.combinations[0].result.vix3m_missing
+
+    @property
     def stand_in_settlements(self) -> int:
         return sum(c.result.stand_in_settlements for c in self.combinations)
 

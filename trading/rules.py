@@ -85,21 +85,29 @@ def size_contracts(wanted: int, per_contract: float, margin_in_use: float, limit
     return max(0, min(wanted, math.floor(room / per_contract + 1e-9)))
 
 
+def on_tick_grid(price: float, direction: int) -> float:
+    """A price on SPX's tick grid ($0.05 below $3, $0.10 from $3): rounded down (-1), up (+1) or to the nearest
+    tick (0)."""
+    step = 0.05 if price < 3.0 else 0.10
+    units = round(price / step, 6)
+    ticks = math.floor(units) if direction < 0 else math.ceil(units) if direction > 0 else round(units)
+    return round(ticks * step, 2)
+
+
 def entry_fill(price: float, slippage: float) -> float:
     """The price a sell at the close gets: less a haircut of `slippage` of the price, at least MIN_HAIRCUT,
-    rounded down to the cent. Zero slippage leaves the price as it is."""
+    rounded down to the tick. Zero slippage takes the nearest tick."""
     if slippage == 0:
-        return round(price, 2)
-    haircut = max(price * slippage, MIN_HAIRCUT)
-    return math.floor(round((price - haircut) * 100, 6)) / 100
+        return on_tick_grid(price, 0)
+    return on_tick_grid(price - max(price * slippage, MIN_HAIRCUT), -1)
 
 
 def exit_fill(price: float, slippage: float) -> float:
     """The price a buy at the close pays: the price plus a haircut of `slippage` of it, at least MIN_HAIRCUT,
-    rounded up to the cent (the mirror of entry_fill)."""
+    rounded up to the tick (the mirror of entry_fill)."""
     if slippage == 0:
-        return round(price, 2)
-    return math.ceil(round((price + max(price * slippage, MIN_HAIRCUT)) * 100, 6)) / 100
+        return on_tick_grid(price, 0)
+    return on_tick_grid(price + max(price * slippage, MIN_HAIRCUT), 1)
 
 
 def buyback_cost(price: float, contracts: int, slippage: float, fee: float) -> float:
@@ -170,8 +178,9 @@ class Rules:
         contract = put_contract(expiry, strike)
         q = quote(contract)
         fill = entry_fill(q.price, p.slippage)
-        if fill <= 0:
-            return Skip("premium {:.2f} too small to sell after slippage", (q.price,))
+        if fill * 100 - p.fee <= p.min_premium:
+            return Skip("premium {:.2f} too small: ${:.2f} a contract after slippage and fees", (q.price,
+                                                                                              fill * 100 - p.fee))
         in_use = sum(margin_per_contract(p.margin, day.spot, h.contract.strike, h.mark) * h.contracts
                      for h in holdings)
         per_contract = margin_per_contract(p.margin, day.spot, strike, q.price)

@@ -51,6 +51,8 @@ class StrategyParams:
     slippage: float = knob(0.05, "Share of the option price given up on entry (at least $0.05).", low=0, high=1,
                            high_open=True, unit="share")
     fee: float = knob(1.50, "All-in cost per contract in dollars.", low=0, high=1_000, unit="dollars")
+    min_premium: float = knob(0.0, "No trade unless the net premium a contract, after slippage and fees, is above "
+                                   "this many dollars (0: above the fees).", low=0, high=100_000, unit="dollars")
 
     def __post_init__(self) -> None:
         for f in fields(self):

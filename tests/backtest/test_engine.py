@@ -59,7 +59,9 @@ def test_trades_are_repriced_independently(result):
         price = independent_estimate(spot, trade.strike, (trade.expiry - trade.entry_date).days, trade.root == "SPX",
                                      history.rate[i], history.vix[i], history.vix3m[i])
         assert trade.entry_price == pytest.approx(price, rel=1e-9)
-        fill = math.floor(round((price - max(0.05 * price, 0.05)) * 100, 6)) / 100
+        net = price - max(0.05 * price, 0.05)
+        tick = 0.05 if net < 3 else 0.10  # SPX's grid: down to the tick
+        fill = math.floor(net / tick + 1e-9) * tick
         assert trade.fill == pytest.approx(fill)
         assert trade.premium == pytest.approx(fill * 100 * trade.contracts - 1.50 * trade.contracts)
         if trade.pnl is not None:

@@ -68,7 +68,7 @@ def test_calibrate_json_schema(runner, db_path):
     best = max(doc["results"], key=lambda r: (r["win_rate"], r["sharpe"]))
     assert doc["best"] == {"put_delta": best["put_delta"], "dte_target": best["dte_target"]}
     assert doc["data_quality"] == {"real": 0, "estimated": sum(r["estimated"] for r in doc["results"]),
-                                   "stand_in_settlements": 0}
+                                   "stand_in_settlements": 0, "vix3m_missing": 0}
 
 
 def test_backtest_json_lists_trades_and_equity(runner, db_path):

@@ -58,8 +58,13 @@ def test_settlement_value_by_root():
     assert settlement_value(pm, spx_open=5900.0, spx_close=5950.0) == 5950.0
 
 
-@pytest.mark.parametrize("price,slippage,fill", [(15.40, 0.0, 15.40), (10.00, 0.05, 9.50), (0.50, 0.05, 0.45),
-                                                 (0.04, 0.05, -0.01), (15.4132, 0.05, 14.64)])
+@pytest.mark.parametrize("price,slippage,fill", [
+    (15.40, 0.0, 15.40), (15.43, 0.0, 15.40), (2.97, 0.0, 2.95), (2.98, 0.0, 3.00),  # nearest tick
+    (10.00, 0.05, 9.50), (0.50, 0.05, 0.45), (0.04, 0.05, -0.05),
+    (15.4132, 0.05, 14.60),  # 15.4132 - 0.7707 = 14.6425: down to the $0.10 tick
+    (3.10, 0.05, 2.90),  # 3.10 - 0.155 = 2.945: below $3 the tick is $0.05, down to 2.90
+    (3.20, 0.05, 3.00),  # 3.04: down to 3.00
+])
 def test_entry_fill(price, slippage, fill):
     assert entry_fill(price, slippage) == pytest.approx(fill)
 
@@ -109,8 +114,8 @@ def test_entry_sizes_under_the_cap():
     assert isinstance(entry, Entry)
     assert entry.contract.ticker == "O:SPX241220P05435000"
     assert entry.contracts == 1
-    assert entry.fill == pytest.approx(14.25)
-    assert entry.premium == pytest.approx(14.25 * 100 - 1.50)
+    assert entry.fill == pytest.approx(14.20)  # 15.00 - 0.75 = 14.25: down to the $0.10 tick
+    assert entry.premium == pytest.approx(14.20 * 100 - 1.50)
     assert isinstance(decide(rules, equity=100_000.0), Skip)
 
 
@@ -147,3 +152,24 @@ def test_margin_call_buys_back_the_hungriest_put_first_until_the_rest_fits():
     both = rules.margin_call(day, [lean, hungry], 300_000.0)  # after the 3800s, $365,000 > $298,985: both go
     assert all(isinstance(d, Exit) for d in both)
 
+
+
+@pytest.mark.parametrize("price,slippage,fill", [
+    (2.00, 0.05, 2.10),  # 2.00 + 0.10 = 2.10, on the $0.05 grid
+    (2.97, 0.05, 3.20),  # 2.97 + 0.1485 = 3.1185: from $3 the tick is $0.10, up to 3.20
+    (10.00, 0.05, 10.50), (10.01, 0.05, 10.60), (1.00, 0.05, 1.05),  # at least the $0.05 minimum haircut
+    (7.77, 0.0, 7.80),  # no slippage: the nearest tick
+])
+def test_exit_fill_pays_up_to_the_tick(price, slippage, fill):
+    from trading.rules import exit_fill
+
+    assert exit_fill(price, slippage) == pytest.approx(fill)
+
+
+def test_no_trade_unless_the_net_premium_clears_the_fees_and_the_minimum():
+    cheap = decide(Rules(StrategyParams(put_delta=0.15, dte_target=45)), price=0.06)  # fill 0.00: $-1.50 net
+    assert isinstance(cheap, Skip) and "too small" in cheap.reason
+    thin = decide(Rules(StrategyParams(put_delta=0.15, dte_target=45)), price=0.10)  # fill 0.05: $3.50 net
+    assert not isinstance(thin, Skip)
+    floor = decide(Rules(StrategyParams(put_delta=0.15, dte_target=45, min_premium=10)), price=0.10)
+    assert isinstance(floor, Skip) and "$3.50 a contract" in floor.reason

@@ -79,7 +79,7 @@ def mean_entry_delta(trades: Sequence[Trade]) -> float:
     return sum(-t.entry_delta for t in trades) / len(trades) if trades else math.nan
 
 
-def data_quality(real: int, estimated: int, stand_in_settlements: int = 0) -> list[str]:
+def data_quality(real: int, estimated: int, stand_in_settlements: int = 0, vix3m_missing: int = 0) -> list[str]:
     total = real + estimated
 
     def share(n: int) -> str:
@@ -90,6 +90,8 @@ def data_quality(real: int, estimated: int, stand_in_settlements: int = 0) -> li
     if stand_in_settlements:
         lines.append(f"  Stand-in settlements: {stand_in_settlements} (AM settlements on a session whose open is "
                      "not known: the previous close was used)")
+    if vix3m_missing:
+        lines.append(f"  VIX3M missing: {vix3m_missing} sessions (the estimate used VIX alone there)")
     if total and estimated / total > ESTIMATED_WARNING_SHARE:
         lines.append(f"WARNING: {share(estimated)} of entries priced by the Black-Scholes/VIX estimate, not real "
                      "option closes: less reliable.")
@@ -102,7 +104,8 @@ def metrics_json(m: Metrics, result: BacktestResult) -> dict[str, Any]:
             "sharpe": defined(m.sharpe), "sortino": defined(m.sortino), "calmar": defined(m.calmar),
             "real": result.real, "estimated": result.estimated,
             "stand_in_settlements": result.stand_in_settlements,
-            "mean_entry_delta": defined(mean_entry_delta(result.trades)), "ruined": result.ruined}
+            "mean_entry_delta": defined(mean_entry_delta(result.trades)), "ruined": result.ruined,
+            "vix3m_missing": result.vix3m_missing}
 
 
 def trade_row(record: Any) -> dict[str, Any]:
@@ -237,7 +240,8 @@ def calibration_json(calibration: Any, run_id: int, params_id: int | None) -> di
             "objective": calibration.objective, "results": results,
             "best": {"put_delta": best.params.put_delta, "dte_target": best.params.dte_target},
             "data_quality": {"real": calibration.real, "estimated": calibration.estimated,
-                             "stand_in_settlements": calibration.stand_in_settlements},
+                             "stand_in_settlements": calibration.stand_in_settlements,
+                             "vix3m_missing": calibration.vix3m_missing},
             "min_trades": calibration.min_trades, "run_id": run_id, "parameters_id": params_id}
 
 
@@ -259,7 +263,8 @@ def calibration_lines(calibration: Any, strike_rule: str, shown_db: str, run_id:
         return lines
     best = calibration.best_combination.params
     lines += [f"\nBEST: Delta={best.put_delta:.2f}, DTE={best.dte_target} ({OBJECTIVES[calibration.objective][0]})",
-              "", *data_quality(calibration.real, calibration.estimated, calibration.stand_in_settlements),
+              "", *data_quality(calibration.real, calibration.estimated, calibration.stand_in_settlements,
+                                calibration.vix3m_missing),
               f"\nSaved as WheelParameters #{params_id} (calibration run #{run_id}) in "
               f"{shown_db}.", "Show them with: spx-wheel params"]
     return lines
@@ -282,7 +287,7 @@ def backtest_lines(calibration: Any, run_id: int, show_trades: bool) -> list[str
                     ("CAGR", pct(m.cagr, True, 2)), ("Sortino", number(m.sortino)), ("Calmar", number(m.calmar)),
                     ("final equity", dollars(float(result.equity[-1]))),
                     ("mean real delta at entry", number(mean_entry_delta(result.trades), 3))]),
-             "", *data_quality(result.real, result.estimated, result.stand_in_settlements)]
+             "", *data_quality(result.real, result.estimated, result.stand_in_settlements, result.vix3m_missing)]
     if show_trades:
         lines += ["", trade_table([TradeRecord.of_trade(t) for t in result.trades])]
     return lines
