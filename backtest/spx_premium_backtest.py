@@ -59,6 +59,7 @@ class BacktestResult:
     position_days: int
     ruined: dt.date | None = None  # the session equity reached zero: the run stopped there
     vix3m_missing: int = 0  # sessions without VIX3M, where the estimate used VIX alone
+    exposure: tuple[float, float] = (0.0, 0.0)  # open puts' notional (100 x strike) / equity: average, peak
 
     @property
     def closed(self) -> list[Trade]:
@@ -92,6 +93,11 @@ class _Position:
     def mark(self, i: int) -> float:
         return self.marks[i - self.first]
 
+    @property
+    def notional(self) -> float:
+        """Dollars the puts would cost at a settlement of zero: 100 x strike x contracts."""
+        return self.entry.contract.strike * 100 * self.entry.contracts
+
     def liability(self, i: int) -> float:
         """Dollars owed on the put at session i's close, by its mark."""
         return self.marks[i - self.first] * 100 * self.entry.contracts
@@ -115,6 +121,7 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     vix, vix3m, rate = history.vix.tolist(), history.vix3m.tolist(), history.rate.tolist()
     next_settlement = len(history.dates)
     ruined: dt.date | None = None
+    exposure_sum = exposure_peak = 0.0
 
     for i in range(first, stop):
         if i > first:
@@ -150,6 +157,9 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
             next_settlement = min(next_settlement, pos.expiry_index)
         position_days += len(positions)
         equity[i - first] = cash - owed
+        if positions:
+            share = sum(p.notional for p in positions) / equity[i - first]
+            exposure_sum, exposure_peak = exposure_sum + share, max(exposure_peak, share)
 
     trades.extend(_trade(p, None, None, None) for p in positions)
     trades.sort(key=lambda t: (t.entry_date, t.expiry))
@@ -160,7 +170,8 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     riskfree = np.concatenate([[0.0], growth[:stop - first - 1] - 1.0])  # no interest on the first session
     return BacktestResult(dates[0], dates[-1], trades, dates, equity,
                           metrics.compute(curve, riskfree, (dates[-1] - dates[0]).days, closed), position_days,
-                          ruined, int(np.isnan(history.vix3m[first:stop]).sum()))
+                          ruined, int(np.isnan(history.vix3m[first:stop]).sum()),
+                          (exposure_sum / len(dates), exposure_peak))
 
 
 def _close_early(positions: list[_Position], holdings: list[Holding], decisions: Sequence[Exit | Hold],

@@ -8,6 +8,7 @@ from typing import Any, Callable
 STRIKE_RULES = ("seed", "bs-delta")
 EXPIRY_SETS = ("all", "monthly")
 MARGIN_MODELS = ("regt", "cash")
+SIZE_MODES = ("contracts", "notional", "margin")
 DEFAULT_DELTAS = (0.15, 0.20, 0.25, 0.30)
 DEFAULT_DTES = (30, 45, 60)
 MIN_CLOSED_TRADES = 10  # a combination with fewer closed trades is shown but never chosen

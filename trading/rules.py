@@ -184,11 +184,23 @@ class Rules:
         in_use = sum(margin_per_contract(p.margin, day.spot, h.contract.strike, h.mark) * h.contracts
                      for h in holdings)
         per_contract = margin_per_contract(p.margin, day.spot, strike, q.price)
-        contracts = size_contracts(p.contracts_per_trade, per_contract, in_use, p.max_margin_pct * equity)
+        wanted = self.wanted(strike, per_contract, equity)
+        if wanted == 0:
+            return Skip("{} of equity buys no contract sized by {}", (f"{p.size_target:.0%}", p.size_by))
+        contracts = size_contracts(wanted, per_contract, in_use, p.max_margin_pct * equity)
         if contracts == 0:
             return Skip("margin cap: ${:,.0f} a contract with ${:,.0f} of ${:,.0f} in use",
                         (per_contract, in_use, p.max_margin_pct * equity))
         return Entry(contract, contracts, q, fill, round(p.fee * contracts, 2))
+
+    def wanted(self, strike: float, margin_each: float, equity: float) -> int:
+        """Contracts the sizing asks for, before the margin cap: a fixed count, or as many as keep the position's
+        notional (100 x strike each) or margin within the target share of equity."""
+        p = self.params
+        if p.size_by == "contracts":
+            return p.contracts_per_trade
+        each = 100.0 * strike if p.size_by == "notional" else margin_each
+        return max(0, math.floor(p.size_target * equity / each + 1e-9))
 
     def decide_exit(self, day: MarketDay, holding: Holding) -> Exit | Hold:
         """The seed's rules hold every put to expiry."""

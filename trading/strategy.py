@@ -9,7 +9,7 @@ from dataclasses import Field, asdict, dataclass, field, fields
 from typing import Any
 
 from data.errors import BadInput
-from trading.choices import EXPIRY_SETS, MARGIN_MODELS, STRIKE_RULES
+from trading.choices import EXPIRY_SETS, MARGIN_MODELS, SIZE_MODES, STRIKE_RULES
 
 
 class StrategyError(BadInput):
@@ -41,8 +41,13 @@ class StrategyParams:
     margin: str = knob("regt", "Margin model: Reg-T exchange minimum, or fully cash-secured (100 x strike).",
                        choices=MARGIN_MODELS)
     capital: float = knob(500_000.0, "Starting capital in dollars.", low=1_000, high=1e12, unit="dollars")
-    contracts_per_trade: int = knob(1, "Contracts sold per trade (fewer when the margin cap binds).", low=1,
-                                    high=10_000)
+    contracts_per_trade: int = knob(1, "Contracts sold per trade with --size-by contracts (fewer when the margin "
+                                       "cap binds).", low=1, high=10_000)
+    size_by: str = knob("contracts", "contracts: a fixed count; notional or margin: as many contracts as keep the "
+                                     "new position's notional (100 x strike) or margin within --size-target of "
+                                     "equity, so that size means the same in every era.", choices=SIZE_MODES)
+    size_target: float = knob(1.0, "With --size-by notional or margin: the share of equity one new position may "
+                                    "take.", low=0, high=10, low_open=True, unit="share")
     max_open_positions: int = knob(3, "Most positions open at once.", low=1, high=1_000, option="--max-open")
     max_margin_pct: float = knob(0.50, "Largest share of equity committed to margin.", low=0, high=1, low_open=True,
                                  unit="share")

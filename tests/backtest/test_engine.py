@@ -215,3 +215,26 @@ def test_am_settlements_on_stale_opens_use_the_previous_close_and_are_counted():
             assert trade.settlement_source == "stand-in" and trade.settlement == float(rows[i - 1]["spx_close"])
         else:
             assert trade.settlement_source == "real" and trade.settlement == float(rows[i]["spx_open"])
+
+
+def test_sizing_by_notional_keeps_each_position_within_the_target_and_exposure_is_reported():
+    """--size-by notional 1.0 in 1995-1996: each entry sells as many contracts as keep 100 x strike x contracts
+    within equity; the reported exposure is the open puts' notional over equity, recomputed here day by day."""
+    params = StrategyParams(put_delta=0.2, dte_target=30, size_by="notional", size_target=1.0, max_margin_pct=1.0)
+    result = run_backtest(EmbeddedSource(), Rules(params), dt.date(1995, 1, 3), dt.date(1996, 12, 31), params.capital)
+    index = {d: i for i, d in enumerate(result.dates)}
+    assert len(result.trades) > 20 and max(t.contracts for t in result.trades) > 5
+    for trade in result.trades:
+        equity = result.equity[index[trade.entry_date]]
+        assert trade.strike * 100 * trade.contracts <= equity * 1.001  # within the target (slippage aside)
+        assert trade.strike * 100 * (trade.contracts + 1) > equity * 0.99 or trade.contracts == 0
+    shares = []
+    for i, day in enumerate(result.dates):
+        notional = sum(t.strike * 100 * t.contracts for t in result.trades if t.entry_date <= day < t.expiry)
+        if notional:
+            shares.append(notional / result.equity[i])
+    assert result.exposure[0] == pytest.approx(sum(shares) / len(result.dates))
+    assert result.exposure[1] == pytest.approx(max(shares))
+    fixed = run_backtest(EmbeddedSource(), Rules(StrategyParams(put_delta=0.2, dte_target=30)), dt.date(1995, 1, 3),
+                         dt.date(1996, 12, 31), params.capital)
+    assert fixed.exposure[0] < 0.2 < 1.0 < result.exposure[0]  # one contract was a small bet in the 1990s

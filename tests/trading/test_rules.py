@@ -110,7 +110,7 @@ def test_filters_in_order_with_reasons():
 def test_entry_sizes_under_the_cap():
     rules = Rules(StrategyParams(put_delta=0.15, dte_target=45, contracts_per_trade=4))
     entry = decide(rules, equity=200_000.0, price=15.0)
-    # strike 5435; Reg-T: max(15 + 870 - 0, 15 + 543.5) * 100 = 88,500 a contract; cap 100,000 -> 1 contract
+    # strike 5435; Reg-T: max(15 + 870 - 365, 15 + 543.5) * 100 = 55,850 a contract; cap 100,000 -> 1 contract
     assert isinstance(entry, Entry)
     assert entry.contract.ticker == "O:SPX241220P05435000"
     assert entry.contracts == 1
@@ -173,3 +173,21 @@ def test_no_trade_unless_the_net_premium_clears_the_fees_and_the_minimum():
     assert not isinstance(thin, Skip)
     floor = decide(Rules(StrategyParams(put_delta=0.15, dte_target=45, min_premium=10)), price=0.10)
     assert isinstance(floor, Skip) and "$3.50 a contract" in floor.reason
+
+
+@pytest.mark.parametrize("size_by,target,equity,expected", [
+    ("contracts", 1.0, 500_000.0, 1),  # the seed's count, whatever the equity
+    ("notional", 1.0, 500_000.0, 0),  # one 5435 put is $543,500 of notional: more than equity
+    ("notional", 1.0, 1_200_000.0, 2),  # 1,200,000 / 543,500 = 2.2
+    # Reg-T of the 5435 put at 15, spot 5800: max(15 + 870 - 365, 15 + 543.5) x 100 = 55,850 a contract;
+    # 0.5 x 500,000 / 55,850 = 4.5 -> 4 (the 100% cap allows 8)
+    ("margin", 0.5, 500_000.0, 4),
+])
+def test_sizing_by_notional_or_margin(size_by, target, equity, expected):
+    rules = Rules(StrategyParams(put_delta=0.15, dte_target=45, size_by=size_by, size_target=target,
+                                 max_margin_pct=1.0))
+    decision = decide(rules, equity=equity, price=15.0)
+    if expected == 0:
+        assert isinstance(decision, Skip) and "buys no contract" in decision.reason
+    else:
+        assert isinstance(decision, Entry) and decision.contracts == expected

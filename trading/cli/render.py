@@ -105,7 +105,8 @@ def metrics_json(m: Metrics, result: BacktestResult) -> dict[str, Any]:
             "real": result.real, "estimated": result.estimated,
             "stand_in_settlements": result.stand_in_settlements,
             "mean_entry_delta": defined(mean_entry_delta(result.trades)), "ruined": result.ruined,
-            "vix3m_missing": result.vix3m_missing}
+            "vix3m_missing": result.vix3m_missing, "average_exposure": result.exposure[0],
+            "peak_exposure": result.exposure[1]}
 
 
 def trade_row(record: Any) -> dict[str, Any]:
@@ -286,6 +287,7 @@ def backtest_lines(calibration: Any, run_id: int, show_trades: bool) -> list[str
              pairs([("closed trades", m.trades), ("open at end", len(result.trades) - m.trades),
                     ("CAGR", pct(m.cagr, True, 2)), ("Sortino", number(m.sortino)), ("Calmar", number(m.calmar)),
                     ("final equity", dollars(float(result.equity[-1]))),
+                    ("notional exposure, average / peak", f"{pct(result.exposure[0])} / {pct(result.exposure[1])}"),
                     ("mean real delta at entry", number(mean_entry_delta(result.trades), 3))]),
              "", *data_quality(result.real, result.estimated, result.stand_in_settlements, result.vix3m_missing)]
     if show_trades:
