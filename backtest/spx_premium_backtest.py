@@ -4,7 +4,7 @@ given. No network and no database: the source has all its data before the run st
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -89,14 +89,13 @@ class _Position:
     first: int  # history index of the entry session
     expiry_index: int  # history index of the settlement session (len(dates) when beyond the data)
     marks: list[float]  # put price on sessions first .. expiry_index - 1
+    notional: float = field(init=False)  # dollars the puts would cost at a settlement of zero: 100 x strike x n
+
+    def __post_init__(self) -> None:
+        self.notional = self.entry.contract.strike * 100 * self.entry.contracts
 
     def mark(self, i: int) -> float:
         return self.marks[i - self.first]
-
-    @property
-    def notional(self) -> float:
-        """Dollars the puts would cost at a settlement of zero: 100 x strike x contracts."""
-        return self.entry.contract.strike * 100 * self.entry.contracts
 
     def liability(self, i: int) -> float:
         """Dollars owed on the put at session i's close, by its mark."""
