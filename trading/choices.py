@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-STRIKE_RULES = ("seed", "bs-delta")
+STRIKE_RULES = ("seed", "bs-delta", "atm")
 EXPIRY_SETS = ("all", "monthly")
 MARGIN_MODELS = ("regt", "cash")
 SIZE_MODES = ("contracts", "notional", "margin")

@@ -71,9 +71,11 @@ def choose_expiry(trade_date: dt.date, dte_target: int, listed: Sequence[dt.date
 
 
 def margin_per_contract(model: str, spot: float, strike: float, price: float) -> float:
-    """Dollars of margin for one short put: Reg-T style exchange minimum, or fully cash-secured."""
+    """Dollars of equity one short put needs: the Reg-T exchange minimum, or fully cash-secured, where the cash
+    held covers assignment (100 x strike) and the put's own value counts toward it (so equity needs 100 x
+    (strike - price): a cash-secured put can never be called for margin)."""
     if model == "cash":
-        return 100.0 * strike
+        return 100.0 * (strike - price)
     return 100.0 * max(price + 0.15 * spot - max(spot - strike, 0.0), price + 0.10 * strike)
 
 
@@ -150,6 +152,8 @@ class Rules:
         p = self.params
         if p.strike_rule == "seed":
             target = seed_strike(day.spot, p.put_delta)
+        elif p.strike_rule == "atm":  # as Cboe's PutWrite index: the strike closest to, not above, the index
+            target = math.floor(day.spot / STRIKE_STEP + 1e-9) * STRIKE_STEP
         else:
             t = float(years_to_settlement((expiry - day.date).days, settles_am(expiry)))  # as prices measure it
             target = skew_strike_for_put_delta(day.spot, p.put_delta, t, day.rate, day.vix, day.vix3m)
@@ -183,7 +187,8 @@ class Rules:
                                                                                               fill * 100 - p.fee))
         in_use = sum(margin_per_contract(p.margin, day.spot, h.contract.strike, h.mark) * h.contracts
                      for h in holdings)
-        per_contract = margin_per_contract(p.margin, day.spot, strike, q.price)
+        # the equity a contract needs: its margin at today's mark, and what selling below the mark costs
+        per_contract = margin_per_contract(p.margin, day.spot, strike, q.price) + 100 * (q.price - fill)
         wanted = self.wanted(strike, per_contract, equity)
         if wanted == 0:
             return Skip("{} of equity buys no contract sized by {}", (f"{p.size_target:.0%}", p.size_by))

@@ -41,6 +41,7 @@ from trading.trader import (
     run_daily,
     settlement_window_start,
 )
+from trading.validation import Validation, putwrite_against_published
 
 
 def grid_over_window(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
@@ -210,3 +211,8 @@ def fill(ctx: Context, position_id: int, price: float) -> TradeRecord:
     """Record the broker's fill of a position; returns it as it now stands."""
     with transaction(ctx.open(), write=True) as session:
         return record_of_position(record_fill(session, position_id, price))
+
+
+def validate(ctx: Context) -> Validation:
+    """The engine as Cboe's PutWrite index over 1990-2021, against the published yearly returns."""
+    return putwrite_against_published(ctx.source(ctx.open(), "embedded", False))

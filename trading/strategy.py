@@ -35,10 +35,12 @@ class StrategyParams:
                             option="--delta", grid="--deltas")
     dte_target: int = knob(None, "Days-to-expiry target, e.g. 45.", low=0, high=3650, option="--dte", grid="--dtes")
     strike_rule: str = knob("seed", "seed: spot*(1-(0.04+delta*0.15)) to $5; bs-delta: strike with that "
-                                    "Black-Scholes delta.", choices=STRIKE_RULES)
+                                    "Black-Scholes delta; atm: at the money (closest to, not above, the index).",
+                            choices=STRIKE_RULES)
     expiries: str = knob("all", "Expirations to choose from: every listed Friday, or third-Friday monthlies only.",
                          choices=EXPIRY_SETS)
-    margin: str = knob("regt", "Margin model: Reg-T exchange minimum, or fully cash-secured (100 x strike).",
+    margin: str = knob("regt", "Margin model: Reg-T exchange minimum, or fully cash-secured (100 x strike, less "
+                               "the put's value).",
                        choices=MARGIN_MODELS)
     capital: float = knob(500_000.0, "Starting capital in dollars.", low=1_000, high=1e12, unit="dollars")
     contracts_per_trade: int = knob(1, "Contracts sold per trade with --size-by contracts (fewer when the margin "

@@ -73,7 +73,8 @@ def test_regt_margin_examples_from_domain():
     # reference/DOMAIN.md section 3.1, S = 5000
     assert margin_per_contract("regt", 5000, 4700, 20.0) == pytest.approx(49_000)
     assert margin_per_contract("regt", 5000, 4800, 30.0) == pytest.approx(58_000)
-    assert margin_per_contract("cash", 5000, 4800, 30.0) == pytest.approx(480_000)
+    # cash-secured: 100 x 4800 held against assignment, the put's 30 counting toward it -> equity needs 477,000
+    assert margin_per_contract("cash", 5000, 4800, 30.0) == pytest.approx(477_000)
 
 
 def test_size_contracts_reduces_under_the_margin_cap():

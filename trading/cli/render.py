@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 ESTIMATED_WARNING_SHARE = 0.25
 NUMERIC = {"id", "strike", "n", "contracts", "price", "fill", "premium", "delta", "settlement", "P&L", "pnl",
-           "entry_delta", "value"}
+           "entry_delta", "value", "year", "engine", "PUT", "gap"}
 
 
 def pct(value: float | None, signed: bool = False, digits: int = 1) -> str:
@@ -322,3 +322,21 @@ def parameters_text(saved: Any) -> str:
     shown["backtest_total_return"] = pct(shown["backtest_total_return"], True)
     shown["backtest_sharpe"] = number(shown["backtest_sharpe"])
     return "WheelParameters (active):\n" + pairs(list(shown.items()))
+
+
+def validation_lines(v: Any) -> list[str]:
+    """The PUT comparison: each year, then CAGR, correlation, 2008 and the largest gaps against the targets."""
+    rows = [{"year": str(year), "engine": pct(engine), "PUT": pct(put), "gap": pct(engine - put, True)}
+            for year, engine, put in v.years]
+    gaps = sorted(v.years, key=lambda r: -abs(r[1] - r[2]))[:3]
+    by_year = {year: (engine, put) for year, engine, put in v.years}
+    crisis = by_year.get(2008)
+    lines = ["The engine as Cboe's PutWrite index (estimated premiums) against the published PUT returns:", "",
+             table(rows), "",
+             f"CAGR {pct(v.cagr[0], digits=2)} against {pct(v.cagr[1], digits=2)}: "
+             f"{abs(v.cagr[0] - v.cagr[1]) * 100:.2f} points apart (target 0.5)",
+             f"yearly correlation {v.correlation:.3f} (target 0.97)"]
+    if crisis:
+        lines.append(f"2008: {pct(crisis[0])} against {pct(crisis[1])} (target within 3 points)")
+    lines.append("largest gaps: " + ", ".join(f"{y} {pct(e - p, True)}" for y, e, p in gaps))
+    return lines
