@@ -12,9 +12,9 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class TradeRecord:
-    """A trade as every output shows it (deltas positive, money in dollars). The optional fields belong to
-    live positions (id, fill source, the day it was settled) or to a stored run (its combination)."""
+class Sold:
+    """What every trade is: so many puts of one contract, sold on a day (the engine's Trade and the shown
+    TradeRecord both start with these)."""
 
     ticker: str
     root: str
@@ -22,6 +22,13 @@ class TradeRecord:
     expiry: dt.date
     strike: float
     contracts: int
+
+
+@dataclass(frozen=True)
+class TradeRecord(Sold):
+    """A trade as every output shows it (deltas positive, money in dollars). The optional fields belong to
+    live positions (id, fill source, the day it was settled) or to a stored run (its combination)."""
+
     price: float  # the put's price at entry, before slippage
     price_source: str  # real / estimated / manual
     fill: float

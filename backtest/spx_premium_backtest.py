@@ -11,6 +11,7 @@ import numpy as np
 
 from backtest import metrics
 from backtest.decision import LifePricer, decide_day, decide_exits, settlement_index
+from backtest.records import Sold
 from backtest.types import Entry, Exit, Hold, Holding, MarketDay, Rules
 from data.errors import SpxWheelError
 from data.market import MarketSource
@@ -22,16 +23,10 @@ class BacktestError(SpxWheelError):
 
 
 @dataclass(frozen=True)
-class Trade:
+class Trade(Sold):
     """One position of the backtest: settled at expiry, bought back by an exit rule, or still open when the window
     ended."""
 
-    ticker: str
-    root: str
-    entry_date: dt.date
-    expiry: dt.date
-    strike: float
-    contracts: int
     entry_price: float  # the put's price at the entry close (real or estimated)
     fill: float  # after slippage
     premium: float  # net dollars received (after fees)
