@@ -10,6 +10,7 @@ import numpy as np
 
 from backtest.types import Entry, Exit, Hold, Holding, MarketDay, Quote, QuoteFn, Rules, Skip
 from data.contracts import OptionContract
+from data.dividends import dividend_yield
 from data.market import History, MarketSource
 from data.pricing import estimate_put, years_to_settlement
 from data.provenance import PriceSource
@@ -27,7 +28,7 @@ def life_marks(source: MarketSource, history: History, contract: OptionContract,
     days = history.ordinals[first:stop]
     t = years_to_settlement(contract.expiry.toordinal() - days, contract.am_settled)
     price, iv, delta = estimate_put(history.spx_close[first:stop], contract.strike, t, history.rate[first:stop],
-                                    history.vix[first:stop], history.vix3m[first:stop])
+                                    history.dividend[first:stop], history.vix[first:stop], history.vix3m[first:stop])
     marks = np.atleast_1d(price)
     real_close = source.option_closes(contract, history.dates[first:stop])
     if real_close is not None:
@@ -46,7 +47,8 @@ def quote_put(source: MarketSource, history: History, i: int, contract: OptionCo
 def estimated_quote(day: MarketDay, contract: OptionContract) -> Quote:
     """The estimate alone (Black-Scholes with the VIX skew model) for a put at a day's close."""
     t = years_to_settlement((contract.expiry - day.date).days, contract.am_settled)
-    price, iv, delta = estimate_put(day.spot, contract.strike, t, day.rate, day.vix, day.vix3m)
+    price, iv, delta = estimate_put(day.spot, contract.strike, t, day.rate, dividend_yield(day.date), day.vix,
+                                    day.vix3m)
     return Quote(float(price), PriceSource.ESTIMATED, float(iv), float(delta))
 
 

@@ -1,83 +1,61 @@
-"""Fit the VIX skew/term volatility model on real SPXW quotes and report its premium error.
+"""Fit the option-price estimator's volatility model on every real quote shipped, and report its error.
 
-Run: python -m data.fit_vol_model [SPX_2018.csv.gz]. Uses the 10-35-delta puts (by the vendor's delta) with a
-positive bid, priced at the bid/ask mid, on the 40 sessions of Jan-Feb 2018. Prints the in-sample fit and a
-hold-out check (fit on January, measured on February, which holds the 2018-02-05 volatility spike).
+Run: python -m data.fit_vol_model. Reads data/raw/SPX_2018.csv.gz and data/raw/real_chains/ (2008-2024: a crash,
+calm and volatile years, end-of-day and intraday snapshots), keeps the two-sided 5-40-delta puts of 14-70 days,
+and minimises the mean absolute log premium error, every day weighing the same. Prints the fitted parameters (to
+paste into data/pricing.py FITTED) and the leave-one-day-out error: each day priced by a model fitted without it.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
+from data.chain_files import read_chains
 from data.market import load_bundled
-from data.pricing import DIVIDEND_YIELD, FITTED, VolModel, estimate_put
+from data.model_check import ErrorRow, error_tables, leave_one_day_out, premium_errors, seller_puts
+from data.pricing import FITTED, VolModel
 
-DEFAULT_FILE = Path(__file__).parent / "raw" / "SPX_2018.csv.gz"
-
-
-def load_puts(path: Path = DEFAULT_FILE) -> pd.DataFrame:
-    """Real 10-35-delta SPXW puts with their market inputs from the bundled history."""
-    raw = pd.read_csv(path, encoding="utf-8-sig", skipinitialspace=True)
-    raw.columns = [c.strip() for c in raw.columns]
-    puts = raw[(raw["type"] == "put") & (raw["bid"] > 0) & (raw["ask"] >= raw["bid"])].copy()
-    puts = puts[puts["delta"].abs().between(0.10, 0.35)]
-    puts["quote"] = pd.to_datetime(puts["quotedate"], format="%m/%d/%Y").dt.date
-    puts["expiry"] = pd.to_datetime(puts["expiration"], format="%m/%d/%Y").dt.date
-    puts["days"] = [(e - q).days for e, q in zip(puts["expiry"], puts["quote"], strict=True)]
-    puts = puts[puts["days"] > 0]
-    history = load_bundled()
-    rows = [history.index_of(d) for d in puts["quote"]]
-    puts["spot"] = history.spx_close[rows]
-    puts["vix"] = history.vix[rows]
-    puts["vix3m"] = history.vix3m[rows]
-    puts["rate"] = history.rate[rows]
-    puts["mid"] = (puts["bid"] + puts["ask"]) / 2.0
-    return puts.reset_index(drop=True)
+START = (0.13, 0.014, 0.94, 0.52)
 
 
-def premium_errors(puts: pd.DataFrame, model: VolModel) -> np.ndarray:
-    """Model premium / real mid - 1 for every put."""
-    price, _, _ = estimate_put(puts["spot"].to_numpy(), puts["strike"].to_numpy(float), puts["days"].to_numpy() / 365.0,
-                               puts["rate"].to_numpy(), puts["vix"].to_numpy(), puts["vix3m"].to_numpy(),
-                               DIVIDEND_YIELD, model)
-    errors: np.ndarray = np.asarray(price) / puts["mid"].to_numpy() - 1.0
-    return errors
+def shipped_puts() -> pd.DataFrame:
+    return seller_puts(read_chains(), load_bundled())
 
 
 def fit(puts: pd.DataFrame) -> VolModel:
-    def loss(x: np.ndarray) -> float:
-        model = VolModel(c=x[0], psi_1m=x[1], alpha=x[2])
-        return float(np.mean(np.abs(np.log1p(premium_errors(puts, model)))))
+    """The model minimising the mean over days of each day's mean absolute log premium error."""
+    day = pd.factorize(puts["quote_date"])[0]
+    weight = 1.0 / np.bincount(day)[day]
 
-    best = minimize(loss, x0=[1.2, 0.95, 0.45], method="Nelder-Mead",
-                    bounds=[(1.0, 1.6), (0.3, 2.0), (0.0, 1.0)], options={"xatol": 1e-4, "fatol": 1e-6})
+    def loss(x: np.ndarray) -> float:
+        errors = np.maximum(premium_errors(puts, VolModel(*x)), -0.99)
+        return float(np.sum(weight * np.abs(np.log1p(errors))))
+
+    best = minimize(loss, x0=np.array(START), method="Nelder-Mead",
+                    options={"xatol": 1e-4, "fatol": 1e-7, "maxiter": 4000})
     return VolModel(*(round(float(v), 3) for v in best.x))
 
 
-def describe(errors: np.ndarray) -> str:
-    a = np.abs(errors)
-    return (f"n={a.size} median {np.median(a):.1%} mean {a.mean():.1%} p90 {np.quantile(a, 0.9):.1%} "
-            f"bias {np.median(errors):+.1%}")
+def show(title: str, tables: dict[str, list[ErrorRow]]) -> None:
+    print(title)
+    for name, rows in tables.items():
+        for row in rows:
+            print(f"  {name:10} {row.label:44} days {row.days:3} puts {row.puts:5} "
+                  f"median error {row.median_error:6.1%} bias {row.bias:+6.1%}")
 
 
-def main(argv: list[str]) -> int:
-    puts = load_puts(Path(argv[0]) if argv else DEFAULT_FILE)
-    january = puts[[q.month == 1 for q in puts["quote"]]]
-    february = puts[[q.month == 2 for q in puts["quote"]]]
-    print("flat VIX vol        ", describe(premium_errors(puts, VolModel(c=1.0, psi_1m=0.0, alpha=0.0))))
-    print("DOMAIN defaults     ", describe(premium_errors(puts, VolModel())))
+def main() -> int:
+    puts = shipped_puts()
     model = fit(puts)
-    print(f"fitted all sessions  {model}:", describe(premium_errors(puts, model)))
-    held = fit(january)
-    print(f"fitted on January    {held}: February", describe(premium_errors(february, held)))
-    print(f"in use (FITTED)      {FITTED}:", describe(premium_errors(puts, FITTED)))
+    print(f"fitted on all {puts['quote_date'].nunique()} days: {model} (in use: {FITTED})")
+    show("in use, on every day (in sample):", error_tables(puts, premium_errors(puts, FITTED)))
+    show("leave one day out:", error_tables(puts, leave_one_day_out(puts, fit)))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -14,6 +14,7 @@ import numpy as np
 
 from data.calendar import listed_fridays
 from data.contracts import OptionContract
+from data.dividends import dividend_yields
 from data.errors import DataError
 from data.provenance import SettlementSource
 
@@ -38,10 +39,13 @@ class History:
     rate: np.ndarray
     open_real: np.ndarray | None = None  # False where spx_open is a stand-in (the previous close); None: all real
     ordinals: np.ndarray = field(init=False, repr=False, compare=False)
+    dividend: np.ndarray = field(init=False, repr=False, compare=False)  # the index's yield, by year
 
     def __post_init__(self) -> None:
         ordinals = np.fromiter((d.toordinal() for d in self.dates), dtype=np.int64, count=len(self.dates))
         object.__setattr__(self, "ordinals", ordinals)
+        years = np.fromiter((d.year for d in self.dates), dtype=np.int64, count=len(self.dates))
+        object.__setattr__(self, "dividend", dividend_yields(years))
         if self.open_real is None:
             object.__setattr__(self, "open_real", np.ones(len(self.dates), dtype=bool))
 

@@ -2,9 +2,11 @@
 
 Pure functions. Every function accepts floats or numpy arrays (broadcast together). Times are in years, rates
 and dividend yields continuous annual fractions, volatilities annual fractions; VIX levels are index points.
-The volatility model is reference/DOMAIN.md section 7.3: a term volatility interpolated in total variance between
-VIX (30 days) and VIX3M (93 days), an ATM level below it by a factor `c`, and a put skew linear in
-log-moneyness whose slope decays as T ** -alpha.
+The volatility model starts from reference/DOMAIN.md section 7.3: a term volatility interpolated in total variance
+between VIX (30 days) and VIX3M (93 days), an at-the-money level below it, and a put skew linear in log-moneyness
+whose slope decays as T ** -alpha. Fitted on real chains of 2008-2024 (data/fit_vol_model.py), the gap between the
+term volatility and the at-the-money level is not a fixed ratio: it is a fixed part plus a proportional part
+(1.2 points of 10 in January 2018, 8 of 80 in November 2008), while the skew slope stays near 0.9 in every regime.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-DIVIDEND_YIELD = 0.015
 T30 = 30.0 / 365.0
 T93 = 93.0 / 365.0
 MIN_VOL = 0.03
@@ -68,15 +69,17 @@ def strike_for_put_delta(spot: float, delta: float, t: float, r: float, q: float
 
 @dataclass(frozen=True)
 class VolModel:
-    """Parameters of the skew + term-structure model (fitted by data/fit_vol_model.py)."""
+    """Parameters of the skew + term-structure model: ATM = term vol x (1 - premium) - gap."""
 
-    c: float = 1.2  # VIX-style term vol / ATM vol
-    psi_1m: float = 0.95  # put skew: -d(vol)/d(log-moneyness) at 30 days
-    alpha: float = 0.45  # skew decay exponent in T
+    premium: float  # the proportional part of the term vol's premium over the ATM vol
+    gap: float  # its fixed part, in vol (0.01 = one point)
+    psi_1m: float  # put skew: -d(vol)/d(log-moneyness) at 30 days
+    alpha: float  # skew decay exponent in T
 
 
-# Fitted on the 40 sessions of real SPXW quotes in data/raw/SPX_2018.csv.gz (see data/fit_vol_model.py).
-FITTED = VolModel(c=1.378, psi_1m=1.268, alpha=0.415)
+# Fitted on every real quote shipped (data/raw/SPX_2018.csv.gz and data/raw/real_chains/, 2008-2024) by
+# `python -m data.fit_vol_model`, which also prints the leave-one-day-out error.
+FITTED = VolModel(premium=0.127, gap=0.014, psi_1m=0.941, alpha=0.525)
 
 
 def term_vol(t: Num, vix: Num, vix3m: Num) -> Num:
@@ -96,15 +99,15 @@ def put_iv(spot: Num, strike: Num, t: Num, r: Num, q: Num, vix: Num, vix3m: Num,
 
     T below one day is taken as one day: the skew term T ** -alpha would otherwise explode at expiry."""
     t_safe = np.maximum(t, 1.0 / 365.0)
-    atm = term_vol(t_safe, vix, vix3m) / model.c
+    atm = term_vol(t_safe, vix, vix3m) * (1.0 - model.premium) - model.gap
     psi = model.psi_1m * (t_safe / T30) ** (-model.alpha)
     k = np.log(strike / (spot * np.exp((r - q) * t_safe)))
     slope = np.where(k < 0, psi, 0.5 * psi)  # a flatter wing above the forward
     return np.maximum(atm - slope * k, MIN_VOL)[()]
 
 
-def estimate_put(spot: Num, strike: Num, t: Num, r: Num, vix: Num, vix3m: Num,
-                 q: float = DIVIDEND_YIELD, model: VolModel = FITTED) -> tuple[Num, Num, Num]:
+def estimate_put(spot: Num, strike: Num, t: Num, r: Num, q: Num, vix: Num, vix3m: Num,
+                 model: VolModel = FITTED) -> tuple[Num, Num, Num]:
     """(price, implied vol, delta) of a put from the VIX-based estimate; one pass, as the engine prices every
     position's whole life with it."""
     vol = put_iv(spot, strike, t, r, q, vix, vix3m, model)
@@ -117,8 +120,8 @@ def estimate_put(spot: Num, strike: Num, t: Num, r: Num, vix: Num, vix3m: Num,
     return price[()], vol, (-discount_q * n_minus_d1)[()]
 
 
-def skew_strike_for_put_delta(spot: float, delta: float, t: float, r: float, vix: float, vix3m: float,
-                              q: float = DIVIDEND_YIELD, model: VolModel = FITTED) -> float:
+def skew_strike_for_put_delta(spot: float, delta: float, t: float, r: float, q: float, vix: float,
+                              vix3m: float, model: VolModel = FITTED) -> float:
     """The strike whose put delta, priced with the estimated skew vol at that strike, is -delta."""
     from scipy.optimize import brentq
 

@@ -24,6 +24,7 @@ from backtest.types import (
     Strikes,
 )
 from data.contracts import OptionContract, put_contract, settles_am
+from data.dividends import dividend_yield
 from data.pricing import skew_strike_for_put_delta, years_to_settlement
 from trading.strategy import StrategyError, StrategyParams
 
@@ -156,7 +157,8 @@ class Rules:
             target = math.floor(day.spot / STRIKE_STEP + 1e-9) * STRIKE_STEP
         else:
             t = float(years_to_settlement((expiry - day.date).days, settles_am(expiry)))  # as prices measure it
-            target = skew_strike_for_put_delta(day.spot, p.put_delta, t, day.rate, day.vix, day.vix3m)
+            target = skew_strike_for_put_delta(day.spot, p.put_delta, t, day.rate, dividend_yield(day.date), day.vix,
+                                               day.vix3m)
             target = math.floor(target / STRIKE_STEP + 0.5) * STRIKE_STEP
         return snap_down(target, listed) if listed is not None else target
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +42,10 @@ from trading.trader import (
     settlement_window_start,
 )
 from trading.validation import Validation, putwrite_against_published
+
+if TYPE_CHECKING:
+    from data.model_check import ModelCheck
+
 
 
 def grid_over_window(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
@@ -216,3 +220,24 @@ def fill(ctx: Context, position_id: int, price: float) -> TradeRecord:
 def validate(ctx: Context) -> Validation:
     """The engine as Cboe's PutWrite index over 1990-2021, against the published yearly returns."""
     return putwrite_against_published(ctx.source(ctx.open(), "embedded", False))
+
+
+def model_check(ctx: Context, leave_one_day_out: bool) -> ModelCheck:
+    """The option-price estimate against every real price at hand: the shipped chains and the Polygon cache."""
+    from data.chain_files import read_chains
+    from data.fit_vol_model import fit
+    from data.model_check import ModelCheck, cached_closes, error_tables, premium_errors, seller_puts
+    from data.model_check import leave_one_day_out as left_out
+    from data.pricing import FITTED
+    from db.cache import DbCache
+
+    factory = ctx.open()
+    history = ctx.source(factory, "embedded", False).history()
+    shipped = seller_puts(read_chains(), history)
+    bars = {ticker: {day: bar.close for day, bar in cached.bars.items()}
+            for ticker, cached in DbCache(factory).load_bars().items() if not ticker.startswith("I:")}
+    cached = seller_puts(cached_closes(bars), history) if bars else None
+    return ModelCheck(
+        FITTED, error_tables(shipped, premium_errors(shipped, FITTED)),
+        error_tables(shipped, left_out(shipped, fit)) if leave_one_day_out else None,
+        error_tables(cached, premium_errors(cached, FITTED)) if cached is not None and len(cached) else None)

@@ -9,7 +9,7 @@ import pytest
 from backtest.metrics import max_drawdown, sortino
 from backtest.spx_premium_backtest import run_backtest
 from data.market import EmbeddedSource, load_bundled
-from data.pricing import DIVIDEND_YIELD, FITTED
+from data.pricing import FITTED
 from trading.rules import Rules
 from trading.strategy import StrategyParams
 
@@ -18,8 +18,13 @@ def ncdf(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
-def independent_estimate(spot, strike, days, am, r, vix, vix3m):
-    """reference/DOMAIN.md 7.3 and 6 written out again with math only."""
+# the S&P 500's dividend yield in January of the year (S&P Dow Jones Indices' dividends over the index level)
+Q_BY_YEAR = {2019: 0.0205, 2020: 0.0180}
+
+
+def independent_estimate(spot, strike, days, am, r, vix, vix3m, year):
+    """reference/DOMAIN.md 7.3 and 6 written out again with math only; the ATM level is the term vol less a
+    proportional and a fixed part (data/pricing.py VolModel)."""
     t = (days - (6.5 / 24 if am else 0.0)) / 365
     t30, t93 = 30 / 365, 93 / 365
     v30 = vix / 100
@@ -27,10 +32,11 @@ def independent_estimate(spot, strike, days, am, r, vix, vix3m):
     tv = max(t, 1 / 365)  # the model's volatility takes T of at least one day
     tc = min(max(tv, t30), t93)
     term = math.sqrt((v30 ** 2 * t30 * (t93 - tc) + v93 ** 2 * t93 * (tc - t30)) / ((t93 - t30) * tc))
-    q = DIVIDEND_YIELD
+    q = Q_BY_YEAR[year]
     k = math.log(strike / (spot * math.exp((r - q) * tv)))
     psi = FITTED.psi_1m * (tv / t30) ** (-FITTED.alpha)
-    vol = max(term / FITTED.c - (psi if k < 0 else psi / 2) * k, 0.03)  # the model's floor
+    atm = term * (1 - FITTED.premium) - FITTED.gap
+    vol = max(atm - (psi if k < 0 else psi / 2) * k, 0.03)  # the model's floor
     d1 = (math.log(spot / strike) + (r - q + vol * vol / 2) * t) / (vol * math.sqrt(t))
     d2 = d1 - vol * math.sqrt(t)
     return strike * math.exp(-r * t) * ncdf(-d2) - spot * math.exp(-q * t) * ncdf(-d1)
@@ -57,7 +63,7 @@ def test_trades_are_repriced_independently(result):
         assert abs(trade.strike - target) <= 2.5 and trade.strike % 5 == 0
         assert (trade.root == "SPX") == (trade.expiry.day in range(15, 22) and trade.expiry.weekday() in (3, 4))
         price = independent_estimate(spot, trade.strike, (trade.expiry - trade.entry_date).days, trade.root == "SPX",
-                                     history.rate[i], history.vix[i], history.vix3m[i])
+                                     history.rate[i], history.vix[i], history.vix3m[i], trade.entry_date.year)
         assert trade.entry_price == pytest.approx(price, rel=1e-9)
         net = price - max(0.05 * price, 0.05)
         tick = 0.05 if net < 3 else 0.10  # SPX's grid: down to the tick
@@ -88,7 +94,7 @@ def test_equity_curve_rebuilt_from_cash_interest_and_independent_marks(result):
         cash -= sum(t.premium - t.pnl for t in result.closed if t.expiry == day)
         cash += sum(t.premium for t in result.trades if t.entry_date == day)
         owed = sum(independent_estimate(history.spx_close[i], t.strike, (t.expiry - day).days, t.root == "SPX",
-                                        history.rate[i], history.vix[i], history.vix3m[i]) * 100 * t.contracts
+                                        history.rate[i], history.vix[i], history.vix3m[i], day.year) * 100 * t.contracts
                    for t in result.trades if t.entry_date <= day < t.expiry)
         rebuilt.append(cash - owed)
     assert np.allclose(result.equity, rebuilt, rtol=0, atol=0.01)
@@ -142,7 +148,7 @@ def test_an_exit_closes_a_position_before_expiry_at_its_cost():
         days = [d for d in history.dates if trade.entry_date < d < trade.expiry]
         marks = [independent_estimate(history.spx_close[history.index_of(d)], trade.strike, (trade.expiry - d).days,
                                       trade.root == "SPX", history.rate[history.index_of(d)],
-                                      history.vix[history.index_of(d)], history.vix3m[history.index_of(d)])
+                                      history.vix[history.index_of(d)], history.vix3m[history.index_of(d)], d.year)
                  for d in days]
         first_low = next(m for m in marks if m <= 0.5 * trade.fill)  # the first day the rule fires
         cost = round(first_low * 100 * trade.contracts + 1.5 * trade.contracts, 2)

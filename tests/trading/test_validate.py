@@ -67,3 +67,14 @@ def test_the_command_shows_the_gap_against_the_targets(runner, validation):
     text = runner.invoke(cli, ["validate", "--db", str(db)]).stdout
     assert "CAGR" in text and "(target 0.5)" in text and "2008:" in text and "largest gaps" in text
     assert max(len(line) for line in text.splitlines()) <= 120
+
+
+def test_the_estimator_tracks_the_published_index(validation):
+    """Issue bounds, looser than the targets: CAGR within 1.5 points, yearly correlation at least 0.9, 2008 within
+    8 points (Cboe PUT: 9.54% a year over 1990-2021, -26.8% in 2008)."""
+    document, _ = validation
+    engine, published = document["cagr"]
+    assert abs(engine - published) <= 0.015
+    assert document["correlation"] >= 0.9
+    year_2008 = next((e, p) for y, e, p in document["years"] if y == 2008)
+    assert abs(year_2008[0] - year_2008[1]) <= 0.08

@@ -340,3 +340,23 @@ def validation_lines(v: Any) -> list[str]:
         lines.append(f"2008: {pct(crisis[0])} against {pct(crisis[1])} (target within 3 points)")
     lines.append("largest gaps: " + ", ".join(f"{y} {pct(e - p, True)}" for y, e, p in gaps))
     return lines
+
+
+def model_check_lines(check: Any) -> list[str]:
+    """The estimate's premium error against real prices: each set of prices by source, delta and days."""
+    m = check.model
+    lines = [f"The option-price estimate (ATM vol = term vol x {1 - m.premium:.3f} - {m.gap * 100:.1f} points; skew "
+             f"{m.psi_1m:.3f} at 30 days, as T^-{m.alpha:.3f})",
+             "against real puts of 5-40 delta and 14-70 days. Error = estimate / real mid - 1: the median over days",
+             "of each day's median."]
+    for title, tables in (("Shipped chains 2008-2024 (the quotes the model was fitted on):", check.shipped),
+                          ("Shipped chains, each day priced by a fit without it:", check.left_out),
+                          ("Option closes in your Polygon cache (last trades, out of sample):", check.cached)):
+        if tables is None:
+            continue
+        rows = [{"group": group, "set": r.label, "days": r.days, "puts": r.puts, "median error": pct(r.median_error),
+                 "bias": pct(r.bias, True)} for group, table_rows in tables.items() for r in table_rows]
+        lines += ["", title, "", table(rows)]
+    if check.left_out is None:
+        lines += ["", "spx-wheel model-check --leave-one-day-out refits without each shipped day (a few seconds)."]
+    return lines

@@ -190,4 +190,28 @@ def validate_cmd(db_url: str, as_json: bool) -> None:
     click.echo(render.to_json(asdict(validation)) if as_json else "\n".join(render.validation_lines(validation)))
 
 
-COMMANDS = [check_cmd, validate_cmd, positions_cmd, export_cmd, params_cmd, doctor_cmd, cron_cmd]
+@command("model-check")
+@db_option
+@json_option
+@click.option("--leave-one-day-out", "left_out", is_flag=True,
+              help="Also price each shipped day with a model fitted without it (the out-of-sample error).")
+def model_check_cmd(db_url: str, as_json: bool, left_out: bool) -> None:
+    """How far to trust an estimated price: the estimator's premium error against real SPX put quotes.
+
+    Prints the error on the real chains shipped with spx-wheel (2008-2024: a crash, calm and volatile years) and
+    on the option closes in your Polygon cache, by source, delta and days to expiry.
+
+    \b
+    Example:
+      spx-wheel model-check --leave-one-day-out
+    """
+    from dataclasses import asdict
+
+    from trading import spx_wheel_system as system
+    from trading.cli import render
+
+    check = system.model_check(context(db_url), left_out)
+    click.echo(render.to_json(asdict(check)) if as_json else "\n".join(render.model_check_lines(check)))
+
+
+COMMANDS = [check_cmd, validate_cmd, model_check_cmd, positions_cmd, export_cmd, params_cmd, doctor_cmd, cron_cmd]
