@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from data.calendar import listed_fridays
+from data.listings import listed_expirations
 from data.market import EmbeddedSource, load_bundled
 from trading.choices import DEFAULT_DELTAS, DEFAULT_DTES
 from trading.optimizer import run_grid
@@ -40,7 +40,7 @@ def main() -> None:
 
     began = time.process_time()
     load_bundled()
-    listed_fridays(START, START, False), listed_fridays(START, START, True)
+    listed_expirations(START, START, False), listed_expirations(START, START, True)
     print(f"load history + calendar: {time.process_time() - began:.3f} s CPU (once per process)")
     for label, deltas, dtes in [("12 combinations (4 x 3)", DEFAULT_DELTAS, DEFAULT_DTES),
                                 ("100 combinations (10 x 10)", tuple(np.round(np.linspace(0.05, 0.5, 10), 2)),

@@ -15,7 +15,6 @@ from pathlib import Path
 from data.errors import BadInput
 
 CALENDAR_START = dt.date(1990, 1, 1)
-FIRST_PM_WEEKLY = dt.date(2010, 12, 10)  # the first PM-settled Friday SPXW; earlier weeklys were AM-settled
 CLOSURES_FILE = Path(__file__).parent / "history" / "nyse_closures.txt"
 
 
@@ -66,9 +65,7 @@ def reach_until(day: dt.date) -> None:
     command line calls this with the furthest day it may need (today plus the listing horizon)."""
     if day > _closures().end:
         _calendar.append(xnys_closures())
-        _sessions.cache_clear()
-        _friday_expirations.cache_clear()
-        listed_fridays.cache_clear()
+        _sessions.cache_clear()  # data/listings.py keys its caches by last_calendar_day()
 
 
 def last_calendar_day() -> dt.date:
@@ -98,39 +95,12 @@ def third_friday(year: int, month: int) -> dt.date:
     return first + dt.timedelta(days=(4 - first.weekday()) % 7 + 14)
 
 
-def is_monthly(expiry: dt.date) -> bool:
-    """A standard (AM-settled) monthly: the third Friday, or the Thursday before a holiday third Friday."""
-    return expiry == friday_expiry(third_friday(expiry.year, expiry.month))
-
-
 def friday_expiry(friday: dt.date) -> dt.date:
     """The expiration of a Friday series: the Friday, or the session before it when the exchange is closed."""
     day = friday
     while not is_session(day):
         day -= dt.timedelta(days=1)
     return day
-
-
-@lru_cache(maxsize=2)
-def _friday_expirations(monthly_only: bool) -> tuple[dt.date, ...]:
-    """Every expiration the bundled source knows, 1990 to the end of the calendar."""
-    friday = dt.date(1990, 1, 5)
-    last = last_calendar_day()
-    found = []
-    while friday <= last:
-        weekly_listed = not monthly_only and friday >= FIRST_PM_WEEKLY
-        if weekly_listed or friday == third_friday(friday.year, friday.month):
-            found.append(friday_expiry(friday))
-        friday += dt.timedelta(days=7)
-    return tuple(found)
-
-
-@lru_cache(maxsize=65536)  # every combination of a grid with the same DTE asks the same question each day
-def listed_fridays(as_of: dt.date, until: dt.date, monthly_only: bool) -> tuple[dt.date, ...]:
-    """Expirations the bundled source lists on `as_of`, after it and up to `until`: third-Friday monthlies
-    always, every Friday from FIRST_PM_WEEKLY on, each moved to Thursday when its Friday is a holiday."""
-    expirations = _friday_expirations(monthly_only)
-    return expirations[bisect_right(expirations, as_of):bisect_right(expirations, until)]
 
 
 def main() -> int:

@@ -6,14 +6,16 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from data.calendar import is_monthly
+from data.calendar import friday_expiry
+from data.listings import AM_ROOTS, root_for_expiry, ticker_date
 
-_TICKER = re.compile(r"^O:(SPXW?)(\d{6})([CP])(\d{8})$")
+_TICKER = re.compile(r"^O:(SPXW|SPXQ|SPX|JX[ABDE])(\d{6})([CP])(\d{8})$")
 
 
 @dataclass(frozen=True, order=True)
 class OptionContract:
-    """A put on the S&P 500: root SPX (AM-settled monthly) or SPXW (PM-settled)."""
+    """A put on the S&P 500: root SPX (AM-settled monthly), JXA..JXE (AM Weeklys of 2005-2010), SPXQ (quarterly,
+    to 2014) or SPXW (PM-settled); `expiry` is the last session (data/listings.py)."""
 
     root: str
     expiry: dt.date
@@ -21,21 +23,16 @@ class OptionContract:
 
     @property
     def ticker(self) -> str:
-        return f"O:{self.root}{self.expiry:%y%m%d}P{round(self.strike * 1000):08d}"
+        return f"O:{self.root}{ticker_date(self.root, self.expiry):%y%m%d}P{round(self.strike * 1000):08d}"
 
     @property
     def am_settled(self) -> bool:
-        return self.root == "SPX"
-
-
-def root_for_expiry(expiry: dt.date) -> str:
-    """Third-Friday monthlies (Thursday when Friday is a holiday) are AM-settled SPX; all else PM-settled SPXW."""
-    return "SPX" if is_monthly(expiry) else "SPXW"
+        return self.root in AM_ROOTS
 
 
 def settles_am(expiry: dt.date) -> bool:
-    """Whether the put chosen for this expiration is the AM-settled SPX monthly."""
-    return root_for_expiry(expiry) == "SPX"
+    """Whether the put chosen for this expiration settles at the open (an SPX monthly or an AM Weekly)."""
+    return root_for_expiry(expiry) in AM_ROOTS
 
 
 def put_contract(expiry: dt.date, strike: float) -> OptionContract:
@@ -45,7 +42,9 @@ def put_contract(expiry: dt.date, strike: float) -> OptionContract:
 def parse_ticker(ticker: str) -> OptionContract:
     match = _TICKER.match(ticker)
     if not match or match.group(3) != "P":
-        raise ValueError(f"not an SPX/SPXW put ticker: {ticker!r}")
+        raise ValueError(f"not an SPX put ticker: {ticker!r}")
     root, yymmdd, _, strike = match.groups()
     expiry = dt.datetime.strptime(yymmdd, "%y%m%d").date()
+    if expiry.weekday() == 5:  # a monthly dated on its Saturday (until 2015): it expires at Friday's open
+        expiry = friday_expiry(expiry - dt.timedelta(days=1))
     return OptionContract(root, expiry, int(strike) / 1000)

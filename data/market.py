@@ -12,10 +12,10 @@ from typing import Callable, Protocol, Sequence, TypeVar
 
 import numpy as np
 
-from data.calendar import listed_fridays
 from data.contracts import OptionContract
 from data.dividends import dividend_yields
 from data.errors import DataError
+from data.listings import listed_expirations
 from data.provenance import SettlementSource
 
 HISTORY_FILE = Path(__file__).parent / "history" / "market.csv.gz"
@@ -179,7 +179,7 @@ class EmbeddedSource:
         return self._history or load_bundled()
 
     def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> Sequence[dt.date]:
-        return listed_fridays(as_of, until, monthly_only)
+        return listed_expirations(as_of, until, monthly_only)
 
     def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
         return None

@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterable, Protocol, Sequence, TypeVar
 
 import numpy as np
 
-from data.calendar import is_monthly
-from data.contracts import OptionContract, root_for_expiry
+from data.contracts import OptionContract
 from data.errors import DataError
+from data.listings import is_monthly, root_for_expiry
 from data.market import History, load_bundled
 from data.polygon import Bar, PolygonClient, PolygonError
 

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.wrappers import Request, Response
 
-from data.calendar import FIRST_PM_WEEKLY, friday_expiry, third_friday
+from data.calendar import friday_expiry, third_friday
+from data.listings import FIRST_PM_WEEKLY
 from data.market import load_bundled
 from data.pricing import bs_put_price
 

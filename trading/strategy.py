@@ -37,7 +37,8 @@ class StrategyParams:
     strike_rule: str = knob("seed", "seed: spot*(1-(0.04+delta*0.15)) to $5; bs-delta: strike with that "
                                     "Black-Scholes delta; atm: at the money (closest to, not above, the index).",
                             choices=STRIKE_RULES)
-    expiries: str = knob("all", "Expirations to choose from: every listed Friday, or third-Friday monthlies only.",
+    expiries: str = knob("all", "Expirations to choose from: every one listed that day (data/listings.py), or "
+                              "monthlies only.",
                          choices=EXPIRY_SETS)
     margin: str = knob("regt", "Margin model: Reg-T exchange minimum, or fully cash-secured (100 x strike, less "
                                "the put's value).",

@@ -4,13 +4,13 @@ import datetime as dt
 
 import pytest
 
-from data.calendar import is_monthly, listed_fridays
 from data.contracts import OptionContract, parse_ticker, put_contract
+from data.listings import is_monthly, listed_expirations
 from trading.rules import choose_expiry
 
 
 def test_good_friday_2022_moves_the_monthly_to_thursday():
-    listed = listed_fridays(dt.date(2022, 3, 1), dt.date(2022, 5, 1), monthly_only=False)
+    listed = listed_expirations(dt.date(2022, 3, 1), dt.date(2022, 5, 1), monthly_only=False)
     assert dt.date(2022, 4, 15) not in listed
     assert dt.date(2022, 4, 14) in listed
     # 2022-03-01 + 44 days = 2022-04-14: the Thursday is the closest expiration to 44 DTE
@@ -21,15 +21,10 @@ def test_good_friday_2022_moves_the_monthly_to_thursday():
 
 
 def test_juneteenth_2026_moves_the_monthly_to_thursday():
-    listed = listed_fridays(dt.date(2026, 5, 1), dt.date(2026, 7, 31), monthly_only=True)
+    listed = listed_expirations(dt.date(2026, 5, 1), dt.date(2026, 7, 31), monthly_only=True)
     assert list(listed) == [dt.date(2026, 5, 15), dt.date(2026, 6, 18), dt.date(2026, 7, 17)]
     assert choose_expiry(dt.date(2026, 5, 4), 45, listed) == dt.date(2026, 6, 18)
     assert is_monthly(dt.date(2026, 6, 18))
-
-
-def test_weeklies_are_listed_only_from_december_2010():
-    assert list(listed_fridays(dt.date(2010, 11, 1), dt.date(2010, 12, 1), False)) == [dt.date(2010, 11, 19)]
-    assert dt.date(2010, 12, 10) in listed_fridays(dt.date(2010, 12, 1), dt.date(2010, 12, 31), False)
 
 
 def test_expiry_tie_goes_to_the_earlier():
@@ -81,5 +76,3 @@ def test_past_the_shipped_calendar_exchange_calendars_is_asked(monkeypatch):
         assert not calendar.is_session(dt.date(2027, 1, 1)) and calendar.is_session(dt.date(2027, 1, 4))
     finally:
         calendar._sessions.cache_clear()
-        calendar._friday_expirations.cache_clear()
-        calendar.listed_fridays.cache_clear()

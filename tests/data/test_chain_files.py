@@ -61,7 +61,7 @@ def test_cboe_2022_row():
 
 
 def test_cboe_old_layout_rows_name_their_contract_in_parentheses():
-    # 18 Dec 2500.00 (SPX1821L2500),277.2,-0.2,272.2,278.8,7,12727,18 Dec 2500.00 (SPX1821X2500),86.25,-1.35,83.8,88.5,..
+    # 18 Dec 2500.00 (SPX1821L2500),277.2,-0.2,272.2,278.8,7,12727,18 Dec 2500.00 (SPX1821X2500),86.25,-1.35,83.8,88.5
     chain = read_chain(REAL_CHAINS / "cboe_quotedata_2017-12-28_old_layout.dat.gz")
     put = row(chain, "SPX", dt.date(2018, 12, 21), "P", 2500.0)
     assert (put["bid"], put["ask"], put["quote_date"]) == (83.8, 88.5, dt.date(2017, 12, 28))

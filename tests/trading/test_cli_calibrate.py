@@ -94,7 +94,8 @@ def test_quote_matches_black_scholes_with_its_own_iv(runner):
     t = (32 - 6.5 / 24) / 365  # AM settlement: 9:30 ET on 2020-04-17, from the 16:00 close of 2020-03-16
     history = load_bundled()
     rate = history.rate[history.index_of(dt.date(2020, 3, 16))]
-    assert doc["premium"] == pytest.approx(bs_put_price(2386.13, 2200, t, rate, 0.018, doc["iv"]), rel=1e-6)  # 2020 yield
+    # the 2020 dividend yield; the IV is printed to 6 decimals, which moves a price with vega 275 by 1.4e-4
+    assert doc["premium"] == pytest.approx(bs_put_price(2386.13, 2200, t, rate, 0.018, doc["iv"]), abs=3e-4)
 
 
 def test_params_before_any_calibration(runner, db_path):

@@ -53,7 +53,7 @@ def test_the_loop_past_the_bundled_history(runner, calibrated, daily):
                            "--json").stdout)["opened"]
     am = json.loads(invoke(runner, calibrated, "trade", "--as-of", "2026-07-22", "--spot", "7550", "--vix", "16",
                            "--json").stdout)["opened"]
-    assert pm["expiry"] == "2026-08-14" and am["expiry"] == "2026-08-21"  # SPXW weekly, AM-settled monthly
+    assert pm["expiry"] == "2026-08-10" and am["expiry"] == "2026-08-21"  # SPXW Monday weekly, AM monthly
 
     updated = invoke(runner, calibrated, "update", "--json")
     assert updated.exit_code == 0, updated.output
@@ -64,8 +64,8 @@ def test_the_loop_past_the_bundled_history(runner, calibrated, daily):
     on_pm = invoke(runner, calibrated, "trade", "--as-of", "2026-08-14", "--json")
     settled = json.loads(on_pm.stdout)["settled"]
     assert [p["ticker"] for p in settled] == [pm["ticker"]]
-    assert settled[0]["settlement"] == spx["2026-08-14"] and settled[0]["settlement_source"] == "real"
-    assert settled[0]["pnl"] == round(pm["premium"] - max(pm["strike"] - spx["2026-08-14"], 0) * 100, 2)
+    assert settled[0]["settlement"] == spx[pm["expiry"]] and settled[0]["settlement_source"] == "real"  # its close
+    assert settled[0]["pnl"] == round(pm["premium"] - max(pm["strike"] - spx[pm["expiry"]], 0) * 100, 2)
 
     on_am = invoke(runner, calibrated, "trade", "--as-of", "2026-08-21", "--json")
     am_row = next(p for p in json.loads(on_am.stdout)["settled"] if p["ticker"] == am["ticker"])

