@@ -4,11 +4,12 @@ that live and backtest can only differ by their market data."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Sequence
 
 import numpy as np
 
-from backtest.types import Entry, Exit, Hold, Holding, MarketDay, Quote, QuoteFn, Rules, Skip
+from backtest.types import Entry, Exit, Hold, Holding, Listed, MarketDay, Quote, QuoteFn, Rules, Skip
 from data.contracts import OptionContract
 from data.dividends import dividend_yield
 from data.market import History, MarketSource
@@ -34,8 +35,9 @@ def life_marks(source: MarketSource, history: History, contract: OptionContract,
     if real_close is not None:
         marks = np.where(np.isnan(real_close), marks, real_close)
     real = real_close is not None and not np.isnan(real_close[0])
+    bid, ask = source.quoted(contract, history.dates[first]) or (math.nan, math.nan)
     quote = Quote(float(marks[0]), PriceSource.REAL if real else PriceSource.ESTIMATED, float(np.atleast_1d(iv)[0]),
-                  float(np.atleast_1d(delta)[0]))
+                  float(np.atleast_1d(delta)[0]), bid, ask)
     return marks, quote
 
 
@@ -73,8 +75,11 @@ def decide_day(rules: Rules, source: MarketSource, day: MarketDay, holdings: lis
     def expiries() -> Sequence[dt.date]:
         return source.listed_expiries(day.date, day.date + dt.timedelta(days=rules.expiry_horizon()), monthly_only)
 
-    return rules.decide_entry(day, holdings, equity, expiries, lambda expiry: source.listed_strikes(day.date, expiry),
-                              quote)
+    def listed(expiry: dt.date) -> Listed | None:
+        strikes = source.listed_strikes(day.date, expiry)
+        return None if strikes is None else Listed(strikes, source.strike_deltas(day.date, expiry))
+
+    return rules.decide_entry(day, holdings, equity, expiries, listed, quote)
 
 
 def decide_exits(rules: Rules, day: MarketDay, holdings: Sequence[Holding]) -> list[Exit | Hold]:

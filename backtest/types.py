@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Callable, NamedTuple, Protocol, Sequence
 
@@ -24,12 +25,18 @@ class MarketDay(NamedTuple):
 
 @dataclass(frozen=True)
 class Quote:
-    """A put price with where it came from."""
+    """A put price with where it came from, and the day's real bid and ask where the source quotes them."""
 
     price: float
     source: PriceSource
     iv: float
     delta: float  # negative for puts
+    bid: float = math.nan
+    ask: float = math.nan
+
+    @property
+    def two_sided(self) -> bool:
+        return self.bid > 0 and self.ask >= self.bid
 
 
 class Holding(NamedTuple):
@@ -86,6 +93,14 @@ QuoteFn = Callable[[OptionContract], Quote]
 Strikes = Sequence[float] | np.ndarray  # sorted listed strikes
 
 
+class Listed(NamedTuple):
+    """One expiration's listed put strikes on a day, with the chain's own put deltas (negative, NaN where
+    unknown) where the source has a chain."""
+
+    strikes: Strikes
+    deltas: np.ndarray | None = None
+
+
 class ListingSource(Protocol):
     """What a source lists on a day: expirations, and the strikes of one (None: the 5-point grid)."""
 
@@ -93,13 +108,17 @@ class ListingSource(Protocol):
 
     def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> Strikes | None: ...
 
+    def strike_deltas(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
+        """The chain's put deltas at the listed strikes (None: the source has no chain that day)."""
+        ...
+
 
 class Rules(Protocol):
     """The strategy rules the engine (and the daily trader) call; implemented in trading/rules.py."""
 
     def decide_entry(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
                      expiries: Callable[[], Sequence[dt.date]],
-                     strikes: Callable[[dt.date], Strikes | None], quote: QuoteFn) -> Entry | Skip:
+                     strikes: Callable[[dt.date], Listed | None], quote: QuoteFn) -> Entry | Skip:
         """`expiries`, `strikes` and `quote` are asked only when the filters before them pass."""
         ...
 

@@ -2,8 +2,10 @@
 
 Each layout is recognised from its header lines, never from the file name: the Cboe delayed-quotes download (every
 layout it has had since 2017: the old `SPX1821L1325` rows, the 2019 `^SPX` header, the 2022+ `Last:` header with
-English or Spanish dates, with or without IV and greeks), DeltaNeutral / historicaloptiondata "L2" end-of-day files
-and iVolatility "RawIV" files. Every reader returns the same columns (CHAIN_COLUMNS), one row per option:
+English or Spanish dates, with or without IV and greeks), DeltaNeutral / historicaloptiondata "L2" end-of-day files,
+iVolatility "RawIV" files, OptionsDX end-of-day files (bracketed headers, a call and a put on each line), Cboe
+DataShop "Option EOD Summary" files (with or without Calcs) and Polygon flat-file option day aggregates. Every reader
+returns the same columns (CHAIN_COLUMNS), one row per option:
 
 - `quote_date` the session the quotes belong to; `snapshot` says when they were taken: `close` (after the close or on
   a later non-session day), `intraday` (09:30-16:00 ET) or `overnight` (before 09:30: Cboe's global trading hours).
@@ -11,8 +13,13 @@ and iVolatility "RawIV" files. Every reader returns the same columns (CHAIN_COLU
   put-call-parity forward (`parity_forwards`).
 - `expiry` the last session of the option: vendors that date AM monthlies on the Saturday after the third Friday
   (all expirations before 2015-02-15) are moved to the Friday, when the settlement value is set.
-- `root` as printed (SPX, SPXW, SPXPM, JXA, SPQ...), `right` "P" or "C", `strike`, `bid`, `ask`, the vendor's `iv`
-  and `delta` (NaN where the file has none) and the `spot` the file states.
+- `root` as printed (SPX, SPXW, SPXPM, JXA, SPQ...; OptionsDX prints none: the root listed for the expiration),
+  `right` "P" or "C", `strike`, `bid`, `ask` (0 or NaN: no bid, no offer), the vendor's `iv` and `delta` (NaN where
+  the file has none), `last` (the day's last trade where the file says it traded that day, else NaN) and the `spot`
+  the file states.
+
+A file is read whole or not at all: a row that fails the sanity checks (a price below zero, an ask below the bid,
+a strike off the 5-point grid) is reported with its file and line.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import io
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +39,9 @@ import pandas as pd
 from data.calendar import is_session
 from data.errors import BadInput
 
-CHAIN_COLUMNS = ["quote_date", "snapshot", "root", "expiry", "right", "strike", "bid", "ask", "iv", "delta", "spot"]
+CHAIN_COLUMNS = ["quote_date", "snapshot", "root", "expiry", "right", "strike", "bid", "ask", "iv", "delta", "last",
+                 "spot"]
+STRIKE_GRID = 5.0  # every SPX strike of every era is a multiple of five points
 PM_ROOTS = frozenset({"SPXW", "SPXPM", "SPXQ"})  # every other SPX root of the eras covered settles at the open
 
 MONTHS = {name: i + 1 for i, names in enumerate([
@@ -44,42 +54,85 @@ _OLD_CBOE_TICKER = re.compile(r"\(([A-Z]+?)(\d{2})(\d{2})([A-X])\d+")  # (SPX182
 
 def read_chain(path: Path) -> pd.DataFrame:
     """Every option quote of one file, in CHAIN_COLUMNS; BadInput naming the file when no layout matches."""
+    return load_chain(path)[1]
+
+
+def load_chain(path: Path) -> tuple[str, pd.DataFrame]:
+    """(the layout's name, every option quote of the file in CHAIN_COLUMNS)."""
     try:
         with open(path, "rb") as raw:
             data = raw.read()
         text = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8-sig")
     except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
         raise BadInput(f"{path}: cannot read it as a text chain file ({exc})") from None
-    lines = text.splitlines()
-    reader = _reader_for(lines)
-    if reader is None:
-        raise BadInput(f"{path}: not a chain layout spx-wheel reads (first line: {lines[0][:60] if lines else ''!r})")
+    head = text[:8192].splitlines()
+    found = _reader_for(head)
+    if found is None:
+        raise BadInput(f"{path}: not a chain layout spx-wheel reads (first line: {head[0][:60] if head else ''!r})")
     try:
-        chain = reader(lines)
-    except (ValueError, KeyError, IndexError) as exc:
-        raise BadInput(f"{path}: malformed chain file ({exc})") from None
-    return chain[CHAIN_COLUMNS].reset_index(drop=True)
+        chain = found[1](text)
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise BadInput(f"{path}: malformed {found[0]} file ({exc})") from None
+    if chain.empty:
+        raise BadInput(f"{path}: no SPX option in this {found[0]} file")
+    check_rows(chain, str(path))
+    return found[0], chain[CHAIN_COLUMNS].reset_index(drop=True)
 
 
-def _reader_for(lines: list[str]) -> Callable[[list[str]], pd.DataFrame] | None:
+def _reader_for(lines: list[str]) -> tuple[str, Callable[[str], pd.DataFrame]] | None:
     first = [line for line in lines[:5] if line.strip()]
     if not first:
         return None
     head = first[0].replace(" ", "").lower()
     if head.startswith("underlying,underlying_last,exchange,optionroot"):
-        return _read_deltaneutral
+        return "DeltaNeutral L2", _read_deltaneutral
     if head.startswith("symbol,exchange,company_name,date,stock_price_close,option_symbol"):
-        return _read_ivolatility
+        return "iVolatility RawIV", _read_ivolatility
+    if head.startswith("[quote_unixtime],[quote_readtime],[quote_date]"):
+        return "OptionsDX EOD", _read_optionsdx
+    if head.startswith("underlying_symbol,quote_date,root,expiration,strike,option_type"):
+        return "Cboe DataShop EOD", _read_datashop
+    if head.startswith("ticker,volume,open,close,high,low,window_start"):
+        return "Polygon flat file", _read_polygon_flat
     if "index" in head and len(first) >= 3 and ("@" in first[1] or first[1].startswith(("Date:", '"Date:'))):
-        return _read_cboe
+        return "Cboe delayed quotes", _read_cboe
     return None
 
 
 def _frame(rows: Mapping[str, object]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
-    for column in ("strike", "bid", "ask", "iv", "delta", "spot"):
+    if "last" not in frame:
+        frame["last"] = np.nan
+    for column in ("strike", "bid", "ask", "iv", "delta", "last", "spot"):
         frame[column] = pd.to_numeric(frame[column], errors="raise").astype(float)
     return frame
+
+
+def _csv(text: str, **options: object) -> pd.DataFrame:
+    """A CSV layout read by pandas with each row's line number in the file (`line`); blank lines dropped."""
+    raw = pd.read_csv(io.StringIO(text), skip_blank_lines=False, skipinitialspace=True,
+                      **options)  # type: ignore[call-overload]
+    raw.columns = [str(c).strip() for c in raw.columns]
+    raw["line"] = np.arange(len(raw)) + 2
+    kept: pd.DataFrame = raw.dropna(how="all", subset=[c for c in raw.columns if c != "line"])
+    return kept
+
+
+SANITY: tuple[tuple[Callable[[pd.DataFrame], pd.Series], str], ...] = (  # (which rows fail, what to say of the
+    # first), checked on every file before anything is stored
+    (lambda c: ~(c["strike"] > 0) | (c["strike"] % STRIKE_GRID != 0), "strike {strike:g} is off the 5-point grid"),
+    (lambda c: (c["bid"] < 0) | (c["ask"] < 0) | (c["last"] < 0), "a price below zero (bid {bid:g}, ask {ask:g})"),
+    (lambda c: (c["ask"] > 0) & (c["ask"] < c["bid"]), "the ask {ask:g} is below the bid {bid:g}"),
+)
+
+
+def check_rows(chain: pd.DataFrame, where: str, unit: str = "line") -> None:
+    """BadInput for the first row (by its `line`) that fails a sanity check; nothing is kept from the chain."""
+    for failing, template in SANITY:
+        mask = failing(chain).to_numpy(bool)
+        if mask.any():
+            row = chain[mask].iloc[0]
+            raise BadInput(f"{where}, {unit} {int(row['line'])}: {template.format(**row)}; nothing imported from it")
 
 
 def _friday_of(day: dt.date) -> dt.date:
@@ -91,23 +144,91 @@ def _dates(values: pd.Series, fmt: str) -> list[dt.date]:
     return [_friday_of(d) for d in pd.to_datetime(values.str.strip(), format=fmt).dt.date]
 
 
-def _read_deltaneutral(lines: list[str]) -> pd.DataFrame:
-    raw = pd.read_csv(io.StringIO("\n".join(lines)), skipinitialspace=True, dtype={"optionroot": str})
-    raw.columns = [c.strip() for c in raw.columns]
-    return _frame({
+def _read_deltaneutral(text: str) -> pd.DataFrame:
+    raw = _csv(text, dtype={"optionroot": str})
+    return _frame({"line": raw["line"],
         "quote_date": _dates(raw["quotedate"], "%m/%d/%Y"), "snapshot": "close",
         "root": raw["optionroot"].str.strip().str[:-15], "expiry": _dates(raw["expiration"], "%m/%d/%Y"),
         "right": raw["type"].str.strip().str[0].str.upper(), "strike": raw["strike"], "bid": raw["bid"],
         "ask": raw["ask"], "iv": raw["impliedvol"], "delta": raw["delta"], "spot": raw["underlying_last"]})
 
 
-def _read_ivolatility(lines: list[str]) -> pd.DataFrame:
-    raw = pd.read_csv(io.StringIO("\n".join(lines)), dtype={"option_symbol": str})
-    return _frame({
+def _read_ivolatility(text: str) -> pd.DataFrame:
+    raw = _csv(text, dtype={"option_symbol": str})
+    return _frame({"line": raw["line"],
         "quote_date": _dates(raw["date"], "%m/%d/%Y"), "snapshot": "close",
         "root": raw["option_symbol"].str.split().str[0], "expiry": _dates(raw["option_expiration"], "%m/%d/%Y"),
         "right": raw["call/put"].str.strip().str.upper(), "strike": raw["strike"], "bid": raw["bid"],
         "ask": raw["ask"], "iv": raw["iv"], "delta": raw["delta"], "spot": raw["stock_price_close"]})
+
+
+def _iso_or_us_dates(values: pd.Series) -> list[dt.date]:
+    """Dates as 2023-01-03 or 01/03/2023 (vendors' files of different years use either)."""
+    text = values.astype(str).str.strip()
+    fmt = "%Y-%m-%d" if text.iloc[0][4:5] == "-" else "%m/%d/%Y"
+    return [_friday_of(d) for d in pd.to_datetime(text, format=fmt).dt.date]
+
+
+def _by_value(values: pd.Series, convert: Callable[[Any], object]) -> pd.Series:
+    """`convert` applied once per distinct value (dates repeat on every line of a chain)."""
+    return values.map({v: convert(v) for v in values.unique()})
+
+
+def _read_optionsdx(text: str) -> pd.DataFrame:
+    """OptionsDX: `[QUOTE_DATE], [QUOTE_TIME_HOURS], ..., [C_BID], [C_ASK], [STRIKE], [P_BID], [P_ASK], ...` with a
+    call and a put on each line, and no option root: the root listed for the expiration is taken."""
+    from data.listings import root_for_expiry
+
+    raw = _csv(text)
+    raw.columns = [c.strip("[]") for c in raw.columns[:-1]] + ["line"]
+    quote_date = _by_value(raw["QUOTE_DATE"], lambda v: _iso_or_us_dates(pd.Series([v]))[0])
+    hours = raw["QUOTE_TIME_HOURS"].astype(float)
+    moments = quote_date.map(lambda d: dt.datetime(d.year, d.month, d.day)) + pd.to_timedelta(hours, unit="h")
+    sessions = _by_value(moments, lambda m: session_of(pd.Timestamp(m).to_pydatetime()))
+    expiry = _by_value(raw["EXPIRE_DATE"], lambda v: _iso_or_us_dates(pd.Series([v]))[0])
+    common = {"line": raw["line"], "quote_date": sessions.str[0], "snapshot": sessions.str[1],
+              "root": _by_value(expiry, root_for_expiry), "expiry": expiry, "strike": raw["STRIKE"],
+              "spot": raw["UNDERLYING_LAST"]}
+    sides = [_frame({**common, "right": right, "bid": raw[f"{right}_BID"].fillna(0.0),
+                     "ask": raw[f"{right}_ASK"].fillna(0.0), "iv": raw[f"{right}_IV"], "delta": raw[f"{right}_DELTA"]})
+             for right in ("C", "P")]
+    return pd.concat(sides, ignore_index=True)
+
+
+def _read_datashop(text: str) -> pd.DataFrame:
+    """Cboe DataShop Option EOD Summary: the end-of-day bid and ask (the 15:45 ones where the EOD pair is empty),
+    the 15:45 implied vol and delta of the Calcs edition, the day's close where it traded."""
+    raw = _csv(text, dtype={"root": str, "option_type": str})
+    eod_missing = raw["bid_eod"].isna() & raw["ask_eod"].isna()
+    bid = raw["bid_eod"].where(~eod_missing, raw["bid_1545"]).fillna(0.0)
+    ask = raw["ask_eod"].where(~eod_missing, raw["ask_1545"]).fillna(0.0)
+    spot = (raw["underlying_bid_eod"] + raw["underlying_ask_eod"]) / 2
+    if "active_underlying_price_1545" in raw:
+        spot = spot.where(spot > 0, raw["active_underlying_price_1545"])
+    traded = raw["trade_volume"].fillna(0) > 0
+    return _frame({
+        "line": raw["line"], "quote_date": _iso_or_us_dates(raw["quote_date"]), "snapshot": "close",
+        "root": raw["root"].str.strip().str.upper(), "expiry": _iso_or_us_dates(raw["expiration"]),
+        "right": raw["option_type"].str.strip().str[0].str.upper(), "strike": raw["strike"], "bid": bid, "ask": ask,
+        "iv": raw.get("implied_volatility_1545", np.nan), "delta": raw.get("delta_1545", np.nan),
+        "last": raw["close"].where(traded), "spot": spot})
+
+
+_FLAT_TICKER = r"^O:(SPXW|SPXQ|SPXPM|SPX)(\d{6})([CP])(\d{8})$"
+
+
+def _read_polygon_flat(text: str) -> pd.DataFrame:
+    """Polygon flat-file option day aggregates (every underlying in one file): the SPX rows, whose close is the
+    day's last trade; the files carry no bid, ask or index level."""
+    raw = _csv(text, dtype={"ticker": str})
+    parts = raw["ticker"].str.extract(_FLAT_TICKER)
+    raw, parts = raw[parts[0].notna()], parts[parts[0].notna()]
+    stamps = pd.to_datetime(raw["window_start"].astype("int64"), unit="ns", utc=True).dt.tz_convert("America/New_York")
+    return _frame({
+        "line": raw["line"], "quote_date": list(stamps.dt.date), "snapshot": "close", "root": parts[0],
+        "expiry": _iso_or_us_dates(pd.to_datetime(parts[1], format="%y%m%d").dt.strftime("%Y-%m-%d")),
+        "right": parts[2], "strike": parts[3].astype("int64") / 1000, "bid": np.nan, "ask": np.nan, "iv": np.nan,
+        "delta": np.nan, "last": raw["close"], "spot": np.nan})
 
 
 def capture_time(text: str) -> dt.datetime:
@@ -149,15 +270,17 @@ _CBOE_NAMES = {"CBid": "Bid", "CAsk": "Ask", "PBid": "Bid", "PAsk": "Ask", "Open
                "Volume": "Vol"}
 
 
-def _read_cboe(lines: list[str]) -> pd.DataFrame:
+def _read_cboe(text: str) -> pd.DataFrame:
+    lines = text.splitlines()
     first = [i for i, line in enumerate(lines) if line.strip()][:3]
     spot = _stated_level(lines[first[0]])
     quote_date, snapshot = session_of(capture_time(lines[first[1]]))
     header = [_CBOE_NAMES.get(h.strip(), h.strip()) for h in next(csv.reader([lines[first[2]]]))]
     split = header.index("Puts")
     calls, puts = header[:split], header[split:]
-    rows: dict[str, list[object]] = {c: [] for c in CHAIN_COLUMNS}
-    for line in csv.reader(lines[first[2] + 1:]):
+    columns = [c for c in CHAIN_COLUMNS if c != "last"] + ["line"]
+    rows: dict[str, list[object]] = {c: [] for c in columns}
+    for number, line in enumerate(csv.reader(lines[first[2] + 1:]), start=first[2] + 2):
         if not any(field.strip() for field in line):
             continue
         cells = dict(zip(calls, line[:split], strict=False))
@@ -165,8 +288,8 @@ def _read_cboe(lines: list[str]) -> pd.DataFrame:
         for right, side, name in (("C", cells, cells.get("Calls", "")), ("P", put_cells, put_cells.get("Puts", ""))):
             root, expiry, strike = _cboe_contract(cells, name)
             values = [quote_date, snapshot, root, expiry, right, strike, side["Bid"], side["Ask"],
-                      side.get("IV", np.nan), side.get("Delta", np.nan), spot]
-            for column, value in zip(CHAIN_COLUMNS, values, strict=True):
+                      side.get("IV", np.nan), side.get("Delta", np.nan), spot, number]
+            for column, value in zip(columns, values, strict=True):
                 rows[column].append(value)
     return _frame(rows)
 

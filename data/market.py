@@ -112,8 +112,17 @@ class MarketSource(Protocol):
         """Sorted listed put strikes, or None when the source lists none (then the 5-point grid applies)."""
         ...
 
+    def strike_deltas(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
+        """The chain's own put deltas at `listed_strikes` (negative, NaN where unknown); None without a chain."""
+        ...
+
     def option_closes(self, contract: OptionContract, dates: tuple[dt.date, ...]) -> np.ndarray | None:
-        """The contract's real daily closes on `dates`, NaN where there is no bar; None when it has none at all."""
+        """The contract's real daily prices on `dates` (a quote's mid, or a close), NaN where there is none; None
+        when it has none at all."""
+        ...
+
+    def quoted(self, contract: OptionContract, day: dt.date) -> tuple[float, float] | None:
+        """The contract's real two-sided (bid, ask) at the day's close, None where the source has none."""
         ...
 
     def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None) -> None:
@@ -184,7 +193,13 @@ class EmbeddedSource:
     def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
         return None
 
+    def strike_deltas(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
+        return None
+
     def option_closes(self, contract: OptionContract, dates: tuple[dt.date, ...]) -> np.ndarray | None:
+        return None
+
+    def quoted(self, contract: OptionContract, day: dt.date) -> tuple[float, float] | None:
         return None
 
     def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None) -> None:

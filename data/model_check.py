@@ -20,7 +20,7 @@ from data.chain_files import CHAIN_COLUMNS, PM_ROOTS, parity_forwards
 from data.contracts import parse_ticker
 from data.dividends import dividend_yields
 from data.market import History
-from data.pricing import AM_SETTLEMENT_EARLIER, VolModel, estimate_put, ndtr
+from data.pricing import AM_SETTLEMENT_EARLIER, VolModel, estimate_put, forward_put_delta
 
 MIN_DAYS, MAX_DAYS = 14, 70  # the puts a seller trades
 MIN_DELTA, MAX_DELTA = 0.05, 0.40
@@ -68,19 +68,8 @@ def _market_inputs(puts: pd.DataFrame, history: History, index: np.ndarray) -> N
 
 
 def _forward_delta(puts: pd.DataFrame) -> np.ndarray:
-    """abs(put delta) from the implied vol of the mid, Black-76 on the parity forward (vectorised bisection)."""
-    forward, strike, t = (puts[c].to_numpy(float) for c in ("forward", "strike", "t"))
-    discount = np.exp(-puts["rate"].to_numpy(float) * t)
-    mid = puts["mid"].to_numpy(float)
-    low, high = np.full(mid.size, 1e-3), np.full(mid.size, 5.0)
-    for _ in range(50):
-        vol = (low + high) / 2
-        d1 = (np.log(forward / strike) + 0.5 * vol * vol * t) / (vol * np.sqrt(t))
-        price = discount * (strike * ndtr(vol * np.sqrt(t) - d1) - forward * ndtr(-d1))
-        high, low = np.where(price > mid, vol, high), np.where(price > mid, low, vol)
-    vol = (low + high) / 2
-    d1 = (np.log(forward / strike) + 0.5 * vol * vol * t) / (vol * np.sqrt(t))
-    return np.asarray(ndtr(-d1), dtype=float)
+    forward, strike, t, rate, mid = (puts[c].to_numpy(float) for c in ("forward", "strike", "t", "rate", "mid"))
+    return forward_put_delta(mid, forward, strike, t, rate)
 
 
 def premium_errors(puts: pd.DataFrame, model: VolModel) -> np.ndarray:

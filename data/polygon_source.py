@@ -112,6 +112,12 @@ class PolygonSource:
         root = root_for_expiry(expiry)
         return np.array(sorted(float(str(k)) for r, k in items if r == root))  # empty: nothing listed to sell
 
+    def strike_deltas(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
+        return None  # day bars carry no greeks
+
+    def quoted(self, contract: OptionContract, day: dt.date) -> tuple[float, float] | None:
+        return None  # day bars are trades, not quotes
+
     def option_closes(self, contract: OptionContract, dates: tuple[dt.date, ...]) -> np.ndarray | None:
         ticker = contract.ticker
         cached = self.bars.get(ticker)

@@ -67,6 +67,22 @@ def strike_for_put_delta(spot: float, delta: float, t: float, r: float, q: float
     return float(spot * np.exp(-d1 * vol * np.sqrt(t) + (r - q + 0.5 * vol * vol) * t))
 
 
+def forward_put_delta(price: np.ndarray, forward: np.ndarray, strike: np.ndarray, t: np.ndarray,
+                      rate: np.ndarray) -> np.ndarray:
+    """abs(put delta) N(-d1) from the implied vol of `price`, Black-76 on the forward (vectorised bisection on
+    0.1%..500% vol; NaN where a price is not a number)."""
+    discount = np.exp(-rate * t)
+    low, high = np.full(price.size, 1e-3), np.full(price.size, 5.0)
+    for _ in range(50):
+        vol = (low + high) / 2
+        d1 = (np.log(forward / strike) + 0.5 * vol * vol * t) / (vol * np.sqrt(t))
+        model = discount * (strike * ndtr(vol * np.sqrt(t) - d1) - forward * ndtr(-d1))
+        high, low = np.where(model > price, vol, high), np.where(model > price, low, vol)
+    vol = (low + high) / 2
+    d1 = (np.log(forward / strike) + 0.5 * vol * vol * t) / (vol * np.sqrt(t))
+    return np.where(np.isnan(price), np.nan, ndtr(-d1))
+
+
 @dataclass(frozen=True)
 class VolModel:
     """Parameters of the skew + term-structure model: ATM = term vol x (1 - premium) - gap."""

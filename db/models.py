@@ -232,3 +232,21 @@ class PolygonListing(Base):
     as_of: Mapped[dt.date] = mapped_column(Date)
     key: Mapped[str] = mapped_column(String(16))  # the expiration for strikes, '' for expiries
     items: Mapped[list[list[object]]] = mapped_column(JSON)
+
+
+class ChainImport(Base):
+    """A chain file imported into the chain store (data/chain_store.py), known by the hash of its bytes: the same
+    file again imports nothing."""
+
+    __tablename__ = "chain_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    file: Mapped[str] = mapped_column(String(500))  # the name it was imported from
+    layout: Mapped[str] = mapped_column(String(32))
+    rows: Mapped[int] = mapped_column(Integer)
+    days: Mapped[int] = mapped_column(Integer)
+    expiries: Mapped[int] = mapped_column(Integer)
+    first_day: Mapped[dt.date] = mapped_column(Date)
+    last_day: Mapped[dt.date] = mapped_column(Date)
+    imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

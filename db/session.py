@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from data.errors import SpxWheelError
 
-SCHEMA_HEAD = "0005"  # the newest migration in db/migrations/versions (a test holds the two together)
+SCHEMA_HEAD = "0006"  # the newest migration in db/migrations/versions (a test holds the two together)
 SECRET_QUERY_KEYS = {"password", "passwd", "pwd", "sslpassword"}
 MIGRATION_LOCK = 0x5358_5700  # a PostgreSQL advisory lock number: "SPXW"
 DRIVERS = {"postgresql": 'the PostgreSQL driver: .venv/bin/pip install -e ".[postgres]" and use postgresql+psycopg://',
@@ -52,6 +52,15 @@ def _new_file(parsed: URL) -> Path | None:
     """The SQLite file a plain path or sqlite:///PATH names (a file: URI is taken as given)."""
     uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
     return None if _in_memory(parsed) or uri else Path(str(parsed.database))
+
+
+def database_file(url: str) -> Path | None:
+    """The SQLite file a database URL or path names (None: in memory, or a database on a server)."""
+    try:
+        parsed = _parse(url)
+    except (ArgumentError, ValueError):
+        return None
+    return _new_file(parsed) if parsed.get_backend_name() == "sqlite" else None
 
 
 def make_engine(url: str) -> Engine:

@@ -9,6 +9,26 @@ STRIKE_RULES = ("seed", "bs-delta", "atm")
 EXPIRY_SETS = ("all", "monthly")
 MARGIN_MODELS = ("regt", "cash")
 SIZE_MODES = ("contracts", "notional", "margin")
+FILL_MODELS = ("slippage", "mid", "bid", "mid-spread:F")
+
+
+def spread_given_up(fill: str) -> float | None:
+    """The share of the half-spread a sell gives up below the mid under a fill model (mid 0, bid 1,
+    mid-spread:F F); None for `slippage`, the haircut on the price. ValueError for anything else."""
+    if fill == "slippage":
+        return None
+    if fill in ("mid", "bid"):
+        return 0.0 if fill == "mid" else 1.0
+    share = fill.removeprefix("mid-spread:")
+    try:
+        value = float(share) if share != fill and share.replace(".", "", 1).isdigit() else -1.0
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"must be slippage, mid, bid or mid-spread:F with F from 0 to 1, got {fill!r}")
+    return value
+
+
 DEFAULT_DELTAS = (0.15, 0.20, 0.25, 0.30)
 DEFAULT_DTES = (30, 45, 60)
 MIN_CLOSED_TRADES = 10  # a combination with fewer closed trades is shown but never chosen

@@ -41,6 +41,7 @@ class Context:
         return open_database(self.db_url)
 
     def source(self, factory: sessionmaker[Session], name: str, offline: bool) -> MarketSource:
-        from trading.sources import make_source  # the market data libraries: only for commands that price
+        from trading.sources import SourceArgs, make_source  # the market data libraries: for commands that price
 
-        return make_source(name, offline, factory, self.today, self.environ, self.fetch_progress)
+        return make_source(name, SourceArgs(offline, factory, self.now, self.environ, self.db_url,
+                                            self.fetch_progress))

@@ -11,14 +11,18 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+import numpy as np
+
 from backtest.types import (
     HOLD,
     Entry,
     Exit,
     Hold,
     Holding,
+    Listed,
     ListingSource,
     MarketDay,
+    Quote,
     QuoteFn,
     Skip,
     Strikes,
@@ -26,6 +30,7 @@ from backtest.types import (
 from data.contracts import OptionContract, put_contract, settles_am
 from data.dividends import dividend_yield
 from data.pricing import skew_strike_for_put_delta, years_to_settlement
+from trading.choices import spread_given_up
 from trading.strategy import StrategyError, StrategyParams
 
 STRIKE_STEP = 5.0
@@ -57,6 +62,16 @@ def listed_put(source: ListingSource, day: dt.date, expiry: dt.date, strike: flo
         where = f"a multiple of {STRIKE_STEP:g}" if strikes is None else "one of the listed strikes"
         raise StrategyError(f"no {expiry} put with strike {strike:g} was listed on {day}: the strike must be {where}")
     return put_contract(expiry, strike)
+
+
+def chain_delta_strike(listed: Listed, put_delta: float) -> float | None:
+    """The listed strike whose chain delta is nearest the target (the lower strike on a tie); None when the
+    chain gives no delta for any."""
+    deltas = np.abs(np.asarray(listed.deltas, dtype=float))
+    if not np.isfinite(deltas).any():
+        return None
+    gaps = np.where(np.isfinite(deltas), np.abs(deltas - put_delta), np.inf)
+    return float(np.asarray(listed.strikes, dtype=float)[int(np.argmin(gaps))])
 
 
 def choose_expiry(trade_date: dt.date, dte_target: int, listed: Sequence[dt.date]) -> dt.date | None:
@@ -113,6 +128,12 @@ def exit_fill(price: float, slippage: float) -> float:
     return on_tick_grid(price + max(price * slippage, MIN_HAIRCUT), 1)
 
 
+def quoted_fill(bid: float, ask: float, given_up: float) -> float:
+    """A sell's price inside a real quote: the mid less `given_up` of the half-spread, down to the tick (never
+    below the bid)."""
+    return max(on_tick_grid((bid + ask) / 2 - given_up * (ask - bid) / 2, -1), bid)
+
+
 def buyback_cost(price: float, contracts: int, slippage: float, fee: float) -> float:
     """Dollars to buy `contracts` puts back at the close, fees included."""
     return round(exit_fill(price, slippage) * 100 * contracts + fee * contracts, 2)
@@ -149,8 +170,12 @@ class Rules:
     def expiry_horizon(self) -> int:
         return 2 * self.params.dte_target + 21
 
-    def strike(self, day: MarketDay, expiry: dt.date, listed: Strikes | None) -> float | None:
+    def strike(self, day: MarketDay, expiry: dt.date, listed: Listed | None) -> float | None:
         p = self.params
+        if p.strike_rule == "bs-delta" and listed is not None and listed.deltas is not None:
+            by_chain = chain_delta_strike(listed, p.put_delta)
+            if by_chain is not None:
+                return by_chain
         if p.strike_rule == "seed":
             target = seed_strike(day.spot, p.put_delta)
         elif p.strike_rule == "atm":  # as Cboe's PutWrite index: the strike closest to, not above, the index
@@ -160,11 +185,18 @@ class Rules:
             target = skew_strike_for_put_delta(day.spot, p.put_delta, t, day.rate, dividend_yield(day.date), day.vix,
                                                day.vix3m)
             target = math.floor(target / STRIKE_STEP + 0.5) * STRIKE_STEP
-        return snap_down(target, listed) if listed is not None else target
+        return snap_down(target, listed.strikes) if listed is not None else target
+
+    def entry_price(self, q: Quote) -> float:
+        """The fill of a sell: inside the day's real quote under a fill model, else the slippage haircut."""
+        given_up = spread_given_up(self.params.fill)
+        if given_up is None or not q.two_sided:
+            return entry_fill(q.price, self.params.slippage)
+        return quoted_fill(q.bid, q.ask, given_up)
 
     def decide_entry(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
                      expiries: Callable[[], Sequence[dt.date]],
-                     strikes: Callable[[dt.date], Strikes | None], quote: QuoteFn) -> Entry | Skip:
+                     strikes: Callable[[dt.date], Listed | None], quote: QuoteFn) -> Entry | Skip:
         """Filters in order (VIX, open positions, expiry already held), then strike, price and size."""
         p = self.params
         if not p.min_vix <= day.vix <= p.max_vix:
@@ -183,7 +215,7 @@ class Rules:
             return Skip("no listed strike at or below the target for {}", (expiry,))
         contract = put_contract(expiry, strike)
         q = quote(contract)
-        fill = entry_fill(q.price, p.slippage)
+        fill = self.entry_price(q)
         if fill * 100 - p.fee <= p.min_premium:
             return Skip("premium {:.2f} too small: ${:.2f} a contract after slippage and fees", (q.price,
                                                                                               fill * 100 - p.fee))

@@ -5,6 +5,8 @@ environment itself). Light: the command line reads the names; each factory impor
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from dateutil.relativedelta import relativedelta
@@ -12,37 +14,84 @@ from dateutil.relativedelta import relativedelta
 from data.errors import BadInput
 
 if TYPE_CHECKING:
+    import pandas as pd
     from sqlalchemy.orm import Session, sessionmaker
 
     from data.http import HttpClient
-    from data.market import MarketSource
+    from data.market import History, MarketSource
 
 DEFAULT_WINDOW_YEARS = 5
 Progress = Callable[[str, int, int], None]
 
 
-def _embedded(offline: bool, factory: sessionmaker[Session], today: dt.date, environ: Mapping[str, str],
-              progress: Progress) -> MarketSource:
-    from data.market import EmbeddedSource
+@dataclass(frozen=True)
+class SourceArgs:
+    """What a source is made from: the command's database, clock and settings."""
+
+    offline: bool
+    factory: sessionmaker[Session]
+    now: dt.datetime  # New York, read once by the command line
+    environ: Mapping[str, str]
+    db_url: str
+    progress: Progress
+
+    @property
+    def today(self) -> dt.date:
+        return self.now.date()
+
+
+def _stored_history(args: SourceArgs) -> History:
     from db.session import transaction
     from trading.history_updates import stored_history
 
-    with transaction(factory) as session:
-        return EmbeddedSource(stored_history(session))
+    with transaction(args.factory) as session:
+        return stored_history(session)
 
 
-def _polygon(offline: bool, factory: sessionmaker[Session], today: dt.date, environ: Mapping[str, str],
-             progress: Progress) -> MarketSource:
+def _embedded(args: SourceArgs) -> MarketSource:
+    from data.market import EmbeddedSource
+
+    return EmbeddedSource(_stored_history(args))
+
+
+def _polygon(args: SourceArgs) -> MarketSource:
     from data.polygon import PolygonClient
     from data.polygon_source import PolygonSource
     from db.cache import DbCache
 
-    settings = polygon_settings(environ, offline)
-    return PolygonSource(None if offline else PolygonClient(**settings["client"]), DbCache(factory), today,
-                         settings["workers"], progress)
+    settings = polygon_settings(args.environ, args.offline)
+    return PolygonSource(None if args.offline else PolygonClient(**settings["client"]), DbCache(args.factory),
+                         args.today, settings["workers"], args.progress)
 
 
-SOURCES: dict[str, Callable[..., MarketSource]] = {"embedded": _embedded, "polygon": _polygon}
+def _chains(args: SourceArgs) -> MarketSource:
+    from data.chain_source import ChainSource
+    from data.chain_store import ChainStore
+
+    store = ChainStore(chain_store_dir(args.db_url, args.environ))
+    return ChainSource("chains", _stored_history(args), store.puts, store.days())
+
+
+def _cboe(args: SourceArgs) -> MarketSource:
+    from data.cboe_quotes import CboeSource
+    from data.chain_store import ChainStore
+
+    if args.offline:
+        raise BadInput("--source cboe takes Cboe's quotes of the moment: it has no --offline (use --source chains "
+                       "for the snapshots already taken)")
+    from trading.chain_imports import store_chain
+
+    store = ChainStore(chain_store_dir(args.db_url, args.environ))
+
+    def keep(chain: pd.DataFrame, digest: str) -> None:
+        store_chain(args.factory, store, chain, digest, f"cboe delayed quotes {digest[:12]}", "Cboe delayed JSON",
+                    args.now)
+
+    return CboeSource(free_daily_clients(args.environ)[0], _stored_history(args), keep)
+
+
+SOURCES: dict[str, Callable[[SourceArgs], MarketSource]] = {
+    "embedded": _embedded, "polygon": _polygon, "chains": _chains, "cboe": _cboe}
 
 
 def default_source(environ: Mapping[str, str]) -> str:
@@ -50,11 +99,25 @@ def default_source(environ: Mapping[str, str]) -> str:
     return "polygon" if environ.get("POLYGON_API_KEY", "").strip() else "embedded"
 
 
-def make_source(name: str, offline: bool, factory: sessionmaker[Session], today: dt.date,
-                environ: Mapping[str, str], progress: Progress = lambda what, done, total: None) -> MarketSource:
+def make_source(name: str, args: SourceArgs) -> MarketSource:
     if name not in SOURCES:
         raise BadInput(f"unknown source {name!r}: choose from {', '.join(SOURCES)}")
-    return SOURCES[name](offline, factory, today, environ, progress)
+    return SOURCES[name](args)
+
+
+def chain_store_dir(db_url: str, environ: Mapping[str, str]) -> Path:
+    """The chain store's folder: SPX_WHEEL_CHAINS, else beside a database file (`<name>-chains`); a database on a
+    server needs the setting."""
+    from db.session import database_file
+
+    chosen = environ.get("SPX_WHEEL_CHAINS", "").strip()
+    if chosen:
+        return Path(chosen).expanduser()
+    path = database_file(db_url)
+    if path is None:
+        raise BadInput("the database is not a file, so the chain store has no folder beside it: set "
+                       "SPX_WHEEL_CHAINS to a folder")
+    return path.parent / f"{path.stem}-chains"
 
 
 def _whole(environ: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:

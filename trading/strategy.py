@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import Field, asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Callable
 
 from data.errors import BadInput
-from trading.choices import EXPIRY_SETS, MARGIN_MODELS, SIZE_MODES, STRIKE_RULES
+from trading.choices import EXPIRY_SETS, MARGIN_MODELS, SIZE_MODES, STRIKE_RULES, spread_given_up
 
 
 class StrategyError(BadInput):
@@ -18,13 +18,14 @@ class StrategyError(BadInput):
 
 def knob(default: Any, help: str, *, low: float | None = None, high: float | None = None, low_open: bool = False,
          high_open: bool = False, choices: tuple[str, ...] = (), unit: str = "", option: str = "",
-         grid: str = "") -> Any:
+         grid: str = "", parse: Callable[[str], object] | None = None) -> Any:
     """A field of StrategyParams with what the command line and the renderers need to know about it.
     `unit`: 'dollars' or 'share' (shown as money or a percentage); `option`: the CLI flag when it is not
-    --field-name; `grid`: the calibrate option that lists several values (the backtest option is `option`)."""
+    --field-name; `grid`: the calibrate option that lists several values (the backtest option is `option`);
+    `parse`: for a text knob of a pattern, what raises ValueError with the reason when a value does not fit."""
     return field(default=default, metadata={"help": help, "low": low, "high": high, "low_open": low_open,
                                             "high_open": high_open, "choices": choices, "unit": unit,
-                                            "option": option, "grid": grid})
+                                            "option": option, "grid": grid, "parse": parse})
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,10 @@ class StrategyParams:
     max_vix: float = knob(35.0, "No new position above this VIX close.", low=0, high=1_000)
     slippage: float = knob(0.05, "Share of the option price given up on entry (at least $0.05).", low=0, high=1,
                            high_open=True, unit="share")
+    fill: str = knob("slippage", "Entry price where the source has the day's real bid and ask (chains, cboe): "
+                                 "mid, bid, or mid-spread:F (F of the half-spread given up below the mid); "
+                                 "slippage: --slippage off the price, as without quotes.",
+                     parse=spread_given_up)
     fee: float = knob(1.50, "All-in cost per contract in dollars.", low=0, high=1_000, unit="dollars")
     min_premium: float = knob(0.0, "No trade unless the net premium a contract, after slippage and fees, is above "
                                    "this many dollars (0: above the fees).", low=0, high=100_000, unit="dollars")
@@ -78,6 +83,12 @@ class StrategyParams:
 def out_of_range(f: Field[Any], value: Any) -> str:
     """Why `value` does not fit the field's declaration ('' when it does)."""
     meta = f.metadata
+    if meta["parse"]:
+        try:
+            meta["parse"](value)
+        except (ValueError, TypeError, AttributeError) as exc:
+            return str(exc)
+        return ""
     if meta["choices"]:
         return "" if value in meta["choices"] else f"must be one of {', '.join(meta['choices'])}, got {value!r}"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

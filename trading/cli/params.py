@@ -101,6 +101,19 @@ class Whole(Checked):
         return value
 
 
+class Patterned(Checked):
+    """Text a knob's `parse` accepts (e.g. mid-spread:0.25)."""
+
+    name = "TEXT"
+
+    def __init__(self, parse: Callable[[str], object]) -> None:
+        self.parse = parse
+
+    def check(self, text: str) -> str:
+        self.parse(text.strip())
+        return text.strip()
+
+
 class DateType(click.ParamType):
     name = "YYYY-MM-DD"
 
@@ -208,6 +221,8 @@ def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
 def value_type(f: Field[Any]) -> click.ParamType:
     """The click type of a StrategyParams field, from its declaration."""
     meta = f.metadata
+    if meta["parse"]:
+        return Patterned(meta["parse"])
     if meta["choices"]:
         return click.Choice(meta["choices"])
     if f.type == "int":

@@ -1,0 +1,117 @@
+"""Cboe's free delayed quotes for SPX (`/api/global/delayed_quotes/options/_SPX.json` below the Cboe base URL,
+about 15 minutes late, no key): the index level and every SPX and SPXW option with bid, ask, IV and greeks.
+
+The answer, as served: `{"timestamp": "2025-07-03 16:20:01", "data": {"current_price": 6279.35, "options":
+[{"option": "SPXW250718P06000000", "bid": 12.1, "ask": 12.4, "iv": 0.1532, "delta": -0.1791, "open_interest": 812,
+...}, ...], ...}}`, times in New York. Each snapshot taken is kept in the chain store, so that a user without a
+data plan builds a history of real quotes day by day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+import re
+from typing import Any, Callable
+
+import pandas as pd
+import requests
+
+from data.chain_files import CHAIN_COLUMNS, check_rows, session_of
+from data.chain_source import ChainQuotes, ChainSource
+from data.errors import BadInput, DataError
+from data.http import HttpClient, Retry
+from data.market import History
+
+OPTIONS_PATH = "/api/global/delayed_quotes/options/_SPX.json"
+_SYMBOL = re.compile(r"(SPXW|SPX)(\d{6})([CP])(\d{8})")
+SHAPE_HINT = "Cboe's delayed-quotes answer changed shape"
+
+
+def _number(value: Any, what: str) -> float:
+    if value is None or value == "":
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataError(f"{SHAPE_HINT}: {what} is {value!r}, not a number")
+    return float(value)
+
+
+def parse_delayed_quotes(body: dict[str, Any]) -> pd.DataFrame:
+    """The snapshot as a chain (CHAIN_COLUMNS); DataError naming what is missing when the shape is not the known
+    one."""
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("options"), list):
+        raise DataError(f"{SHAPE_HINT}: no data.options list")
+    stamp = body.get("timestamp")
+    try:
+        moment = dt.datetime.strptime(str(stamp), "%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        raise DataError(f"{SHAPE_HINT}: timestamp {stamp!r} is not YYYY-MM-DD HH:MM:SS") from None
+    spot = _number(data.get("current_price"), "data.current_price")
+    if not spot > 0:
+        raise DataError(f"{SHAPE_HINT}: no data.current_price")
+    quote_date, snapshot = session_of(moment)
+    rows = []
+    for number, option in enumerate(data["options"], start=1):
+        symbol = option.get("option") if isinstance(option, dict) else None
+        match = _SYMBOL.fullmatch(str(symbol))
+        if match is None:
+            raise DataError(f"{SHAPE_HINT}: option {number} has the symbol {symbol!r}")
+        root, yymmdd, right, strike = match.groups()
+        rows.append((quote_date, snapshot, root, dt.datetime.strptime(yymmdd, "%y%m%d").date(), right,
+                     int(strike) / 1000, _number(option.get("bid"), f"{symbol} bid"),
+                     _number(option.get("ask"), f"{symbol} ask"), _number(option.get("iv"), f"{symbol} iv"),
+                     _number(option.get("delta"), f"{symbol} delta"), math.nan, spot, number))
+    chain = pd.DataFrame(rows, columns=[*CHAIN_COLUMNS, "line"])
+    if chain.empty:
+        raise DataError(f"{SHAPE_HINT}: data.options is empty")
+    try:
+        check_rows(chain, "Cboe's delayed quotes", "option")
+    except BadInput as exc:
+        raise DataError(str(exc)) from None
+    return chain[CHAIN_COLUMNS]
+
+
+def _json(response: requests.Response) -> tuple[bytes, dict[str, Any]]:
+    if response.status_code == 403 or response.status_code == 404:
+        raise DataError(f"Cboe refused the delayed quotes (HTTP {response.status_code}): check SPX_WHEEL_CBOE_URL")
+    if response.status_code != 200:
+        raise DataError(f"HTTP {response.status_code} from Cboe for the delayed quotes")
+    if not response.content:
+        raise Retry("an empty answer")
+    try:
+        return response.content, json.loads(response.content)
+    except ValueError:
+        raise Retry("an answer that is not JSON") from None
+
+
+class CboeSource(ChainSource):
+    """The daily trade's source without a key: the index history, and today's chain from Cboe's delayed quotes,
+    fetched once when the run is prepared and handed to `keep` (which stores it) with the hash of its bytes."""
+
+    fetches = True
+
+    def __init__(self, client: HttpClient, history: History,
+                 keep: Callable[[pd.DataFrame, str], None]) -> None:
+        super().__init__("cboe", history, lambda start, end: pd.DataFrame(columns=CHAIN_COLUMNS), [])
+        self.client, self.keep, self.requests = client, keep, 0
+        self.snapshot: pd.DataFrame | None = None
+
+    def requests_made(self) -> int:
+        return self.requests
+
+    def window_problem(self, start: dt.date, end: dt.date) -> str | None:
+        return ("--source cboe prices the daily trade from today's quotes: backtest on the snapshots it stored "
+                "with --source chains")
+
+    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None) -> None:
+        if self.snapshot is None:
+            self.requests += 1
+            raw, body = self.client.get(OPTIONS_PATH, None, "the SPX delayed quotes", _json)
+            self.snapshot = parse_delayed_quotes(body)
+            self.keep(self.snapshot, hashlib.sha256(raw).hexdigest())
+            days = sorted(set(self.snapshot["quote_date"]))
+            self.chain_days = days
+        self.quotes = ChainQuotes(self.snapshot[self.snapshot["right"] == "P"])

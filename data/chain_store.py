@@ -1,0 +1,101 @@
+"""The chain store: imported option quotes (CHAIN_COLUMNS) as Parquet files in one folder per quote date, beside
+the database, which records what was imported (db.models.ChainImport).
+
+Parquet through pyarrow: columnar and compressed (a year of SPX and SPXW end-of-day quotes, several million rows,
+takes tens of megabytes), read a column and a date range at a time with the filter pushed down, and pandas reads and
+writes it natively. Each import writes its own file per day (named by the import's key), so an import is undone by
+deleting its files, and two imports of one day are both kept (read back, the close snapshot wins).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data.chain_files import CHAIN_COLUMNS
+from data.errors import DataError
+
+SNAPSHOT_RANK = {"close": 0, "intraday": 1, "overnight": 2}  # which of two quotes of one option a day keeps
+
+
+class ChainStore:
+    """Parquet files under `root`: root/YYYY/YYYY-MM-DD/<import key>.parquet."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _folder(self, day: dt.date) -> Path:
+        return self.root / f"{day:%Y}" / day.isoformat()
+
+    def add(self, chain: pd.DataFrame, key: str) -> list[Path]:
+        """Write one file per quote date of `chain` (each written whole, then renamed into place)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        written = []
+        try:
+            for day, quotes in chain[CHAIN_COLUMNS].groupby("quote_date", sort=True):
+                folder = self._folder(day)  # type: ignore[arg-type]
+                folder.mkdir(parents=True, exist_ok=True)
+                path = folder / f"{key}.parquet"
+                partial = path.with_suffix(".partial")
+                table = pa.Table.from_pandas(quotes.reset_index(drop=True), preserve_index=False)
+                pq.write_table(table, partial, compression="zstd")
+                os.replace(partial, path)
+                written.append(path)
+        except OSError as exc:
+            self.remove(written)
+            raise DataError(f"cannot write the chain store {self.root}: {exc.strerror or exc}") from None
+        return written
+
+    @staticmethod
+    def remove(paths: list[Path]) -> None:
+        for path in paths:
+            path.unlink(missing_ok=True)
+
+    def files(self, start: dt.date, end: dt.date) -> list[Path]:
+        """The stored files of the quote dates start..end."""
+        found = []
+        for year in range(start.year, end.year + 1):
+            folder = self.root / str(year)
+            if not folder.is_dir():
+                continue
+            for day in sorted(folder.iterdir()):
+                if start.isoformat() <= day.name <= end.isoformat():
+                    found += sorted(day.glob("*.parquet"))
+        return found
+
+    def days(self) -> list[dt.date]:
+        """Every quote date stored."""
+        if not self.root.is_dir():
+            return []
+        return sorted(dt.date.fromisoformat(day.name) for year in self.root.iterdir() if year.is_dir()
+                      for day in year.iterdir() if any(day.glob("*.parquet")))
+
+    def puts(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        """The stored puts quoted start..end, one row per option and day (the close snapshot where a day has
+        several)."""
+        import pyarrow.dataset as ds
+
+        files = self.files(start, end)
+        if not files:
+            return pd.DataFrame(columns=CHAIN_COLUMNS)
+        table = ds.dataset([str(f) for f in files], format="parquet").to_table(
+            columns=CHAIN_COLUMNS, filter=ds.field("right") == "P")
+        puts: pd.DataFrame = table.to_pandas()
+        if len({f.parent for f in files}) < len(files):  # a day imported twice
+            puts["rank"] = puts["snapshot"].map(SNAPSHOT_RANK).fillna(3)
+            puts = (puts.sort_values("rank", kind="stable")
+                    .drop_duplicates(["quote_date", "root", "expiry", "strike"]).drop(columns="rank"))
+        return puts.reset_index(drop=True)
+
+
+def summary(chain: pd.DataFrame) -> dict[str, object]:
+    """What an import holds: rows, days, expirations, first and last day."""
+    days = np.unique(chain["quote_date"].to_numpy())
+    return {"rows": len(chain), "days": len(days), "expiries": int(chain["expiry"].nunique()),
+            "first_day": days[0], "last_day": days[-1]}

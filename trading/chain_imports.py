@@ -1,0 +1,88 @@
+"""Chain files into the chain store, each recorded in the database by the hash of its bytes: a file imported
+again (under any name) adds nothing, and a file that fails adds nothing either."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.chain_store import ChainStore, summary
+from data.errors import BadInput
+from db.models import ChainImport
+from db.session import transaction
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """One file's import: what it holds, and whether it was new."""
+
+    file: str
+    layout: str
+    rows: int
+    days: int
+    expiries: int
+    first_day: dt.date
+    last_day: dt.date
+    new: bool
+
+
+def _result(row: ChainImport, new: bool) -> ImportResult:
+    return ImportResult(row.file, row.layout, row.rows, row.days, row.expiries, row.first_day, row.last_day, new)
+
+
+def store_chain(factory: sessionmaker[Session], store: ChainStore, chain: pd.DataFrame, digest: str, name: str,
+                layout: str, now: dt.datetime) -> ImportResult:
+    """Store a chain read from a file (or a snapshot) whose bytes hash to `digest`, unless it is stored already."""
+    written: list[Path] = []
+    try:
+        with transaction(factory, write=True) as session:
+            known = session.scalar(select(ChainImport).where(ChainImport.sha256 == digest))
+            if known is not None:
+                return _result(known, new=False)
+            written = store.add(chain, digest[:16])
+            row = ChainImport(sha256=digest, file=name[-500:], layout=layout, imported_at=now, **summary(chain))
+            session.add(row)
+            session.flush()
+            return _result(row, new=True)
+    except BaseException:
+        store.remove(written)
+        raise
+
+
+def import_files(factory: sessionmaker[Session], store: ChainStore, paths: list[Path], now: dt.datetime,
+                 progress: Callable[[str, int, int], None] = lambda name, done, total: None,
+                 ) -> tuple[list[ImportResult], list[str]]:
+    """Import each file on its own: (the files imported or already held, one line for each refused)."""
+    from data.chain_files import load_chain
+
+    results, refused = [], []
+    for done, path in enumerate(paths, start=1):
+        progress(path.name, done, len(paths))
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            refused.append(f"{path}: cannot read it ({exc.strerror or exc})")
+            continue
+        with transaction(factory) as session:
+            known = session.scalar(select(ChainImport).where(ChainImport.sha256 == digest))
+            if known is not None:
+                results.append(_result(known, new=False))
+                continue
+        try:
+            layout, chain = load_chain(path)
+        except BadInput as exc:
+            refused.append(str(exc))
+            continue
+        results.append(store_chain(factory, store, chain, digest, path.name, layout, now))
+    return results, refused
+
+
+def stored_imports(session: Session) -> list[ChainImport]:
+    return list(session.scalars(select(ChainImport).order_by(ChainImport.first_day, ChainImport.id)))
