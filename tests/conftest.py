@@ -21,11 +21,12 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "wheel.db"
 
 
-def calibrate(runner: CliRunner, db_path: Path, start: str, end: str) -> Path:
-    """A database whose active parameters are delta 0.2, DTE 30, calibrated on start..end (embedded source)."""
+def calibrate(runner: CliRunner, db_path: Path, start: str, end: str, *options: str) -> Path:
+    """A database whose active parameters are delta 0.2, DTE 30 (and `options`), calibrated on start..end
+    (embedded source)."""
     from trading.cli import cli
 
-    result = runner.invoke(cli, ["calibrate", start, "--end", end, "--deltas", "0.2", "--dtes", "30",
+    result = runner.invoke(cli, ["calibrate", start, "--end", end, "--deltas", "0.2", "--dtes", "30", *options,
                                  "--db", str(db_path)])
     assert result.exit_code == 0, result.output
     return db_path

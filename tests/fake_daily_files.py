@@ -1,6 +1,6 @@
 """A fake of Cboe's and FRED's free daily files on 127.0.0.1, serving tests/fixtures/daily_files as the real sites
 serve them, with the faults a real network has: server errors, a body cut off mid-transfer, a corrupt gzip body,
-a changed layout. `faults[path]` is a list of faults served in turn before the real answer."""
+a changed layout; and Cboe's delayed quotes of SPX options (tests/fixtures/cboe). `faults[path]` is a list of faults served in turn before the real answer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 from werkzeug.wrappers import Request, Response
 
 FIXTURES = Path(__file__).parent / "fixtures" / "daily_files"
+QUOTES_PATH = "/api/global/delayed_quotes/options/_SPX.json"
+QUOTES = Path(__file__).parent / "fixtures" / "cboe" / "_SPX.json.gz"  # see build_fixture.py there
 FILES = {"/api/global/us_indices/daily_prices/SPX_History.csv": "SPX_History.csv",
          "/api/global/us_indices/daily_prices/VIX_History.csv": "VIX_History.csv",
          "/api/global/us_indices/daily_prices/VIX3M_History.csv": "VIX3M_History.csv",
@@ -23,6 +25,8 @@ class FakeDailyFiles:
         self.until = until  # serve rows up to this MM/DD/YYYY-or-ISO date only (a close not yet published)
 
     def body(self, path: str) -> bytes:
+        if path == QUOTES_PATH:
+            return gzip.decompress(QUOTES.read_bytes())
         lines = (FIXTURES / FILES[path]).read_text().splitlines(keepends=True)
         if self.until is not None:
             lines = lines[:1] + [line for line in lines[1:] if _iso(line.split(",")[0]) <= self.until]
@@ -30,7 +34,7 @@ class FakeDailyFiles:
 
     def __call__(self, request: Request) -> Response:
         self.requests.append(request.path)
-        if request.path not in FILES or (request.path == "/graph/fredgraph.csv" and request.args.get("id") != "DTB3"):
+        if (request.path not in FILES and request.path != QUOTES_PATH) or (request.path == "/graph/fredgraph.csv" and request.args.get("id") != "DTB3"):
             return Response("not found", status=404)
         pending = self.faults.get(request.path) or []
         fault = pending.pop(0) if pending else None
@@ -43,6 +47,9 @@ class FakeDailyFiles:
             return response
         if fault == "bad-gzip":
             return Response(b"this is not gzip", headers={"Content-Encoding": "gzip"}, content_type="text/csv")
+        if fault == "changed" and request.path == QUOTES_PATH:
+            return Response('{"timestamp": "2026-11-20 16:20:03", "data": {"quotes": []}}',
+                            content_type="application/json")
         if fault == "changed":
             return Response("Date,Close,Volume\n2026-07-13,1,2\n", content_type="text/csv")
         body = self.body(request.path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,7 +30,7 @@ from trading.ledger import TradeError, active_parameters, resume
 from trading.monitor import STOP, Performance, halt_if_stopped, performance
 from trading.optimizer import Calibration, run_grid, save_calibration
 from trading.rules import listed_put
-from trading.sources import free_daily_clients, window_dates
+from trading.sources import chain_store_dir, free_daily_clients, window_dates
 from trading.strategy import StrategyParams
 from trading.trader import (
     DailyReport,
@@ -45,7 +46,12 @@ from trading.validation import Validation, putwrite_against_published
 
 if TYPE_CHECKING:
     from data.model_check import ModelCheck
+    from db.models import ChainImport
+    from trading.chain_imports import ImportResult
 
+
+
+UPDATING_SOURCES = ("embedded", "chains", "cboe")  # priced over the local history, which `trade` updates first
 
 
 def grid_over_window(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
@@ -114,9 +120,37 @@ def quote(ctx: Context, source: str, offline: bool, day: dt.date, expiry: dt.dat
                                   float(history.vix3m[i]), float(history.rate[i])), contract)
     closes = market.resolve(lambda: market.option_closes(contract, (day,)))
     real_close = None if closes is None or math.isnan(closes[0]) else float(closes[0])
-    return {"ticker": contract.ticker, "date": day, "spot": float(history.spx_close[i]),
-            "vix": float(history.vix[i]), "premium": round(q.price, 4), "iv": round(q.iv, 6),
-            "delta": round(-q.delta, 6), "source": "estimated", "real_close": real_close}
+    document = {"ticker": contract.ticker, "date": day, "spot": float(history.spx_close[i]),
+                "vix": float(history.vix[i]), "premium": round(q.price, 4), "iv": round(q.iv, 6),
+                "delta": round(-q.delta, 6), "source": "estimated", "real_close": real_close}
+    from data.chain_source import ChainSource, chain_quote
+
+    if isinstance(market, ChainSource):
+        document.update(chain_quote(market, contract, day))
+    return document
+
+
+def import_chains(ctx: Context, paths: list[Path], progress: Callable[[str, int, int], None],
+                  ) -> tuple[list[ImportResult], list[str]]:
+    """Import chain files into the chain store: (the files imported or already held, a line for each refused)."""
+    from data.chain_store import ChainStore
+    from trading.chain_imports import import_files
+
+    factory = ctx.open()
+    store = ChainStore(chain_store_dir(ctx.db_url, ctx.environ))
+    return import_files(factory, store, paths, ctx.now, progress)
+
+
+def stored_chains(ctx: Context) -> tuple[Path, list[ChainImport], int]:
+    """The chain store's folder, the files imported into it, and the quote dates it holds."""
+    from data.chain_store import ChainStore
+    from trading.chain_imports import stored_imports
+
+    folder = chain_store_dir(ctx.db_url, ctx.environ)
+    with transaction(ctx.open()) as session:
+        imports = stored_imports(session)
+        session.expunge_all()
+    return folder, imports, len(ChainStore(folder).days())
 
 
 def update(ctx: Context, progress: Callable[[str], None] = lambda name: None) -> UpdateReport:
@@ -145,7 +179,7 @@ def trade(ctx: Context, source: str, offline: bool, day: dt.date, manual: Manual
     """The daily run for `day`: settle, then open at most one position (a dry run writes nothing)."""
     _refuse_future(ctx, day)
     factory = ctx.open()
-    if update_first and source == "embedded":
+    if update_first and source in UPDATING_SOURCES:
         try:
             _update(ctx, factory, lambda name: None)
         except (DataError, BadInput) as exc:

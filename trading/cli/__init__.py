@@ -61,9 +61,9 @@ def cli(ctx: click.Context, verbose: int) -> None:
 
 
 def _register() -> None:
-    from trading.cli import calibration, daily, reports
+    from trading.cli import calibration, chains, daily, reports
 
-    for module in (calibration, daily, reports):
+    for module in (calibration, daily, chains, reports):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -31,8 +31,8 @@ from trading.cli.params import (
 @click.option("--price", type=PRICE, help="The put's price (e.g. the broker's mid), used instead of the estimate.")
 @click.option("--dry-run", is_flag=True, help="Show the decision and write nothing.")
 @click.option("--update", "update_first", is_flag=True,
-              help="Embedded source: first extend the local history from the free daily files (as spx-wheel "
-                   "update; a failure there is a warning).")
+              help="Embedded, chains and cboe sources: first extend the local history from the free daily files "
+                   "(as spx-wheel update; a failure there is a warning).")
 @source_option
 @db_option
 @json_option

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import json
 import math
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Sequence
 
 from backtest.records import TradeRecord
@@ -298,7 +299,9 @@ def backtest_lines(calibration: Any, run_id: int, show_trades: bool) -> list[str
 def quote_text(document: dict[str, Any]) -> str:
     shown = {**document, "spot": f"{document['spot']:,.2f}", "vix": f"{document['vix']:.2f}",
              "premium": f"{document['premium']:.2f}", "iv": pct(document["iv"]), "delta": f"{document['delta']:.4f}",
-             "real_close": None if document["real_close"] is None else f"{document['real_close']:.2f}"}
+             "real_close": None if document["real_close"] is None else f"{document['real_close']:.2f}",
+             **{k: None if document[k] is None else f"{document[k]:.2f}" for k in ("bid", "ask", "mid")
+                if k in document}}
     return pairs([(k.replace("_", " "), v) for k, v in shown.items()])
 
 
@@ -360,3 +363,44 @@ def model_check_lines(check: Any) -> list[str]:
     if check.left_out is None:
         lines += ["", "spx-wheel model-check --leave-one-day-out refits without each shipped day (a few seconds)."]
     return lines
+
+
+def import_lines(results: Sequence[Any], refused: Sequence[str]) -> list[str]:
+    """One row per file imported or already held, then the count (the refused ones are on stderr)."""
+    rows = [{"file": r.file, "layout": r.layout, "days": f"{r.first_day} .. {r.last_day} ({r.days})",
+             "expirations": r.expiries, "rows": f"{r.rows:,}", "": "imported" if r.new else "already held"}
+            for r in results]
+    new = [r for r in results if r.new]
+    held = len(results) - len(new)
+    total = (f"{len(new)} file{'s' if len(new) != 1 else ''} imported ({sum(r.rows for r in new):,} rows), "
+             f"{held} already held, {len(refused)} refused")
+    return [table(rows), "", total] if rows else [total]
+
+
+def imports_json(results: Sequence[Any], refused: Sequence[str]) -> dict[str, Any]:
+    return {"files": [asdict(r) for r in results], "refused": list(refused)}
+
+
+def _by_layout(imports: Sequence[Any]) -> list[dict[str, Any]]:
+    layouts: dict[str, list[Any]] = {}
+    for row in imports:
+        layouts.setdefault(row.layout, []).append(row)
+    return [{"layout": name, "files": len(rows), "days": sum(r.days for r in rows),
+             "expirations": sum(r.expiries for r in rows), "rows": sum(r.rows for r in rows),
+             "first": min(r.first_day for r in rows), "last": max(r.last_day for r in rows)}
+            for name, rows in layouts.items()]
+
+
+def chains_json(folder: Any, imports: Sequence[Any], days: int) -> dict[str, Any]:
+    return {"store": str(folder), "quote_dates": days, "layouts": _by_layout(imports),
+            "files": [{"file": r.file, "layout": r.layout, "rows": r.rows, "days": r.days, "expirations": r.expiries,
+                       "first_day": r.first_day, "last_day": r.last_day, "imported_at": r.imported_at}
+                      for r in imports]}
+
+
+def chains_lines(folder: Any, imports: Sequence[Any], days: int) -> list[str]:
+    """The store by layout (days and expirations add up each file's), then its folder."""
+    if not imports:
+        return [f"The chain store {folder} is empty: spx-wheel import FILE... adds chain files to it."]
+    rows = [{**row, "rows": f"{row['rows']:,}"} for row in _by_layout(imports)]
+    return [table(rows), "", f"{len(imports)} files, {days} quote dates, in {folder}"]

@@ -1,0 +1,80 @@
+"""`trade --source cboe`: the day's decision on Cboe's delayed SPX quotes (a fake Cboe on 127.0.0.1 serving the
+observed shape, tests/fixtures/cboe), each snapshot kept in the chain store; an outage and a changed shape."""
+
+import gzip
+import json
+import math
+import re
+
+import pytest
+
+from tests.conftest import calibrate, table_counts
+from tests.fake_daily_files import QUOTES, QUOTES_PATH, FakeDailyFiles
+from trading.cli import cli
+
+
+@pytest.fixture
+def cboe(httpserver, monkeypatch, tmp_path):
+    server = FakeDailyFiles()
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(server)
+    base = httpserver.url_for("/").rstrip("/")
+    for setting in ("SPX_WHEEL_CBOE_URL", "SPX_WHEEL_FRED_URL"):
+        monkeypatch.setenv(setting, base)
+    monkeypatch.setenv("SPX_WHEEL_MAX_TRIES", "2")
+    monkeypatch.delenv("POLYGON_API_KEY", raising=False)
+    monkeypatch.delenv("SPX_WHEEL_CHAINS", raising=False)
+    return server
+
+
+@pytest.fixture
+def calibrated(runner, db_path):
+    return calibrate(runner, db_path, "2021-07-01", "2026-07-10", "--strike-rule", "bs-delta", "--fill", "mid")
+
+
+def invoke(runner, db_path, *args):
+    return runner.invoke(cli, [*args, "--db", str(db_path)])
+
+
+def fixture_puts(root, expiry):
+    """{strike: (bid, ask, delta)} of the fixture's puts of one root and expiration, read here from the JSON."""
+    options = json.loads(gzip.decompress(QUOTES.read_bytes()))["data"]["options"]
+    code = f"{root}{expiry[2:4]}{expiry[5:7]}{expiry[8:10]}P"  # SPX261218P: not a prefix of SPXW261218P
+    return {int(o["option"][-8:]) / 1000: (o["bid"], o["ask"], o["delta"]) for o in options
+            if o["option"].startswith(code)}
+
+
+def test_trade_on_cboe_delayed_quotes(runner, calibrated, cboe, tmp_path):
+    result = invoke(runner, calibrated, "trade", "--as-of", "2026-11-20", "--source", "cboe", "--update", "--json")
+    assert result.exit_code == 0, result.output
+    opened = json.loads(result.stdout)["opened"]
+    # 30 days wanted: the chain's closest expiration is the December monthly (28 days), AM-settled SPX
+    assert opened["ticker"].startswith("O:SPX261218P") and opened["price_source"] == "real"
+    puts = fixture_puts("SPX", "2026-12-18")
+    best = min(puts, key=lambda k: (abs(abs(puts[k][2]) - 0.2), k))  # the chain's delta nearest 0.20
+    assert opened["strike"] == best
+    bid, ask, _ = puts[best]
+    mid = (bid + ask) / 2
+    step = 0.05 if mid < 3 else 0.10
+    assert opened["fill"] == pytest.approx(math.floor(round(mid / step, 6)) * step)  # --fill mid, to the tick
+    assert cboe.requests.count(QUOTES_PATH) == 1
+
+    stored = json.loads(invoke(runner, calibrated, "chains", "--json").stdout)
+    assert stored["quote_dates"] == 1 and stored["layouts"][0]["layout"] == "Cboe delayed JSON"
+    assert stored["files"][0]["rows"] == len(json.loads(gzip.decompress(QUOTES.read_bytes()))["data"]["options"])
+    # a dry run takes the same snapshot again: the store keeps one copy
+    again = invoke(runner, calibrated, "trade", "--as-of", "2026-11-21", "--source", "cboe", "--dry-run", "--json")
+    assert again.exit_code == 0, again.output
+    assert json.loads(invoke(runner, calibrated, "chains", "--json").stdout)["quote_dates"] == 1
+
+
+@pytest.mark.parametrize("fault, message", [
+    ("500", "Cboe server error HTTP 500 for the SPX delayed quotes after 2 tries"),
+    ("changed", "Cboe's delayed-quotes answer changed shape: no data.options list"),
+])
+def test_cboe_outage_and_changed_shape_stop_the_run_cleanly(runner, calibrated, cboe, fault, message):
+    invoke(runner, calibrated, "update")
+    before = table_counts(calibrated)
+    cboe.faults[QUOTES_PATH] = [fault] * 2
+    result = invoke(runner, calibrated, "trade", "--as-of", "2026-11-20", "--source", "cboe")
+    assert result.exit_code == 1 and result.stderr.strip() == f"Error: {message}"
+    assert table_counts(calibrated) == before
