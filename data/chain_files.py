@@ -72,9 +72,9 @@ def load_chain(path: Path) -> tuple[str, pd.DataFrame]:
     try:
         chain = found[1](text)
     except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise BadInput(f"{path}: malformed {found[0]} file ({exc})") from None
+        raise BadInput(f"{path}: malformed, read as {found[0]} ({exc})") from None
     if chain.empty:
-        raise BadInput(f"{path}: no SPX option in this {found[0]} file")
+        raise BadInput(f"{path}: no SPX option in it, read as {found[0]}")
     check_rows(chain, str(path))
     return found[0], chain[CHAIN_COLUMNS].reset_index(drop=True)
 
@@ -165,7 +165,7 @@ def _read_ivolatility(text: str) -> pd.DataFrame:
 def _iso_or_us_dates(values: pd.Series) -> list[dt.date]:
     """Dates as 2023-01-03 or 01/03/2023 (vendors' files of different years use either)."""
     text = values.astype(str).str.strip()
-    fmt = "%Y-%m-%d" if text.iloc[0][4:5] == "-" else "%m/%d/%Y"
+    fmt = "%Y-%m-%d" if text.str[4:5].eq("-").all() else "%m/%d/%Y"
     return [_friday_of(d) for d in pd.to_datetime(text, format=fmt).dt.date]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -81,17 +82,26 @@ class ChainStore:
         several)."""
         import pyarrow.dataset as ds
 
-        files = self.files(start, end)
-        if not files:
-            return pd.DataFrame(columns=CHAIN_COLUMNS)
-        table = ds.dataset([str(f) for f in files], format="parquet").to_table(
-            columns=CHAIN_COLUMNS, filter=ds.field("right") == "P")
-        puts: pd.DataFrame = table.to_pandas()
-        if len({f.parent for f in files}) < len(files):  # a day imported twice
-            puts["rank"] = puts["snapshot"].map(SNAPSHOT_RANK).fillna(3)
-            puts = (puts.sort_values("rank", kind="stable")
-                    .drop_duplicates(["quote_date", "root", "expiry", "strike"]).drop(columns="rank"))
-        return puts.reset_index(drop=True)
+        return _read(self.files(start, end), ds.field("right") == "P")
+
+    def each_day(self) -> Iterator[pd.DataFrame]:
+        """Every stored day's whole chain (calls too), a day at a time."""
+        for day in self.days():
+            yield _read(self.files(day, day), None)
+
+
+def _read(files: list[Path], where: Any) -> pd.DataFrame:
+    import pyarrow.dataset as ds
+
+    if not files:
+        return pd.DataFrame(columns=CHAIN_COLUMNS)
+    table = ds.dataset([str(f) for f in files], format="parquet").to_table(columns=CHAIN_COLUMNS, filter=where)
+    chain: pd.DataFrame = table.to_pandas()
+    if len({f.parent for f in files}) < len(files):  # a day imported twice
+        chain["rank"] = chain["snapshot"].map(SNAPSHOT_RANK).fillna(3)
+        chain = (chain.sort_values("rank", kind="stable")
+                 .drop_duplicates(["quote_date", "root", "expiry", "right", "strike"]).drop(columns="rank"))
+    return chain.reset_index(drop=True)
 
 
 def summary(chain: pd.DataFrame) -> dict[str, object]:

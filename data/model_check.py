@@ -45,7 +45,7 @@ def seller_puts(chain: pd.DataFrame, history: History) -> pd.DataFrame:
     puts["mid"] = (puts["bid"] + puts["ask"]) / 2
     puts["rate"] = puts["quote_date"].map(rates)
     index = puts["quote_date"].map(rows).to_numpy(int)
-    puts["dividend"] = dividend_yields(np.array([d.year for d in puts["quote_date"]]))
+    puts["dividend"] = dividend_yields(np.array([d.year for d in puts["quote_date"]], dtype=int))
     carried = history.spx_close[index] * np.exp((puts["rate"] - puts["dividend"]) * puts["t"])
     puts["forward"] = puts["forward"].fillna(pd.Series(carried, index=puts.index))  # no calls: the close, carried
     _market_inputs(puts, history, index)
@@ -135,9 +135,11 @@ def cached_closes(bars: Mapping[str, Mapping[dt.date, float]]) -> pd.DataFrame:
 @dataclass(frozen=True)
 class ModelCheck:
     """The estimate in use against the shipped chains (in sample: they fitted it), optionally each shipped day
-    priced by a fit without it, and against the option closes in the user's Polygon cache (out of sample)."""
+    priced by a fit without it, and against the option closes in the user's Polygon cache and the chains imported
+    into the chain store (out of sample)."""
 
     model: VolModel
     shipped: dict[str, list[ErrorRow]]
     left_out: dict[str, list[ErrorRow]] | None
     cached: dict[str, list[ErrorRow]] | None
+    imported: dict[str, list[ErrorRow]] | None = None  # the chains imported into the chain store

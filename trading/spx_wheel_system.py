@@ -45,6 +45,9 @@ from trading.trader import (
 from trading.validation import Validation, putwrite_against_published
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from data.market import History
     from data.model_check import ModelCheck
     from db.models import ChainImport
     from trading.chain_imports import ImportResult
@@ -271,7 +274,27 @@ def model_check(ctx: Context, leave_one_day_out: bool) -> ModelCheck:
     bars = {ticker: {day: bar.close for day, bar in cached.bars.items()}
             for ticker, cached in DbCache(factory).load_bars().items() if not ticker.startswith("I:")}
     cached = seller_puts(cached_closes(bars), history) if bars else None
+    imported = imported_seller_puts(ctx, history)
     return ModelCheck(
         FITTED, error_tables(shipped, premium_errors(shipped, FITTED)),
         error_tables(shipped, left_out(shipped, fit)) if leave_one_day_out else None,
-        error_tables(cached, premium_errors(cached, FITTED)) if cached is not None and len(cached) else None)
+        error_tables(cached, premium_errors(cached, FITTED)) if cached is not None and len(cached) else None,
+        error_tables(imported, premium_errors(imported, FITTED)) if imported is not None else None)
+
+
+def imported_seller_puts(ctx: Context, history: History) -> pd.DataFrame | None:
+    """The seller's puts of every chain imported (a day at a time: the store may hold years), labelled by year;
+    None when the store holds none in the history's span."""
+    import pandas as pd
+
+    from data.chain_store import ChainStore
+    from data.model_check import seller_puts
+
+    found = []
+    for chain in ChainStore(chain_store_dir(ctx.db_url, ctx.environ)).each_day():
+        chain = chain[[d <= history.dates[-1] for d in chain["quote_date"]]]
+        if len(chain):
+            found.append(seller_puts(chain.assign(file=[f"imported {d.year}" for d in chain["quote_date"]]),
+                                     history))
+    puts = pd.concat(found, ignore_index=True) if found else None
+    return puts if puts is not None and len(puts) else None

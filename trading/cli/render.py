@@ -354,7 +354,8 @@ def model_check_lines(check: Any) -> list[str]:
              "of each day's median."]
     for title, tables in (("Shipped chains 2008-2024 (the quotes the model was fitted on):", check.shipped),
                           ("Shipped chains, each day priced by a fit without it:", check.left_out),
-                          ("Option closes in your Polygon cache (last trades, out of sample):", check.cached)):
+                          ("Option closes in your Polygon cache (last trades, out of sample):", check.cached),
+                          ("Chains you imported (spx-wheel import; out of sample):", check.imported)):
         if tables is None:
             continue
         rows = [{"group": group, "set": r.label, "days": r.days, "puts": r.puts, "median error": pct(r.median_error),

@@ -199,7 +199,7 @@ def model_check_cmd(db_url: str, as_json: bool, left_out: bool) -> None:
     """How far to trust an estimated price: the estimator's premium error against real SPX put quotes.
 
     Prints the error on the real chains shipped with spx-wheel (2008-2024: a crash, calm and volatile years) and
-    on the option closes in your Polygon cache, by source, delta and days to expiry.
+    on the option closes in your Polygon cache and the chains you imported, by source, delta and days to expiry.
 
     \b
     Example:
