@@ -1,0 +1,124 @@
+"""`spx-wheel import`, `chains` and `--source chains` as a user runs them: the real 2018 SPXW chains imported,
+backtested with every trade re-priced here from the raw file, calibrated on real quotes."""
+
+import csv
+import gzip
+import io
+import json
+import math
+import shutil
+
+import pytest
+
+from data.chain_files import REAL_CHAINS, SHIPPED_CHAINS
+from tests.conftest import table_counts
+from trading.cli import cli
+
+SPX_2018 = SHIPPED_CHAINS[0]
+
+
+def invoke(runner, db_path, *args):
+    return runner.invoke(cli, [*args, "--db", str(db_path)])
+
+
+@pytest.fixture
+def imported(runner, db_path, monkeypatch):
+    monkeypatch.delenv("SPX_WHEEL_CHAINS", raising=False)
+    result = invoke(runner, db_path, "import", str(SPX_2018), str(REAL_CHAINS / "deltaneutral_spx_200811.csv.gz"))
+    assert result.exit_code == 0, result.output
+    return db_path
+
+
+def raw_2018_puts():
+    """{(quote date, expiry, strike): (bid, ask, delta)} read here from the vendor's file with the csv module."""
+    with gzip.open(SPX_2018, "rt") as handle:
+        rows = list(csv.DictReader(io.StringIO(handle.read()), skipinitialspace=True))
+    iso = lambda text: f"{text[6:10]}-{text[0:2]}-{text[3:5]}"  # noqa: E731
+    return {(iso(r["quotedate"]), iso(r["expiration"]), float(r["strike"])): (float(r["bid"]), float(r["ask"]),
+                                                                               float(r["delta"]))
+            for r in rows if r["type"].strip() == "put"}
+
+
+def test_import_is_recorded_once_and_chains_tells_what_is_stored(runner, imported):
+    stored = json.loads(invoke(runner, imported, "chains", "--json").stdout)
+    assert stored["store"] == str(imported.parent / "wheel-chains")  # beside the database
+    assert stored["quote_dates"] == 40 + 18
+    assert [(f["file"], f["rows"], f["days"]) for f in stored["files"]] == [
+        ("deltaneutral_spx_200811.csv.gz", 30588, 18), ("SPX_2018.csv.gz", 14438, 40)]
+    files_before = sorted(p.name for p in (imported.parent / "wheel-chains").rglob("*.parquet"))
+    again = invoke(runner, imported, "import", str(SPX_2018), "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["files"][0]["new"] is False
+    assert sorted(p.name for p in (imported.parent / "wheel-chains").rglob("*.parquet")) == files_before
+    text = invoke(runner, imported, "chains").stdout
+    assert "DeltaNeutral L2" in text and "45,026" in text
+
+
+def test_a_bad_file_imports_nothing_and_the_good_ones_still_land(runner, imported, tmp_path):
+    lines = gzip.decompress((REAL_CHAINS / "ivolatility_spx_201101.csv.gz").read_bytes()).decode().splitlines()
+    bad = tmp_path / "ivol.csv"
+    fields = lines[9].split(",")
+    fields[10], fields[11] = "-" + fields[10], fields[11]  # this layout's bid column, made negative
+    bad.write_text("\n".join([*lines[:9], ",".join(fields), *lines[10:]]) + "\n")
+    before = table_counts(imported)
+    files_before = len(list((imported.parent / "wheel-chains").rglob("*.parquet")))
+    result = invoke(runner, imported, "import", str(bad))
+    assert result.exit_code == 2 and result.stderr.startswith(f"{bad}, line 10: a price below zero")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert table_counts(imported) == before
+    assert len(list((imported.parent / "wheel-chains").rglob("*.parquet"))) == files_before
+    good = tmp_path / "ivol_good.csv.gz"
+    shutil.copy(REAL_CHAINS / "ivolatility_spx_201101.csv.gz", good)
+    mixed = invoke(runner, imported, "import", str(bad), str(good), "--json")
+    assert mixed.exit_code == 2 and [f["file"] for f in json.loads(mixed.stdout)["files"]] == ["ivol_good.csv.gz"]
+
+
+def test_backtest_on_the_2018_chains_is_priced_from_the_raw_quotes(runner, imported):
+    result = invoke(runner, imported, "backtest", "--delta", "0.2", "--dte", "28", "--strike-rule", "bs-delta",
+                    "--source", "chains", "--start", "2018-01-02", "--end", "2018-02-28",
+                    "--fill", "mid-spread:0.25", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    trades = report["trades"]
+    assert len(trades) == 2 and (report["real"], report["estimated"]) == (2, 0)
+    raw = raw_2018_puts()
+    for trade in trades:
+        day, expiry = trade["entry_date"], trade["expiry"]
+        chain = {k: v for (d, e, k), v in raw.items() if d == day and e == expiry}
+        nearest = min(chain, key=lambda k: (abs(abs(chain[k][2]) - 0.2), k))  # the vendor's delta nearest 0.20
+        assert trade["strike"] == nearest and trade["price_source"] == "real"
+        bid, ask, _ = chain[nearest]
+        price = (bid + ask) / 2 - 0.25 * (ask - bid) / 2
+        step = 0.05 if price < 3 else 0.10
+        assert trade["fill"] == pytest.approx(math.floor(round(price / step, 6)) * step)
+        assert trade["price"] == pytest.approx((bid + ask) / 2)
+
+
+def test_calibrate_on_chains_is_all_real_and_quote_shows_the_day_s_quote(runner, imported):
+    result = invoke(runner, imported, "calibrate", "2018-01-02", "--end", "2018-02-28", "--source", "chains",
+                    "--fill", "mid-spread:0.25", "--deltas", "0.15,0.2", "--dtes", "21,28", "--min-trades", "1",
+                    "--json")
+    assert result.exit_code == 0, result.output
+    quality = json.loads(result.stdout)["data_quality"]
+    assert quality["real"] > 0 and quality["estimated"] == 0
+    quoted = json.loads(invoke(runner, imported, "quote", "--date", "2018-01-18", "--expiry", "2018-01-31",
+                               "--strike", "2750", "--source", "chains", "--json").stdout)
+    bid, ask, _ = raw_2018_puts()[("2018-01-18", "2018-01-31", 2750.0)]
+    assert (quoted["bid"], quoted["ask"], quoted["mid"]) == (bid, ask, round((bid + ask) / 2, 4))
+    missing = json.loads(invoke(runner, imported, "quote", "--date", "2018-03-01", "--expiry", "2018-03-29",
+                                "--strike", "2700", "--source", "chains", "--json").stdout)
+    assert (missing["bid"], missing["ask"], missing["mid"], missing["real_close"]) == (None, None, None, None)
+
+
+def test_chains_source_without_imports_and_the_store_setting(runner, db_path, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPX_WHEEL_CHAINS", str(tmp_path / "elsewhere"))
+    result = invoke(runner, db_path, "backtest", "--delta", "0.2", "--dte", "30", "--source", "chains")
+    assert result.exit_code == 2
+    assert result.stderr.strip().startswith("Error: no option chain imported between")
+    assert invoke(runner, db_path, "import", str(SPX_2018)).exit_code == 0
+    assert list((tmp_path / "elsewhere").rglob("*.parquet")) and not (tmp_path / "wheel-chains").exists()
+
+
+def test_model_check_prices_the_imported_chains(runner, imported):
+    check = json.loads(invoke(runner, imported, "model-check", "--json").stdout)
+    sources = {row["label"]: row for row in check["imported"]["by source"]}
+    assert set(sources) == {"imported 2008", "imported 2018"} and sources["imported 2008"]["days"] == 18
