@@ -21,6 +21,7 @@ import requests
 
 from data.chain_files import CHAIN_COLUMNS, check_rows, session_of
 from data.chain_source import ChainQuotes, ChainSource
+from data.chain_store import as_table
 from data.errors import BadInput, DataError
 from data.http import HttpClient, Retry
 from data.market import History
@@ -95,7 +96,7 @@ class CboeSource(ChainSource):
 
     def __init__(self, client: HttpClient, history: History,
                  keep: Callable[[pd.DataFrame, str], None]) -> None:
-        super().__init__("cboe", history, lambda start, end: pd.DataFrame(columns=CHAIN_COLUMNS), [])
+        super().__init__("cboe", history, lambda start, end: as_table(), [])
         self.client, self.keep, self.requests = client, keep, 0
         self.snapshot: pd.DataFrame | None = None
 
@@ -114,4 +115,4 @@ class CboeSource(ChainSource):
             self.keep(self.snapshot, hashlib.sha256(raw).hexdigest())
             days = sorted(set(self.snapshot["quote_date"]))
             self.chain_days = days
-        self.quotes = ChainQuotes(self.snapshot[self.snapshot["right"] == "P"])
+        self.quotes = ChainQuotes(as_table(self.snapshot[self.snapshot["right"] == "P"]))

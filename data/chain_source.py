@@ -11,80 +11,82 @@ which the backtest counts. Settlements come from the index history.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 import numpy as np
-import pandas as pd
 
-from data.chain_files import CHAIN_COLUMNS, PM_ROOTS
+from data.chain_files import PM_ROOTS
+from data.chain_store import as_table
 from data.contracts import OptionContract, settles_am
 from data.dividends import dividend_yield
 from data.listings import is_monthly, listed_expirations
 from data.market import History
 from data.pricing import forward_put_delta, years_to_settlement
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 T = TypeVar("T")
 EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
-def _ordinals(values: pd.Series) -> np.ndarray:
-    days = pd.to_datetime(values).to_numpy().astype("datetime64[D]").astype(np.int64)
-    return days + EPOCH_ORDINAL
-
-
-def _spans(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """[start, end) of each run of equal keys in sorted arrays."""
-    size = len(keys[0])
-    change = np.zeros(size, dtype=bool)
-    change[:1] = True
-    for key in keys:
-        change[1:] |= key[1:] != key[:-1]
-    starts = np.flatnonzero(change)
-    return starts, np.append(starts[1:], size)[:len(starts)].astype(int)
-
-
 class ChainQuotes:
-    """Puts of many days, indexed twice: by contract over its days (marks) and by day (listings)."""
+    """Puts of many days (an Arrow table in CHAIN_COLUMNS) as arrays sorted by contract, then day (the marks of a
+    contract are one slice), with a second order by day (the listings of a day are one slice). Contracts are
+    found by binary search on one integer key: expiry, settlement and strike."""
 
-    def __init__(self, puts: pd.DataFrame) -> None:
-        day, expiry = _ordinals(puts["quote_date"]), _ordinals(puts["expiry"])
-        am = ~puts["root"].isin(PM_ROOTS).to_numpy(bool)
-        strike, bid, ask, last, delta = (puts[c].to_numpy(float) for c in ("strike", "bid", "ask", "last", "delta"))
-        two_sided = (bid > 0) & (ask >= bid)
-        mark = np.where(two_sided, (bid + ask) / 2, last)
-        by_contract = np.lexsort((day, strike, am, expiry))
-        self.day, self.expiry, self.am, self.strike = day[by_contract], expiry[by_contract], am[by_contract], \
-            strike[by_contract]
-        self.bid, self.ask, self.mark, self.delta = bid[by_contract], ask[by_contract], mark[by_contract], \
-            -np.abs(delta[by_contract])
-        self.two_sided = two_sided[by_contract]
-        starts, ends = _spans(self.expiry, self.am, self.strike)
-        self.contracts = {(int(self.expiry[s]), bool(self.am[s]), float(self.strike[s])): (int(s), int(e))
-                          for s, e in zip(starts, ends, strict=True)}
-        self.by_day = np.lexsort((self.strike, self.am, self.expiry, self.day))
-        day_sorted = self.day[self.by_day]
-        starts, ends = _spans(day_sorted)
-        self.days = {int(day_sorted[s]): (int(s), int(e)) for s, e in zip(starts, ends, strict=True)}
+    def __init__(self, table: pa.Table) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        day = table["quote_date"].cast(pa.int32()).to_numpy() + np.int32(EPOCH_ORDINAL)
+        expiry = table["expiry"].cast(pa.int32()).to_numpy() + np.int32(EPOCH_ORDINAL)
+        am = ~pc.is_in(table["root"], value_set=pa.array(sorted(PM_ROOTS))).to_numpy(zero_copy_only=False)
+        strike = np.asarray(table["strike"].to_numpy(), dtype=float)
+        key = _key(expiry, am, strike)
+        order = np.argsort(key * DAY_SPAN + (day - day.min(initial=0)), kind="stable")
+        self.key, self.day, self.expiry, self.am, self.strike = key[order], day[order], expiry[order], am[order], \
+            strike[order]
+        del key, day, expiry, am, strike
+        bid, ask, last, delta = (np.asarray(table[c].to_numpy(), dtype=float)[order]
+                                 for c in ("bid", "ask", "last", "delta"))
+        self.two_sided = (bid > 0) & (ask >= bid)
+        self.bid, self.ask, self.delta = bid, ask, -np.abs(delta)
+        self.mark = np.where(self.two_sided, (bid + ask) / 2, last)
+        self.by_day = np.argsort(self.day, kind="stable")  # within a day: expiry, settlement, strike
+        self.day_sorted = self.day[self.by_day]
 
     def of_day(self, day: dt.date) -> np.ndarray | None:
         """Positions (in contract order) of the day's puts, sorted by expiry, settlement and strike."""
-        span = self.days.get(day.toordinal())
-        return None if span is None else self.by_day[span[0]:span[1]]
+        lo, hi = np.searchsorted(self.day_sorted, [day.toordinal(), day.toordinal() + 1])
+        return None if lo == hi else self.by_day[lo:hi]
 
     def of_contract(self, contract: OptionContract) -> tuple[int, int] | None:
-        return self.contracts.get((contract.expiry.toordinal(), contract.am_settled, float(contract.strike)))
+        wanted = _key(np.array([contract.expiry.toordinal()]), np.array([contract.am_settled]),
+                      np.array([float(contract.strike)]))[0]
+        lo, hi = np.searchsorted(self.key, [wanted, wanted + 1])
+        return None if lo == hi else (int(lo), int(hi))
+
+
+DAY_SPAN = 1 << 16  # days a window may span in the sort key
+
+
+def _key(expiry: np.ndarray, am: np.ndarray, strike: np.ndarray) -> np.ndarray:
+    """One integer a contract: expiry day, AM or PM, strike in tenths of a point."""
+    days = expiry.astype(np.int64) - EPOCH_ORDINAL
+    return (days * 2 + am.astype(np.int64)) * 10_000_000 + np.round(strike * 10).astype(np.int64)
 
 
 class ChainSource:
     """A market source priced by option chains, over the index history; `load(start, end)` gives the puts quoted
-    in that window (CHAIN_COLUMNS)."""
+    in that window (an Arrow table in CHAIN_COLUMNS)."""
 
     fetches = False
 
-    def __init__(self, name: str, history: History, load: Callable[[dt.date, dt.date], pd.DataFrame],
+    def __init__(self, name: str, history: History, load: Callable[[dt.date, dt.date], pa.Table],
                  chain_days: Sequence[dt.date]) -> None:
         self.name, self._history, self._load, self.chain_days = name, history, load, list(chain_days)
-        self.quotes = ChainQuotes(pd.DataFrame(columns=CHAIN_COLUMNS))
+        self.quotes = ChainQuotes(as_table())
 
     def history(self) -> History:
         return self._history

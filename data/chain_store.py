@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,19 @@ import pandas as pd
 from data.chain_files import CHAIN_COLUMNS
 from data.errors import DataError
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 SNAPSHOT_RANK = {"close": 0, "intraday": 1, "overnight": 2}  # which of two quotes of one option a day keeps
+PRICED = ["quote_date", "root", "expiry", "strike", "bid", "ask", "last", "delta"]  # what a backtest reads
+
+
+def _schema() -> pa.Schema:
+    import pyarrow as pa
+
+    text, number, day = pa.string(), pa.float64(), pa.date32()
+    kinds = {"quote_date": day, "expiry": day, "snapshot": text, "root": text, "right": text}
+    return pa.schema([(c, kinds.get(c, number)) for c in CHAIN_COLUMNS])
 
 
 class ChainStore:
@@ -34,7 +46,6 @@ class ChainStore:
 
     def add(self, chain: pd.DataFrame, key: str) -> list[Path]:
         """Write one file per quote date of `chain` (each written whole, then renamed into place)."""
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         written = []
@@ -44,8 +55,7 @@ class ChainStore:
                 folder.mkdir(parents=True, exist_ok=True)
                 path = folder / f"{key}.parquet"
                 partial = path.with_suffix(".partial")
-                table = pa.Table.from_pandas(quotes.reset_index(drop=True), preserve_index=False)
-                pq.write_table(table, partial, compression="zstd")
+                pq.write_table(as_table(quotes), partial, compression="zstd")
                 os.replace(partial, path)
                 written.append(path)
         except OSError as exc:
@@ -77,31 +87,42 @@ class ChainStore:
         return sorted(dt.date.fromisoformat(day.name) for year in self.root.iterdir() if year.is_dir()
                       for day in year.iterdir() if any(day.glob("*.parquet")))
 
-    def puts(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+    def puts(self, start: dt.date, end: dt.date) -> pa.Table:
         """The stored puts quoted start..end, one row per option and day (the close snapshot where a day has
-        several)."""
+        several), as an Arrow table: the engine takes its columns as arrays, never as Python objects."""
         import pyarrow.dataset as ds
 
-        return _read(self.files(start, end), ds.field("right") == "P")
+        return _read(self.files(start, end), ds.field("right") == "P", PRICED)
 
     def each_day(self) -> Iterator[pd.DataFrame]:
         """Every stored day's whole chain (calls too), a day at a time."""
         for day in self.days():
-            yield _read(self.files(day, day), None)
+            yield _read(self.files(day, day), None, CHAIN_COLUMNS).to_pandas()
 
 
-def _read(files: list[Path], where: Any) -> pd.DataFrame:
+def as_table(chain: pd.DataFrame | None = None) -> pa.Table:
+    """A chain (CHAIN_COLUMNS; none: an empty one) as the store's Arrow table."""
+    import pyarrow as pa
+
+    frame = pd.DataFrame(columns=CHAIN_COLUMNS) if chain is None else chain[CHAIN_COLUMNS]
+    return pa.Table.from_pandas(frame.reset_index(drop=True), schema=_schema(), preserve_index=False)
+
+
+def _read(files: list[Path], where: Any, columns: list[str]) -> pa.Table:
     import pyarrow.dataset as ds
 
     if not files:
-        return pd.DataFrame(columns=CHAIN_COLUMNS)
-    table = ds.dataset([str(f) for f in files], format="parquet").to_table(columns=CHAIN_COLUMNS, filter=where)
-    chain: pd.DataFrame = table.to_pandas()
-    if len({f.parent for f in files}) < len(files):  # a day imported twice
-        chain["rank"] = chain["snapshot"].map(SNAPSHOT_RANK).fillna(3)
-        chain = (chain.sort_values("rank", kind="stable")
-                 .drop_duplicates(["quote_date", "root", "expiry", "right", "strike"]).drop(columns="rank"))
-    return chain.reset_index(drop=True)
+        return as_table().select(columns)
+    twice = len({f.parent for f in files}) < len(files)
+    wanted = columns if not twice else CHAIN_COLUMNS
+    table = ds.dataset([str(f) for f in files], format="parquet").to_table(columns=wanted, filter=where)
+    if not twice:
+        return table
+    chain = table.to_pandas()  # a day imported twice: keep one quote an option, the close snapshot's first
+    chain["rank"] = chain["snapshot"].map(SNAPSHOT_RANK).fillna(3)
+    chain = (chain.sort_values("rank", kind="stable")
+             .drop_duplicates(["quote_date", "root", "expiry", "right", "strike"]).drop(columns="rank"))
+    return as_table(chain).select(columns)
 
 
 def summary(chain: pd.DataFrame) -> dict[str, object]:

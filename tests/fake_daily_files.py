@@ -1,6 +1,7 @@
 """A fake of Cboe's and FRED's free daily files on 127.0.0.1, serving tests/fixtures/daily_files as the real sites
 serve them, with the faults a real network has: server errors, a body cut off mid-transfer, a corrupt gzip body,
-a changed layout; and Cboe's delayed quotes of SPX options (tests/fixtures/cboe). `faults[path]` is a list of faults served in turn before the real answer."""
+a changed layout; and Cboe's delayed quotes of SPX options (tests/fixtures/cboe).
+`faults[path]` is a list of faults served in turn before the real answer."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ class FakeDailyFiles:
 
     def __call__(self, request: Request) -> Response:
         self.requests.append(request.path)
-        if (request.path not in FILES and request.path != QUOTES_PATH) or (request.path == "/graph/fredgraph.csv" and request.args.get("id") != "DTB3"):
+        known = request.path in FILES or request.path == QUOTES_PATH
+        if not known or (request.path == "/graph/fredgraph.csv" and request.args.get("id") != "DTB3"):
             return Response("not found", status=404)
         pending = self.faults.get(request.path) or []
         fault = pending.pop(0) if pending else None

@@ -192,3 +192,32 @@ def test_sizing_by_notional_or_margin(size_by, target, equity, expected):
         assert isinstance(decision, Skip) and "buys no contract" in decision.reason
     else:
         assert isinstance(decision, Entry) and decision.contracts == expected
+
+
+@pytest.mark.parametrize("bid, ask, given_up, expected", [
+    (6.70, 7.00, 0.25, 6.80),  # mid 6.85 less a quarter of 0.15: 6.8125, down to the 0.10 tick
+    (6.70, 7.00, 0.0, 6.80),  # the mid itself is off the tick above $3
+    (6.70, 7.00, 1.0, 6.70),  # the bid
+    (1.00, 1.10, 0.0, 1.05),  # below $3 the tick is 0.05
+    (0.05, 0.10, 0.5, 0.05),  # never below the bid
+])
+def test_a_sell_inside_the_quote(bid, ask, given_up, expected):
+    from trading.rules import quoted_fill
+
+    assert quoted_fill(bid, ask, given_up) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("text, share", [("mid", 0.0), ("bid", 1.0), ("mid-spread:0.25", 0.25), ("slippage", None)])
+def test_fill_models(text, share):
+    from trading.choices import spread_given_up
+
+    assert spread_given_up(text) == share
+
+
+@pytest.mark.parametrize("text", ["mid-spread:1.5", "mid-spread:", "ask", "mid-spread:-0.1", "mid-spread:nan"])
+def test_fill_models_refused(runner, text):
+    from trading.cli import cli
+
+    result = runner.invoke(cli, ["backtest", "--delta", "0.2", "--dte", "30", "--fill", text])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+    assert "must be slippage, mid, bid or mid-spread:F with F from 0 to 1" in result.stderr
