@@ -96,7 +96,7 @@ class CboeSource(ChainSource):
 
     def __init__(self, client: HttpClient, history: History,
                  keep: Callable[[pd.DataFrame, str], None]) -> None:
-        super().__init__("cboe", history, lambda start, end: as_table(), [])
+        super().__init__("cboe", history, lambda start, end, horizon: as_table(), [])
         self.client, self.keep, self.requests = client, keep, 0
         self.snapshot: pd.DataFrame | None = None
 
@@ -107,7 +107,8 @@ class CboeSource(ChainSource):
         return ("--source cboe prices the daily trade from today's quotes: backtest on the snapshots it stored "
                 "with --source chains")
 
-    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None) -> None:
+    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None,
+                horizon: int | None = None) -> None:
         if self.snapshot is None:
             self.requests += 1
             raw, body = self.client.get(OPTIONS_PATH, None, "the SPX delayed quotes", _json)

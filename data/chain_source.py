@@ -78,12 +78,12 @@ def _key(expiry: np.ndarray, am: np.ndarray, strike: np.ndarray) -> np.ndarray:
 
 
 class ChainSource:
-    """A market source priced by option chains, over the index history; `load(start, end)` gives the puts quoted
-    in that window (an Arrow table in CHAIN_COLUMNS)."""
+    """A market source priced by option chains, over the index history; `load(start, end, horizon)` gives the puts
+    quoted in that window expiring at most `horizon` days after their quote (an Arrow table in CHAIN_COLUMNS)."""
 
     fetches = False
 
-    def __init__(self, name: str, history: History, load: Callable[[dt.date, dt.date], pa.Table],
+    def __init__(self, name: str, history: History, load: Callable[[dt.date, dt.date, int | None], pa.Table],
                  chain_days: Sequence[dt.date]) -> None:
         self.name, self._history, self._load, self.chain_days = name, history, load, list(chain_days)
         self.quotes = ChainQuotes(as_table())
@@ -108,8 +108,9 @@ class ChainSource:
             return f"no market data between {start} and {end} (spx-wheel update extends the history)"
         return None
 
-    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None) -> None:
-        self.quotes = ChainQuotes(self._load(min(start, listings_from or start), end))
+    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None,
+                horizon: int | None = None) -> None:
+        self.quotes = ChainQuotes(self._load(min(start, listings_from or start), end, horizon))
 
     def resolve(self, run: Callable[[], T]) -> T:
         return run()

@@ -87,12 +87,18 @@ class ChainStore:
         return sorted(dt.date.fromisoformat(day.name) for year in self.root.iterdir() if year.is_dir()
                       for day in year.iterdir() if any(day.glob("*.parquet")))
 
-    def puts(self, start: dt.date, end: dt.date) -> pa.Table:
-        """The stored puts quoted start..end, one row per option and day (the close snapshot where a day has
-        several), as an Arrow table: the engine takes its columns as arrays, never as Python objects."""
+    def puts(self, start: dt.date, end: dt.date, horizon: int | None = None) -> pa.Table:
+        """The stored puts quoted start..end expiring at most `horizon` days after their quote (None: any), one
+        row per option and day (the close snapshot where a day has several), as an Arrow table: the engine takes
+        its columns as arrays, never as Python objects."""
+        import pyarrow as pa
         import pyarrow.dataset as ds
 
-        return _read(self.files(start, end), ds.field("right") == "P", PRICED)
+        where = ds.field("right") == "P"
+        if horizon is not None:
+            days = ds.field("expiry").cast(pa.int32()) - ds.field("quote_date").cast(pa.int32())
+            where = where & (days <= horizon)
+        return _read(self.files(start, end), where, PRICED)
 
     def each_day(self) -> Iterator[pd.DataFrame]:
         """Every stored day's whole chain (calls too), a day at a time."""

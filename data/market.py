@@ -125,8 +125,11 @@ class MarketSource(Protocol):
         """The contract's real two-sided (bid, ask) at the day's close, None where the source has none."""
         ...
 
-    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None) -> None:
-        """The data phase: have everything the window needs before any engine runs."""
+    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None,
+                horizon: int | None = None) -> None:
+        """The data phase: have everything the window needs before any engine runs. `horizon`: the most calendar
+        days ahead of a session an expiration the run uses may lie (None: any), so a source may leave out what lies
+        further."""
         ...
 
     def resolve(self, run: Callable[[], T]) -> T:
@@ -202,7 +205,8 @@ class EmbeddedSource:
     def quoted(self, contract: OptionContract, day: dt.date) -> tuple[float, float] | None:
         return None
 
-    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None) -> None:
+    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None,
+                horizon: int | None = None) -> None:
         pass
 
     def resolve(self, run: Callable[[], T]) -> T:

@@ -131,7 +131,8 @@ class PolygonSource:
         return np.array([cached.bars[d].close if d in cached.bars else math.nan for d in dates])
 
     # -- fetching ------------------------------------------------------------------------------------------
-    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None) -> None:
+    def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None,
+                horizon: int | None = None) -> None:
         """Fetch (or load) the index series and the listed expirations of each session from `listings_from`
         (default: the whole window); build the history."""
         for ticker in INDEXES:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -29,7 +30,7 @@ from trading.history_updates import UpdateReport, update_history
 from trading.ledger import TradeError, active_parameters, resume
 from trading.monitor import STOP, Performance, halt_if_stopped, performance
 from trading.optimizer import Calibration, run_grid, save_calibration
-from trading.rules import listed_put
+from trading.rules import Rules, listed_put
 from trading.sources import chain_store_dir, free_daily_clients, window_dates
 from trading.strategy import StrategyParams
 from trading.trader import (
@@ -66,7 +67,7 @@ def grid_over_window(ctx: Context, source: str, offline: bool, start: dt.date | 
     factory = ctx.open()
     market = ctx.source(factory, source, offline)
     start, end = window_dates(market, start, end, ctx.today)
-    market.prepare(start, end)
+    market.prepare(start, end, horizon=max(Rules(replace(base, dte_target=d)).expiry_horizon() for d in dtes))
     calibration = market.resolve(lambda: run_grid(market, base, deltas, dtes, start, end, objective, min_trades,
                                                   progress))
     return factory, market, calibration
