@@ -199,8 +199,8 @@ def _trade_day(ctx: Context, factory: sessionmaker[Session], market: MarketSourc
         first = settlement_window_start(session, day)
     if done is not None:
         return done
+    market.prepare(first, day, listings_from=day)
     if market.fetches:  # learn what the day needs, then fetch it
-        market.prepare(first, day, listings_from=day)
         market.resolve(lambda: plan_daily(factory, market, day, ctx.now, manual))
     if dry_run:
         return plan_daily(factory, market, day, ctx.now, manual)

@@ -93,7 +93,7 @@ def test_backtest_on_the_2018_chains_is_priced_from_the_raw_quotes(runner, impor
         assert trade["price"] == pytest.approx((bid + ask) / 2)
 
 
-def test_calibrate_on_chains_is_all_real_and_quote_shows_the_day_s_quote(runner, imported):
+def test_calibrate_quote_and_trade_on_chains_are_real(runner, imported):
     result = invoke(runner, imported, "calibrate", "2018-01-02", "--end", "2018-02-28", "--source", "chains",
                     "--fill", "mid-spread:0.25", "--deltas", "0.15,0.2", "--dtes", "21,28", "--min-trades", "1",
                     "--json")
@@ -104,6 +104,14 @@ def test_calibrate_on_chains_is_all_real_and_quote_shows_the_day_s_quote(runner,
                                "--strike", "2750", "--source", "chains", "--json").stdout)
     bid, ask, _ = raw_2018_puts()[("2018-01-18", "2018-01-31", 2750.0)]
     assert (quoted["bid"], quoted["ask"], quoted["mid"]) == (bid, ask, round((bid + ask) / 2, 4))
+    traded = invoke(runner, imported, "trade", "--as-of", "2018-01-18", "--source", "chains", "--json")
+    assert traded.exit_code == 0, traded.output
+    opened = json.loads(traded.stdout)["opened"]
+    bid, ask, _ = raw_2018_puts()[("2018-01-18", opened["expiry"], opened["strike"])]
+    price = (bid + ask) / 2 - 0.25 * (ask - bid) / 2  # the saved fill model
+    step = 0.05 if price < 3 else 0.10
+    assert opened["price_source"] == "real" and opened["price"] == pytest.approx((bid + ask) / 2)
+    assert opened["fill"] == pytest.approx(math.floor(round(price / step, 6)) * step)
     missing = json.loads(invoke(runner, imported, "quote", "--date", "2018-03-01", "--expiry", "2018-03-29",
                                 "--strike", "2700", "--source", "chains", "--json").stdout)
     assert (missing["bid"], missing["ask"], missing["mid"], missing["real_close"]) == (None, None, None, None)

@@ -172,7 +172,9 @@ def daily_lines(report: Any, dry_run: bool) -> list[str]:
         e, q = report.entry, report.entry.quote
         lines += [f"OPENED: {e.contract.ticker} @ ${e.fill:.2f}",
                   f"        Strike: ${e.contract.strike:g}, Exp: {e.contract.expiry}, Contracts: {e.contracts}",
-                  f"        Price {q.price:.2f} ({q.source}) less slippage; premium {dollars(e.premium)} net of "
+                  f"        Price {q.price:.2f} ({q.source}"
+                  + (f", bid {q.bid:.2f} ask {q.ask:.2f})" if q.two_sided else ") less slippage")
+                  + f"; premium {dollars(e.premium)} net of "
                   f"{dollars(e.fees)} fees; real delta {-q.delta:.2f} (estimated), IV {q.iv:.1%}"]
     elif report.outcome == "skipped":
         lines.append(f"NO TRADE: {report.message}")
