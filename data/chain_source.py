@@ -74,7 +74,8 @@ DAY_SPAN = 1 << 16  # days a window may span in the sort key
 def _key(expiry: np.ndarray, am: np.ndarray, strike: np.ndarray) -> np.ndarray:
     """One integer a contract: expiry day, AM or PM, strike in tenths of a point."""
     days = expiry.astype(np.int64) - EPOCH_ORDINAL
-    return (days * 2 + am.astype(np.int64)) * 10_000_000 + np.round(strike * 10).astype(np.int64)
+    key: np.ndarray = (days * 2 + am) * 10_000_000 + (strike * 10 + 0.5).astype(np.int64)  # strikes are positive
+    return key
 
 
 class ChainSource:
