@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -22,8 +22,15 @@ def settlement_index(history: History, contract: OptionContract) -> int:
     return int(np.searchsorted(history.ordinals, contract.expiry.toordinal()))
 
 
+class Life(NamedTuple):
+    """A put's marks over the sessions of its life, and which of them are real closes."""
+
+    marks: np.ndarray
+    real: np.ndarray  # bool
+
+
 def life_marks(source: MarketSource, history: History, contract: OptionContract, first: int,
-               stop: int) -> tuple[np.ndarray, Quote]:
+               stop: int) -> tuple[Life, Quote]:
     """The put's marks on sessions first..stop-1 (real closes where the source has them, else the estimate) and
     its quote on the first of them."""
     days = history.ordinals[first:stop]
@@ -32,13 +39,13 @@ def life_marks(source: MarketSource, history: History, contract: OptionContract,
                                     history.dividend[first:stop], history.vix[first:stop], history.vix3m[first:stop])
     marks = np.atleast_1d(price)
     real_close = source.option_closes(contract, history.dates[first:stop])
+    real = np.zeros(len(marks), dtype=bool) if real_close is None else ~np.isnan(real_close)
     if real_close is not None:
-        marks = np.where(np.isnan(real_close), marks, real_close)
-    real = real_close is not None and not np.isnan(real_close[0])
+        marks = np.where(real, real_close, marks)
     bid, ask = source.quoted(contract, history.dates[first]) or (math.nan, math.nan)
-    quote = Quote(float(marks[0]), PriceSource.REAL if real else PriceSource.ESTIMATED, float(np.atleast_1d(iv)[0]),
-                  float(np.atleast_1d(delta)[0]), bid, ask)
-    return marks, quote
+    quote = Quote(float(marks[0]), PriceSource.REAL if real[0] else PriceSource.ESTIMATED,
+                  float(np.atleast_1d(iv)[0]), float(np.atleast_1d(delta)[0]), bid, ask)
+    return Life(marks, real), quote
 
 
 def quote_put(source: MarketSource, history: History, i: int, contract: OptionContract) -> Quote:
@@ -60,12 +67,11 @@ class LifePricer:
 
     def __init__(self, source: MarketSource, history: History, i: int) -> None:
         self.source, self.history, self.i = source, history, i
-        self.lives: dict[OptionContract, np.ndarray] = {}
+        self.lives: dict[OptionContract, Life] = {}
 
     def quote(self, contract: OptionContract) -> Quote:
-        marks, quote = life_marks(self.source, self.history, contract, self.i,
-                                  settlement_index(self.history, contract))
-        self.lives[contract] = marks
+        life, quote = life_marks(self.source, self.history, contract, self.i, settlement_index(self.history, contract))
+        self.lives[contract] = life
         return quote
 
 
@@ -82,7 +88,6 @@ def decide_day(rules: Rules, source: MarketSource, day: MarketDay, holdings: lis
     return rules.decide_entry(day, holdings, equity, expiries, listed, quote)
 
 
-def decide_exits(rules: Rules, day: MarketDay, holdings: Sequence[Holding]) -> list[Exit | Hold]:
-    """What to do with each open position today, before any entry (the rules hold every put to expiry for now:
-    take-profit, stop-loss and margin-call exits land in `Rules.decide_exit`)."""
-    return [rules.decide_exit(day, holding) for holding in holdings]
+def decide_exits(rules: Rules, day: MarketDay, holdings: Sequence[Holding], quote: QuoteFn) -> list[Exit | Hold]:
+    """What the exit rules do with each open position today, before any margin call or entry."""
+    return [rules.decide_exit(day, holding, quote) for holding in holdings]

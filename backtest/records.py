@@ -35,8 +35,10 @@ class TradeRecord(Sold):
     premium: float  # net dollars received
     entry_delta: float  # positive
     settlement: float | None
-    settlement_source: str | None  # real / stand-in / manual
+    settlement_source: str | None  # real / stand-in / manual / exit
     pnl: float | None
+    exit_reason: str | None = None  # for a put bought back before expiry: why, and what a share paid
+    exit_fill: float | None = None
     id: int | None = None
     fill_source: str | None = None
     settled_on: dt.date | None = None
@@ -50,4 +52,5 @@ class TradeRecord(Sold):
     @classmethod
     def of_trade(cls, t: Trade) -> TradeRecord:
         return cls(t.ticker, t.root, t.entry_date, t.expiry, t.strike, t.contracts, round(t.entry_price, 4),
-                   t.source, t.fill, t.premium, round(-t.entry_delta, 4), t.settlement, t.settlement_source, t.pnl)
+                   t.source, t.fill, t.premium, round(-t.entry_delta, 4), t.settlement, t.settlement_source, t.pnl,
+                   t.exit_reason, t.exit_fill)

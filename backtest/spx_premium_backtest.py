@@ -4,6 +4,7 @@ given. No network and no database: the source has all its data before the run st
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -12,7 +13,8 @@ import numpy as np
 from backtest import metrics
 from backtest.decision import LifePricer, decide_day, decide_exits, settlement_index
 from backtest.records import Sold
-from backtest.types import Entry, Exit, Hold, Holding, MarketDay, Rules
+from backtest.types import Entry, Exit, Hold, Holding, MarketDay, Quote, Rules
+from data.contracts import OptionContract
 from data.errors import SpxWheelError
 from data.market import MarketSource
 from data.provenance import PriceSource, SettlementSource
@@ -37,6 +39,10 @@ class Trade(Sold):
     pnl: float | None  # net dollars; None while open
     settlement_source: SettlementSource | None = None  # how it closed (None while open)
     exit_reason: str | None = None  # what the exit rule said, for a position bought back
+    exit_date: dt.date | None = None  # the session it was bought back
+    exit_price: float | None = None  # the put's price on the buy-back day (real or estimated)
+    exit_fill: float | None = None  # what a share paid, spread included
+    exit_source: PriceSource | None = None  # the buy-back price's
 
     @property
     def won(self) -> bool:
@@ -70,6 +76,11 @@ class BacktestResult:
         return len(self.trades) - self.real
 
     @property
+    def bought_back(self) -> list[Trade]:
+        """Trades closed by an exit rule or a margin call, each priced real or estimated like an entry."""
+        return [t for t in self.trades if t.exit_source is not None]
+
+    @property
     def stand_in_settlements(self) -> int:
         """Closed trades settled on a stand-in value (an AM settlement whose open is not known)."""
         return sum(1 for t in self.trades if t.settlement_source == SettlementSource.STAND_IN)
@@ -84,6 +95,7 @@ class _Position:
     first: int  # history index of the entry session
     expiry_index: int  # history index of the settlement session (len(dates) when beyond the data)
     marks: list[float]  # put price on sessions first .. expiry_index - 1
+    real: np.ndarray  # which of the marks are real closes
     notional: float = field(init=False)  # dollars the puts would cost at a settlement of zero: 100 x strike x n
 
     def __post_init__(self) -> None:
@@ -95,6 +107,12 @@ class _Position:
     def liability(self, i: int) -> float:
         """Dollars owed on the put at session i's close, by its mark."""
         return self.marks[i - self.first] * 100 * self.entry.contracts
+
+    def quote(self, source: MarketSource, day: dt.date, i: int) -> Quote:
+        """The put's price at session i's close as a buy-back sees it, with the day's bid and ask where quoted."""
+        bid, ask = source.quoted(self.entry.contract, day) or (math.nan, math.nan)
+        return Quote(self.mark(i), PriceSource.REAL if self.real[i - self.first] else PriceSource.ESTIMATED,
+                     math.nan, math.nan, bid, ask)
 
 
 def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.date, capital: float,
@@ -131,9 +149,15 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
         market = MarketDay(history.dates[i], closes[i], vix[i], vix3m[i], rate[i])
         holdings = [Holding(p.entry.contract, p.entry.contracts, p.mark(i), p.entry.fill) for p in positions]
         if holdings:
-            cash -= _close_early(positions, holdings, decide_exits(rules, market, holdings), trades)
-            calls = rules.margin_call(market, holdings, cash - sum(p.liability(i) for p in positions))
-            cash -= _close_early(positions, holdings, calls, trades)
+            by_contract = {p.entry.contract: p for p in positions}
+
+            def quote(contract: OptionContract) -> Quote:
+                return by_contract[contract].quote(source, market.date, i)
+
+            cash -= _close_early(positions, holdings, decide_exits(rules, market, holdings, quote), trades,
+                                 market.date)
+            calls = rules.margin_call(market, holdings, cash - sum(p.liability(i) for p in positions), quote)
+            cash -= _close_early(positions, holdings, calls, trades, market.date)
             next_settlement = min((p.expiry_index for p in positions), default=len(history.dates))
         owed = sum(p.liability(i) for p in positions)
         if cash - owed <= 0:  # ruin: the account is gone, and the run stops here
@@ -143,8 +167,9 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
         pricer = LifePricer(source, history, i)
         decision = decide_day(rules, source, market, holdings, cash - owed, monthly_only, pricer.quote)
         if isinstance(decision, Entry):
+            life = pricer.lives[decision.contract]
             pos = _Position(decision, market.date, i, settlement_index(history, decision.contract),
-                            pricer.lives[decision.contract].tolist())
+                            life.marks.tolist(), life.real)
             positions.append(pos)
             cash += decision.premium
             owed += pos.liability(i)
@@ -169,7 +194,7 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
 
 
 def _close_early(positions: list[_Position], holdings: list[Holding], decisions: Sequence[Exit | Hold],
-                 trades: list[Trade]) -> float:
+                 trades: list[Trade], day: dt.date) -> float:
     """Buy back the positions the rules said to (each holding has its decision), recording each as a trade;
     returns the cash it cost. `positions` and `holdings` keep the others."""
     spent = 0.0
@@ -179,15 +204,17 @@ def _close_early(positions: list[_Position], holdings: list[Holding], decisions:
         if isinstance(decision, Exit):
             spent += decision.cost
             trades.append(_trade(pos, None, round(pos.entry.premium - decision.cost, 2), SettlementSource.EXIT,
-                                 decision.reason))
+                                 decision, day))
             positions.remove(pos)
             holdings.remove(holding)
     return spent
 
 
 def _trade(pos: _Position, settlement: float | None, pnl: float | None,
-           settlement_source: SettlementSource | None, exit_reason: str | None = None) -> Trade:
+           settlement_source: SettlementSource | None, bought: Exit | None = None,
+           day: dt.date | None = None) -> Trade:
     e = pos.entry
+    exit_fields = (bought.reason, day, bought.quote.price, bought.fill, bought.quote.source) if bought else ()
     return Trade(e.contract.ticker, e.contract.root, pos.day, e.contract.expiry, e.contract.strike, e.contracts,
                  e.quote.price, e.fill, e.premium, e.quote.source, e.quote.delta, e.quote.iv, settlement, pnl,
-                 settlement_source, exit_reason)
+                 settlement_source, *exit_fields)

@@ -82,9 +82,12 @@ class Hold:
 
 @dataclass(frozen=True)
 class Exit:
-    """Buy an open position back at today's close: why, and the dollars it costs (price, spread and fees)."""
+    """Buy an open position back at today's close: why, the day's quote of the put, the price a share pays
+    (spread included) and the dollars it costs in all (fees included)."""
 
     reason: str
+    quote: Quote
+    fill: float
     cost: float
 
 
@@ -122,11 +125,12 @@ class Rules(Protocol):
         """`expiries`, `strikes` and `quote` are asked only when the filters before them pass."""
         ...
 
-    def decide_exit(self, day: MarketDay, holding: Holding) -> Exit | Hold:
-        """Whether to buy an open position back today, before expiry."""
+    def decide_exit(self, day: MarketDay, holding: Holding, quote: QuoteFn) -> Exit | Hold:
+        """Whether to buy an open position back today, before expiry (`quote` prices the buy-back)."""
         ...
 
-    def margin_call(self, day: MarketDay, holdings: Sequence[Holding], equity: float) -> list[Exit | Hold]:
+    def margin_call(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
+                    quote: QuoteFn) -> list[Exit | Hold]:
         """Which positions to buy back because their margin, re-marked today, exceeds equity."""
         ...
 

@@ -7,11 +7,12 @@ import datetime as dt
 from typing import TYPE_CHECKING, Sequence
 
 from backtest.records import TradeRecord
+from data.provenance import SettlementSource
 from db.models import BacktestTrade, Position, PositionStatus
 
 if TYPE_CHECKING:  # the engine's types: the book-only commands read positions without loading it
     from backtest.spx_premium_backtest import Trade
-    from backtest.types import Entry
+    from backtest.types import Entry, Exit
 
 
 def cents(value: float | None) -> int | None:
@@ -28,7 +29,8 @@ def backtest_trade_rows(result_id: int, trades: Sequence[Trade]) -> list[dict[st
                  strike_cents=cents(t.strike), contracts=t.contracts, entry_price_cents=cents(t.entry_price),
                  fill_cents=cents(t.fill), premium_cents=cents(t.premium), source=t.source,
                  entry_delta=t.entry_delta, settlement_cents=cents(t.settlement),
-                 settlement_source=t.settlement_source, pnl_cents=cents(t.pnl))
+                 settlement_source=t.settlement_source, pnl_cents=cents(t.pnl), exit_reason=t.exit_reason,
+                 exit_date=t.exit_date, exit_fill_cents=cents(t.exit_fill), exit_source=t.exit_source)
             for t in trades]
 
 
@@ -42,15 +44,29 @@ def position_of_entry(entry: Entry, as_of: dt.date, parameters_id: int) -> Posit
                     entry_iv=q.iv, status=PositionStatus.OPEN)
 
 
+def close_by_exit(position: Position, as_of: dt.date, bought: Exit) -> None:
+    """Close a live position bought back today: the put's price, the modelled fill, the fees and the P&L."""
+    fill_cents = cents(bought.fill) or 0
+    position.status, position.settled_on, position.settlement_source = (PositionStatus.CLOSED, as_of,
+                                                                        SettlementSource.EXIT)
+    position.exit_reason, position.exit_price_cents = bought.reason, cents(bought.quote.price)
+    position.exit_price_source, position.exit_fill_cents, position.exit_fill_source = (bought.quote.source,
+                                                                                       fill_cents, "model")
+    position.exit_fees_cents = round(bought.cost * 100) - fill_cents * 100 * position.contracts
+    position.pnl_cents = position.premium_cents - round(bought.cost * 100)
+
+
 def record_of_position(p: Position) -> TradeRecord:
     return TradeRecord(p.ticker, p.root, p.opened_on, p.expiry, p.strike_cents / 100, p.contracts,
                        p.price_cents / 100, p.price_source, p.fill_cents / 100, p.premium_cents / 100,
                        round(-p.entry_delta, 4), dollars(p.settlement_cents), p.settlement_source,
-                       dollars(p.pnl_cents), id=p.id, fill_source=p.fill_source, settled_on=p.settled_on)
+                       dollars(p.pnl_cents), p.exit_reason, dollars(p.exit_fill_cents), id=p.id,
+                       fill_source=p.fill_source, settled_on=p.settled_on)
 
 
 def record_of_stored(t: BacktestTrade, put_delta: float, dte_target: int) -> TradeRecord:
     return TradeRecord(t.ticker, t.root, t.entry_date, t.expiry, t.strike_cents / 100, t.contracts,
                        t.entry_price_cents / 100, t.source, t.fill_cents / 100, t.premium_cents / 100,
                        round(-t.entry_delta, 4), dollars(t.settlement_cents), t.settlement_source,
-                       dollars(t.pnl_cents), put_delta=put_delta, dte_target=dte_target)
+                       dollars(t.pnl_cents), t.exit_reason, dollars(t.exit_fill_cents), put_delta=put_delta,
+                       dte_target=dte_target)

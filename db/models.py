@@ -41,12 +41,16 @@ class CombinationResult(Base):
     """The metrics of one delta x DTE combination of a run."""
 
     __tablename__ = "combination_results"
-    __table_args__ = (UniqueConstraint("run_id", "put_delta", "dte_target"),)
+    __table_args__ = (UniqueConstraint("run_id", "put_delta", "dte_target", "take_profit", "stop_loss", "close_dte",
+                                       name="uq_combination_results_combination"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("calibration_runs.id", ondelete="CASCADE"), index=True)
     put_delta: Mapped[float] = mapped_column(Float)
     dte_target: Mapped[int] = mapped_column(Integer)
+    take_profit: Mapped[float] = mapped_column(Float, default=0.0)  # 0: off
+    stop_loss: Mapped[float] = mapped_column(Float, default=0.0)
+    close_dte: Mapped[int] = mapped_column(Integer, default=0)
     trades: Mapped[int] = mapped_column(Integer)
     wins: Mapped[int] = mapped_column(Integer)
     win_rate: Mapped[float | None] = mapped_column(Float)
@@ -81,8 +85,12 @@ class BacktestTrade(Base):
     source: Mapped[str] = mapped_column(String(16))
     entry_delta: Mapped[float] = mapped_column(Float)
     settlement_cents: Mapped[int | None] = mapped_column(Integer)
-    settlement_source: Mapped[str | None] = mapped_column(String(16))  # real / stand-in
+    settlement_source: Mapped[str | None] = mapped_column(String(16))  # real / stand-in / exit
     pnl_cents: Mapped[int | None] = mapped_column(Integer)
+    exit_reason: Mapped[str | None] = mapped_column(String(32))  # for a put bought back before expiry
+    exit_date: Mapped[dt.date | None] = mapped_column(Date)
+    exit_fill_cents: Mapped[int | None] = mapped_column(Integer)  # per share, spread included
+    exit_source: Mapped[str | None] = mapped_column(String(16))  # real / estimated: the buy-back price's
 
 
 class WheelParameters(Base):
@@ -131,8 +139,14 @@ class Position(Base):
     status: Mapped[str] = mapped_column(String(8), index=True)  # open / closed
     settled_on: Mapped[dt.date | None] = mapped_column(Date)
     settlement_cents: Mapped[int | None] = mapped_column(Integer)
-    settlement_source: Mapped[str | None] = mapped_column(String(16))  # real / stand-in / manual
+    settlement_source: Mapped[str | None] = mapped_column(String(16))  # real / stand-in / manual / exit
     pnl_cents: Mapped[int | None] = mapped_column(Integer)
+    exit_reason: Mapped[str | None] = mapped_column(String(32))  # take profit 50%, margin call, ...
+    exit_price_cents: Mapped[int | None] = mapped_column(Integer)  # the put's price on the buy-back day
+    exit_price_source: Mapped[str | None] = mapped_column(String(16))  # real / estimated
+    exit_fill_cents: Mapped[int | None] = mapped_column(Integer)  # per share paid; `fill --buy-back` replaces it
+    exit_fill_source: Mapped[str | None] = mapped_column(String(16))  # model / broker
+    exit_fees_cents: Mapped[int | None] = mapped_column(Integer)
 
 
 class DailyRun(Base):
@@ -146,6 +160,7 @@ class DailyRun(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # opened / skipped / closed-market / halted
     message: Mapped[str] = mapped_column(String(500))
     settled: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)  # positions bought back by an exit rule or margin call
     position_id: Mapped[int | None] = mapped_column(ForeignKey("positions.id"))
     parameters_id: Mapped[int | None] = mapped_column(ForeignKey("wheel_parameters.id"))
 
@@ -161,6 +176,24 @@ class Halt(Base):
     reason: Mapped[str] = mapped_column(String(500))
     cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     cleared_by: Mapped[str | None] = mapped_column(String(16))
+
+
+class WalkForwardFold(Base):
+    """One fold of a walk-forward calibration: the winner of its training window and how it did on the test
+    window that followed (the metrics as `--json` shows them)."""
+
+    __tablename__ = "walk_forward_folds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("calibration_runs.id", ondelete="CASCADE"), index=True)
+    fold: Mapped[int] = mapped_column(Integer)
+    train_start: Mapped[dt.date] = mapped_column(Date)
+    train_end: Mapped[dt.date] = mapped_column(Date)
+    test_start: Mapped[dt.date] = mapped_column(Date)
+    test_end: Mapped[dt.date] = mapped_column(Date)
+    strategy: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the winner; NULL when none was eligible
+    in_sample: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    out_of_sample: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class MarketUpdate(Base):

@@ -4,8 +4,9 @@ trades, and stored (the run, each combination, every trade, and the best as the 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
 from sqlalchemy import insert
@@ -19,7 +20,7 @@ from db.mapping import backtest_trade_rows
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
 from trading.choices import OBJECTIVES
 from trading.rules import Rules
-from trading.strategy import StrategyParams
+from trading.strategy import GRID_DIMENSIONS, StrategyParams
 
 
 class CalibrationError(SpxWheelError):
@@ -86,36 +87,52 @@ def rank_key(objective: str, combination: Combination) -> tuple[float, float, in
     return _score(OBJECTIVES[objective][1](m)), _score(m.sharpe), -m.trades
 
 
-def grid_base(deltas: Sequence[float], dtes: Sequence[int], knobs: dict[str, Any]) -> StrategyParams:
-    """Validate every combination of the grid before anything runs; return the first (the others' knobs)."""
-    combinations = [StrategyParams(put_delta=d, dte_target=n, **knobs) for d in deltas for n in dtes]
-    return combinations[0]
+def grid_combinations(dimensions: dict[str, Sequence[Any]], knobs: dict[str, Any]) -> list[StrategyParams]:
+    """Every combination of the grid's dimensions (StrategyParams fields, each with the values to try) with the
+    other knobs, each validated before anything runs."""
+    names = list(dimensions)
+    return [StrategyParams(**knobs, **dict(zip(names, values, strict=True)))
+            for values in itertools.product(*dimensions.values())]
 
 
-def run_grid(source: MarketSource, base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int],
-             start: dt.date, end: dt.date, objective: str, min_trades: int = 0,
-             progress: Callable[[int, int], None] = lambda done, total: None) -> Calibration:
-    """Backtest every delta x DTE combination with the other knobs of `base`, and pick the best of those with at
-    least `min_trades` closed trades."""
-    combinations = []
-    grid = [(d, n) for d in deltas for n in dtes]
-    for done, (delta, dte) in enumerate(grid, start=1):
-        params = replace(base, put_delta=delta, dte_target=dte)
+def horizon(combinations: Sequence[StrategyParams]) -> int:
+    """How many calendar days ahead any of the combinations may look for an expiration."""
+    return max(Rules(params).expiry_horizon() for params in combinations)
+
+
+def backtest_each(source: MarketSource, combinations: Sequence[StrategyParams], start: dt.date, end: dt.date,
+                  progress: Callable[[int, int], None] = lambda done, total: None) -> list[Combination]:
+    """Every combination backtested over the window."""
+    done = []
+    for params in combinations:
         result = run_backtest(source, Rules(params), start, end, params.capital, params.expiries == "monthly")
-        combinations.append(Combination(params, result))
-        progress(done, len(grid))
+        done.append(Combination(params, result))
+        progress(len(done), len(combinations))
+    return done
+
+
+def choose(combinations: Sequence[Combination], objective: str, min_trades: int) -> int | None:
+    """The index of the best combination by the objective among the eligible ones (None when none is)."""
     candidates = [i for i, c in enumerate(combinations) if eligible(c.result, min_trades)]
-    best = max(candidates, key=lambda i: rank_key(objective, combinations[i])) if candidates else None
-    first = combinations[0].result
-    return Calibration(first.start, first.end, source.name, objective, combinations, best, min_trades)
+    return max(candidates, key=lambda i: rank_key(objective, combinations[i])) if candidates else None
+
+
+def run_grid(source: MarketSource, combinations: Sequence[StrategyParams], start: dt.date, end: dt.date,
+             objective: str, min_trades: int = 0,
+             progress: Callable[[int, int], None] = lambda done, total: None) -> Calibration:
+    """Backtest every combination and pick the best of those with at least `min_trades` closed trades."""
+    done = backtest_each(source, combinations, start, end, progress)
+    first = done[0].result
+    return Calibration(first.start, first.end, source.name, objective, done, choose(done, objective, min_trades),
+                       min_trades)
 
 
 def save_calibration(session: Session, calibration: Calibration, kind: str, today: dt.date,
                      now: dt.datetime) -> tuple[CalibrationRun, WheelParameters | None]:
     """Store the run, every combination and its trades; for a calibration also the best as WheelParameters."""
     base = calibration.combinations[0].params
-    settings = {k: v for k, v in asdict(base).items() if k not in ("put_delta", "dte_target")}
-    settings["grid"] = [[c.params.put_delta, c.params.dte_target] for c in calibration.combinations]
+    settings = {k: v for k, v in asdict(base).items() if k not in GRID_DIMENSIONS}
+    settings["grid"] = [[getattr(c.params, name) for name in GRID_DIMENSIONS] for c in calibration.combinations]
     run = CalibrationRun(created_at=now, calibration_date=today, kind=kind, window_start=calibration.start,
                          window_end=calibration.end, source=calibration.source, objective=calibration.objective,
                          settings=settings)
@@ -124,8 +141,8 @@ def save_calibration(session: Session, calibration: Calibration, kind: str, toda
     rows = []
     for index, combination in enumerate(calibration.combinations):
         m, result = combination.result.metrics, combination.result
-        row = CombinationResult(run_id=run.id, put_delta=combination.params.put_delta,
-                                dte_target=combination.params.dte_target, trades=m.trades, wins=m.wins,
+        row = CombinationResult(run_id=run.id, **{name: getattr(combination.params, name) for name in GRID_DIMENSIONS},
+                                trades=m.trades, wins=m.wins,
                                 win_rate=defined(m.win_rate), total_return=m.total_return,
                                 cagr=defined(m.cagr), max_drawdown=m.max_drawdown, sharpe=defined(m.sharpe),
                                 sortino=defined(m.sortino), calmar=defined(m.calmar), real=result.real,

@@ -134,9 +134,10 @@ def quoted_fill(bid: float, ask: float, given_up: float) -> float:
     return max(on_tick_grid((bid + ask) / 2 - given_up * (ask - bid) / 2, -1), bid)
 
 
-def buyback_cost(price: float, contracts: int, slippage: float, fee: float) -> float:
-    """Dollars to buy `contracts` puts back at the close, fees included."""
-    return round(exit_fill(price, slippage) * 100 * contracts + fee * contracts, 2)
+def quoted_buy(bid: float, ask: float, given_up: float) -> float:
+    """A buy's price inside a real quote: the mid plus `given_up` of the half-spread, up to the tick (never above
+    the ask): the mirror of quoted_fill."""
+    return min(on_tick_grid((bid + ask) / 2 + given_up * (ask - bid) / 2, 1), ask)
 
 
 def settlement_value(contract: OptionContract, spx_open: float, spx_close: float) -> float:
@@ -241,13 +242,39 @@ class Rules:
         each = 100.0 * strike if p.size_by == "notional" else margin_each
         return max(0, math.floor(p.size_target * equity / each + 1e-9))
 
-    def decide_exit(self, day: MarketDay, holding: Holding) -> Exit | Hold:
-        """The seed's rules hold every put to expiry."""
-        return HOLD
+    def exit_price(self, q: Quote) -> float:
+        """The price a buy-back pays: inside the day's real quote under a fill model, else the slippage haircut
+        above the price (the mirror of entry_price)."""
+        given_up = spread_given_up(self.params.fill)
+        if given_up is None or not q.two_sided:
+            return exit_fill(q.price, self.params.slippage)
+        return quoted_buy(q.bid, q.ask, given_up)
 
-    def margin_call(self, day: MarketDay, holdings: Sequence[Holding], equity: float) -> list[Exit | Hold]:
+    def buy_back(self, holding: Holding, q: Quote, reason: str) -> Exit:
+        price = self.exit_price(q)
+        return Exit(reason, q, price, round(price * 100 * holding.contracts + self.params.fee * holding.contracts, 2))
+
+    def exit_reason(self, day: MarketDay, holding: Holding) -> str | None:
+        """Which exit rule, if any, closes the position at today's mark: the stop loss first, then the take
+        profit, then the days left to expiry."""
+        p = self.params
+        if p.stop_loss and holding.mark >= p.stop_loss * holding.fill - 1e-9:
+            return f"stop loss {p.stop_loss:g}x"
+        if p.take_profit and holding.mark <= (1 - p.take_profit) * holding.fill + 1e-9:
+            return f"take profit {p.take_profit:.0%}"
+        if p.close_dte and (holding.contract.expiry - day.date).days <= p.close_dte:
+            return f"{p.close_dte} days to expiry"
+        return None
+
+    def decide_exit(self, day: MarketDay, holding: Holding, quote: QuoteFn) -> Exit | Hold:
+        """Buy the put back when an exit rule says so (priced by `quote`, asked only then); else hold."""
+        reason = self.exit_reason(day, holding)
+        return HOLD if reason is None else self.buy_back(holding, quote(holding.contract), reason)
+
+    def margin_call(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
+                    quote: QuoteFn) -> list[Exit | Hold]:
         """Re-mark the margin of the open puts against equity; while it exceeds equity, buy back the put that
-        needs the most margin (at the mark plus the spread, and the fee). One decision per holding."""
+        needs the most margin (at the day's price plus the spread, and the fee). One decision per holding."""
         p = self.params
         needs = [margin_per_contract(p.margin, day.spot, h.contract.strike, h.mark) * h.contracts for h in holdings]
         decisions: list[Exit | Hold] = [HOLD] * len(holdings)
@@ -258,10 +285,10 @@ class Rules:
             if total <= equity:
                 break
             h = holdings[index]
-            cost = buyback_cost(h.mark, h.contracts, p.slippage, p.fee)
-            decisions[index] = Exit("margin call", cost)
+            decision = self.buy_back(h, quote(h.contract), "margin call")
+            decisions[index] = decision
             total -= needs[index]
-            equity -= cost - h.mark * 100 * h.contracts  # the spread and the fee are lost; the mark was owed
+            equity -= decision.cost - h.mark * 100 * h.contracts  # the spread and the fee are lost; the mark was owed
         return decisions
 
     def settle(self, contract: OptionContract, contracts: int, premium: float, spx_open: float,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -29,8 +28,8 @@ from trading.context import Context
 from trading.history_updates import UpdateReport, update_history
 from trading.ledger import TradeError, active_parameters, resume
 from trading.monitor import STOP, Performance, halt_if_stopped, performance
-from trading.optimizer import Calibration, run_grid, save_calibration
-from trading.rules import Rules, listed_put
+from trading.optimizer import Calibration, horizon, run_grid, save_calibration
+from trading.rules import listed_put
 from trading.sources import chain_store_dir, free_daily_clients, window_dates
 from trading.strategy import StrategyParams
 from trading.trader import (
@@ -59,27 +58,26 @@ UPDATING_SOURCES = ("embedded", "chains", "cboe")  # priced over the local histo
 
 
 def grid_over_window(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
-                     base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int], objective: str,
-                     min_trades: int = 0, progress: Callable[[int, int], None] = lambda done, total: None,
+                     combinations: Sequence[StrategyParams], objective: str, min_trades: int = 0,
+                     progress: Callable[[int, int], None] = lambda done, total: None,
                      ) -> tuple[sessionmaker[Session], MarketSource, Calibration]:
     """The data phase and the grid, as calibrate, backtest and fetch need them: open the database, choose the
     window, prepare the source, then run the grid to the source's fixed point."""
     factory = ctx.open()
     market = ctx.source(factory, source, offline)
     start, end = window_dates(market, start, end, ctx.today)
-    market.prepare(start, end, horizon=max(Rules(replace(base, dte_target=d)).expiry_horizon() for d in dtes))
-    calibration = market.resolve(lambda: run_grid(market, base, deltas, dtes, start, end, objective, min_trades,
+    market.prepare(start, end, horizon=horizon(combinations))
+    calibration = market.resolve(lambda: run_grid(market, combinations, start, end, objective, min_trades,
                                                   progress))
     return factory, market, calibration
 
 
 def calibrate(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
-              base: StrategyParams, deltas: Sequence[float], dtes: Sequence[int], objective: str,
-              min_trades: int, progress: Callable[[int, int], None]) -> tuple[Calibration, int | None,
-                                                                               int | None, int]:
+              combinations: Sequence[StrategyParams], objective: str, min_trades: int,
+              progress: Callable[[int, int], None]) -> tuple[Calibration, int | None, int | None, int]:
     """Run the grid and, when a combination is eligible, save it: (calibration, run id, parameters id, halts
     cleared). With no eligible combination nothing is saved (the ids are None)."""
-    factory, _, calibration = grid_over_window(ctx, source, offline, start, end, base, deltas, dtes, objective,
+    factory, _, calibration = grid_over_window(ctx, source, offline, start, end, combinations, objective,
                                                min_trades, progress)
     if calibration.best is None:
         return calibration, None, None, 0
@@ -93,17 +91,16 @@ def calibrate(ctx: Context, source: str, offline: bool, start: dt.date | None, e
 def backtest(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
              params: StrategyParams) -> tuple[Calibration, int]:
     """One combination, stored as a backtest run: (its calibration of one, the run id)."""
-    factory, _, calibration = grid_over_window(ctx, source, offline, start, end, params, [params.put_delta],
-                                               [params.dte_target], "sharpe")
+    factory, _, calibration = grid_over_window(ctx, source, offline, start, end, [params], "sharpe")
     with transaction(factory, write=True) as session:
         run, _ = save_calibration(session, calibration, "backtest", ctx.today, ctx.now)
         return calibration, run.id
 
 
-def fetch(ctx: Context, start: dt.date | None, end: dt.date | None, base: StrategyParams,
-          deltas: Sequence[float], dtes: Sequence[int]) -> tuple[Calibration, int]:
+def fetch(ctx: Context, start: dt.date | None, end: dt.date | None,
+          combinations: Sequence[StrategyParams]) -> tuple[Calibration, int]:
     """Fill the Polygon cache with everything the window's grid needs: (the calibration, requests made)."""
-    _, market, calibration = grid_over_window(ctx, "polygon", False, start, end, base, deltas, dtes, "sharpe")
+    _, market, calibration = grid_over_window(ctx, "polygon", False, start, end, combinations, "sharpe")
     return calibration, market.requests_made()
 
 
@@ -249,10 +246,10 @@ def check(ctx: Context, source: str, offline: bool, day: dt.date, min_trades: in
         return report, halt_if_stopped(session, report, ctx.now)
 
 
-def fill(ctx: Context, position_id: int, price: float) -> TradeRecord:
-    """Record the broker's fill of a position; returns it as it now stands."""
+def fill(ctx: Context, position_id: int, price: float, buy_back: bool = False) -> TradeRecord:
+    """Record the broker's fill of a position (or of its buy-back); returns it as it now stands."""
     with transaction(ctx.open(), write=True) as session:
-        return record_of_position(record_fill(session, position_id, price))
+        return record_of_position(record_fill(session, position_id, price, buy_back))
 
 
 def validate(ctx: Context) -> Validation:

@@ -35,6 +35,13 @@ class StrategyParams:
     put_delta: float = knob(None, "Put delta, e.g. 0.15.", low=0, high=1, low_open=True, high_open=True,
                             option="--delta", grid="--deltas")
     dte_target: int = knob(None, "Days-to-expiry target, e.g. 45.", low=0, high=3650, option="--dte", grid="--dtes")
+    take_profit: float = knob(0.0, "Buy back when the put's mark is at or below (1 - F) of the price it was sold "
+                                   "at, e.g. 0.5 (0: off).", low=0, high=1, high_open=True, unit="share",
+                              grid="--take-profits")
+    stop_loss: float = knob(0.0, "Buy back when the put's mark reaches M times the price it was sold at, e.g. 2 "
+                                 "(0: off).", low=0, high=100, grid="--stop-losses")
+    close_dte: int = knob(0, "Buy back N calendar days before expiry (0: hold to expiry).", low=0, high=3650,
+                          grid="--close-dtes")
     strike_rule: str = knob("seed", "seed: spot*(1-(0.04+delta*0.15)) to $5; bs-delta: strike with that "
                                     "Black-Scholes delta; atm: at the money (closest to, not above, the index).",
                             choices=STRIKE_RULES)
@@ -72,6 +79,9 @@ class StrategyParams:
             problem = out_of_range(f, getattr(self, f.name))
             if problem:
                 raise StrategyError(f"{f.name.replace('_', ' ')} {problem}")
+        if 0 < self.stop_loss <= 1:
+            raise StrategyError(f"stop loss must be 0 (off) or above 1 (a multiple of the price sold at), got "
+                                f"{self.stop_loss:g}")
         if self.min_vix > self.max_vix:
             raise StrategyError(f"need min VIX <= max VIX, got {self.min_vix}..{self.max_vix}")
 
@@ -105,3 +115,6 @@ def out_of_range(f: Field[Any], value: Any) -> str:
 def knobs(declaration: type = StrategyParams) -> tuple[Field[Any], ...]:
     """The fields that are not grid dimensions (the rule knobs every command shares)."""
     return tuple(f for f in fields(declaration) if not f.metadata["grid"])
+
+
+GRID_DIMENSIONS = tuple(f.name for f in fields(StrategyParams) if f.metadata["grid"])  # calibrate's grid

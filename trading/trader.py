@@ -8,19 +8,20 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from backtest.decision import decide_day, estimated_quote, quote_put
+from backtest.decision import decide_day, decide_exits, estimated_quote, quote_put
 from backtest.records import TradeRecord
-from backtest.types import Entry, Exit, Holding, MarketDay, Quote, Skip, net_premium
+from backtest.types import Entry, Exit, Hold, Holding, MarketDay, Quote, Skip, net_premium
 from data.calendar import is_session
 from data.contracts import OptionContract, parse_ticker
 from data.errors import DataError
 from data.market import MarketSource
 from data.provenance import Named, PriceSource, SettlementSource
-from db.mapping import position_of_entry, record_of_position
+from db.mapping import close_by_exit, position_of_entry, record_of_position
 from db.models import DailyRun, Lock, Position, PositionStatus, SettlementValue, WheelParameters
 from trading.ledger import TradeError, active_halt, active_parameters, strategy_of
 from trading.rules import Rules, settle, settle_at
@@ -43,7 +44,6 @@ class Outcome(Named):
     SKIPPED = "skipped"
     HALTED = "halted"
     CLOSED_MARKET = "closed-market"
-    MARGIN_CALL = "margin-call"
     ALREADY_RAN = "already-ran"
 
 
@@ -54,6 +54,7 @@ class DailyReport:
     message: str
     settled: list[TradeRecord] = field(default_factory=list)
     unsettled: list[str] = field(default_factory=list)
+    closed: list[TradeRecord] = field(default_factory=list)  # bought back by an exit rule or a margin call
     opened: TradeRecord | None = None
     entry: Entry | None = None
 
@@ -132,12 +133,17 @@ class DayMarket:
     manual_price: float | None
 
     def quote(self, contract: OptionContract) -> Quote:
-        if self.index is not None and self.manual_price is None:
-            return quote_put(self.source, self.source.history(), self.index, contract)
+        """The price of the put to sell: the one typed in with --price, else the mark."""
+        if self.manual_price is None:
+            return self.mark(contract)
         estimate = estimated_quote(self.day, contract)
-        if self.manual_price is not None:
-            return Quote(self.manual_price, PriceSource.MANUAL, estimate.iv, estimate.delta)
-        return estimate
+        return Quote(self.manual_price, PriceSource.MANUAL, estimate.iv, estimate.delta)
+
+    def mark(self, contract: OptionContract) -> Quote:
+        """A put's price at the day's close from the source (real where it has it), else the estimate."""
+        if self.index is not None:
+            return quote_put(self.source, self.source.history(), self.index, contract)
+        return estimated_quote(self.day, contract)
 
 
 def day_market(source: MarketSource, as_of: dt.date, manual: ManualInputs) -> DayMarket:
@@ -194,8 +200,8 @@ def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.da
     done = already_ran(session, as_of)
     if done is not None:
         return done
-    latest = session.scalars(select(DailyRun.as_of).where(or_(DailyRun.position_id.is_not(None), DailyRun.settled > 0))
-                             .order_by(DailyRun.as_of.desc()).limit(1)).first()
+    changed = or_(DailyRun.position_id.is_not(None), DailyRun.settled > 0, DailyRun.closed > 0)
+    latest = session.scalars(select(DailyRun.as_of).where(changed).order_by(DailyRun.as_of.desc()).limit(1)).first()
     if latest is not None and latest > as_of:
         raise TradeError(f"positions already changed on a later day ({latest}): daily runs must go forward in time; "
                          "to replay earlier days, use another database (--db replay.db or SPX_WHEEL_DB)")
@@ -220,8 +226,8 @@ def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.da
         session.flush()  # its id, for the log row
         report.opened = record_of_position(position)
     session.add(DailyRun(as_of=as_of, started_at=now, outcome=report.outcome, message=report.message,
-                         settled=len(settled), position_id=report.opened.id if report.opened else None,
-                         parameters_id=saved.id))
+                         settled=len(settled), closed=len(report.closed),
+                         position_id=report.opened.id if report.opened else None, parameters_id=saved.id))
     return report
 
 
@@ -233,21 +239,35 @@ def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: Manu
                                             "(recalibrate, or run spx-wheel resume)")
     params = strategy_of(saved)
     market = day_market(source, as_of, manual)
-    open_positions = _positions(session, PositionStatus.OPEN)
-    holdings = [Holding(contract_of(p), p.contracts, market.quote(contract_of(p)).price, p.fill_cents / 100)
-                for p in open_positions]
-    equity = account_equity(session, params.capital, holdings, open_positions)
     rules = Rules(params)
-    calls = [h for h, x in zip(holdings, rules.margin_call(market.day, holdings, equity), strict=True)
-             if isinstance(x, Exit)]
-    if calls:  # the same rule as the backtest's; the trader places no orders, so it says what to buy back
-        return DailyReport(as_of, Outcome.MARGIN_CALL, f"margin call: the open puts need more margin than the "
-                                                       f"${equity:,.0f} of equity: buy back "
-                                                       f"{', '.join(h.contract.ticker for h in calls)}")
+    open_positions = _positions(session, PositionStatus.OPEN)
+    holdings = [Holding(contract_of(p), p.contracts, market.mark(contract_of(p)).price, p.fill_cents / 100)
+                for p in open_positions]
+    # the backtest's order: the exit rules, then a margin call on what is left, then the entry
+    closed = _buy_back(open_positions, holdings, decide_exits(rules, market.day, holdings, market.mark), as_of)
+    equity = account_equity(session, params.capital, holdings, open_positions)
+    calls = rules.margin_call(market.day, holdings, equity, market.mark)
+    closed += _buy_back(open_positions, holdings, calls, as_of)
+    equity = account_equity(session, params.capital, holdings, open_positions)
     decision = decide_day(rules, source, market.day, holdings, equity, params.expiries == "monthly", market.quote)
+    bought = [record_of_position(p) for p in closed]
     if isinstance(decision, Skip):
-        return DailyReport(as_of, Outcome.SKIPPED, decision.reason)
-    return DailyReport(as_of, Outcome.OPENED, f"opened {decision.contract.ticker}", entry=decision)
+        return DailyReport(as_of, Outcome.SKIPPED, decision.reason, closed=bought)
+    return DailyReport(as_of, Outcome.OPENED, f"opened {decision.contract.ticker}", entry=decision, closed=bought)
+
+
+def _buy_back(positions: list[Position], holdings: list[Holding], decisions: Sequence[Exit | Hold],
+              as_of: dt.date) -> list[Position]:
+    """Close the positions the rules said to buy back (each holding has its decision); `positions` and
+    `holdings` keep the others. Returns those closed."""
+    closed = []
+    for position, holding, decision in zip(list(positions), list(holdings), decisions, strict=True):
+        if isinstance(decision, Exit):
+            close_by_exit(position, as_of, decision)
+            positions.remove(position)
+            holdings.remove(holding)
+            closed.append(position)
+    return closed
 
 
 def settlement_window_start(session: Session, as_of: dt.date) -> dt.date:
@@ -269,12 +289,20 @@ def plan_daily(factory: sessionmaker[Session], source: MarketSource, as_of: dt.d
             session.rollback()
 
 
-def record_fill(session: Session, position_id: int, price: float) -> Position:
-    """Replace a position's modelled fill with the broker's, and recompute its premium (and P&L when settled)."""
+def record_fill(session: Session, position_id: int, price: float, buy_back: bool = False) -> Position:
+    """Replace a position's modelled fill (or its buy-back's) with the broker's, and recompute its premium (and
+    P&L when closed)."""
     position = session.get(Position, position_id)
     if position is None:
         raise TradeError(f"no position #{position_id}")
     fill_cents = round(price * 100)
+    if buy_back:
+        if position.exit_fill_cents is None or position.pnl_cents is None:
+            raise TradeError(f"position #{position_id} was not bought back: only a position trade closed early has "
+                             "a buy-back price")
+        position.pnl_cents -= (fill_cents - position.exit_fill_cents) * 100 * position.contracts
+        position.exit_fill_cents, position.exit_fill_source = fill_cents, "broker"
+        return position
     premium = round(net_premium(fill_cents / 100, position.contracts, position.fees_cents / 100) * 100)
     if position.pnl_cents is not None:
         position.pnl_cents += premium - position.premium_cents

@@ -123,36 +123,63 @@ def test_at_most_max_open_and_one_position_per_expiry(result):
         assert len({t.expiry for t in live}) == len(live)
 
 
-class TakeProfit(Rules):
-    """The seed's rules plus an exit: buy back at the mark (and the fee) once it is half the price sold at."""
-
-    def decide_exit(self, day, holding):
-        from backtest.types import HOLD, Exit
-
-        if holding.mark > 0.5 * holding.fill:
-            return HOLD
-        return Exit("take profit 50%", round(holding.mark * 100 * holding.contracts + 1.5 * holding.contracts, 2))
+def buy_price(price, slippage=0.05):
+    """By hand: a buy at the close pays the price plus 5% of it (at least $0.05), up to SPX's tick ($0.05 below $3,
+    $0.10 from $3)."""
+    paid = price + max(price * slippage, 0.05)
+    step = 0.05 if paid < 3 else 0.10
+    return round(math.ceil(round(paid / step, 6)) * step, 2)
 
 
-def test_an_exit_closes_a_position_before_expiry_at_its_cost():
-    """The engine carries each position's state day by day, so a rule may close it early: checked against the
-    independent pricer, day by day, and against the cash that must be left."""
-    params = StrategyParams(put_delta=0.20, dte_target=45)
+def marks_after_entry(history, trade):
+    """The put's independent estimate on each session after the entry, before expiry."""
+    days = [d for d in history.dates if trade.entry_date < d < trade.expiry]
+    return days, [independent_estimate(history.spx_close[history.index_of(d)], trade.strike, (trade.expiry - d).days,
+                                       trade.root == "SPX", history.rate[history.index_of(d)],
+                                       history.vix[history.index_of(d)], history.vix3m[history.index_of(d)], d.year)
+                  for d in days]
+
+
+def test_take_profit_buys_back_the_first_day_the_mark_is_half_the_fill():
+    """Checked against the independent pricer day by day: the day, the price paid and the P&L of each exit."""
     start, end = dt.date(2019, 1, 2), dt.date(2019, 12, 31)
-    held = run_backtest(EmbeddedSource(), Rules(params), start, end, params.capital)
-    early = run_backtest(EmbeddedSource(), TakeProfit(params), start, end, params.capital)
+    held = run_backtest(EmbeddedSource(), Rules(StrategyParams(put_delta=0.20, dte_target=45)), start, end, 500_000)
+    params = StrategyParams(put_delta=0.20, dte_target=45, take_profit=0.5)
+    early = run_backtest(EmbeddedSource(), Rules(params), start, end, params.capital)
     history = load_bundled()
     exited = [t for t in early.trades if (t.settlement_source, t.exit_reason) == ("exit", "take profit 50%")]
     assert len(exited) >= 5 and len(early.trades) > len(held.trades)  # capital freed earlier is used again
+    assert len(early.bought_back) == len(exited) and all(t.exit_source == "estimated" for t in exited)
     for trade in exited:
-        days = [d for d in history.dates if trade.entry_date < d < trade.expiry]
-        marks = [independent_estimate(history.spx_close[history.index_of(d)], trade.strike, (trade.expiry - d).days,
-                                      trade.root == "SPX", history.rate[history.index_of(d)],
-                                      history.vix[history.index_of(d)], history.vix3m[history.index_of(d)], d.year)
-                 for d in days]
+        days, marks = marks_after_entry(history, trade)
         first_low = next(m for m in marks if m <= 0.5 * trade.fill)  # the first day the rule fires
-        cost = round(first_low * 100 * trade.contracts + 1.5 * trade.contracts, 2)
+        assert trade.exit_price == pytest.approx(first_low, abs=0.005)
+        assert trade.exit_fill == buy_price(trade.exit_price)
+        cost = round(trade.exit_fill * 100 * trade.contracts + 1.5 * trade.contracts, 2)
         assert trade.pnl == pytest.approx(trade.premium - cost, abs=0.011) and trade.won
+
+
+def test_stop_loss_and_close_dte_exit_as_their_rules_say_in_2020():
+    """A stop at 2x the fill fires in the March 2020 crash, on the first day the mark reaches twice the fill;
+    closing 7 days before expiry leaves no position to settle later than that."""
+    start, end = dt.date(2020, 1, 2), dt.date(2020, 12, 31)
+    history = load_bundled()
+    stopped = run_backtest(EmbeddedSource(), Rules(StrategyParams(put_delta=0.2, dte_target=30, stop_loss=2)),
+                           start, end, 500_000)
+    stops = [t for t in stopped.trades if t.exit_reason == "stop loss 2x"]
+    assert stops and any(dt.date(2020, 2, 20) <= t.expiry <= dt.date(2020, 4, 30) for t in stops)
+    for trade in stops:
+        days, marks = marks_after_entry(history, trade)
+        assert trade.exit_price == pytest.approx(next(m for m in marks if m >= 2 * trade.fill), abs=0.005)
+        assert not trade.won
+    closing = run_backtest(EmbeddedSource(), Rules(StrategyParams(put_delta=0.2, dte_target=30, close_dte=7)),
+                           start, end, 500_000)
+    assert len(closing.closed) > 5
+    assert all(t.settlement_source == "exit" and t.exit_reason == "7 days to expiry" for t in closing.closed)
+    for trade in closing.closed:  # bought back on the first session at most 7 calendar days before expiry
+        days, marks = marks_after_entry(history, trade)
+        day = next(d for d in days if (trade.expiry - d).days <= 7)
+        assert trade.exit_price == pytest.approx(marks[days.index(day)], abs=0.005)
 
 
 def test_margin_calls_keep_equity_above_zero_in_2020():
@@ -191,7 +218,9 @@ def test_ruin_stops_the_run_at_minus_100_percent_and_is_never_chosen():
     assert float(result.equity.min()) >= 0
     # a 16% gap: the nearer strikes (seed delta 0.05: 4.75% out) ruin the account, the farther (0.9) do not
     source, _ = crash_source(3360.0)
-    calibration = run_grid(source, base, [0.05, 0.9], [30], dt.date(2023, 1, 3), dt.date(2023, 3, 31), "return")
+    grid = [StrategyParams(put_delta=d, dte_target=30, contracts_per_trade=60, max_margin_pct=1.0, max_vix=100)
+            for d in (0.05, 0.9)]
+    calibration = run_grid(source, grid, dt.date(2023, 1, 3), dt.date(2023, 3, 31), "return")
     ruined = {c.params.put_delta: c.result.ruined is not None for c in calibration.combinations}
     assert ruined == {0.05: True, 0.9: False}
     assert calibration.best_combination.params.put_delta == 0.9

@@ -66,9 +66,36 @@ def test_calibrate_json_schema(runner, db_path):
                           "estimated"}
         assert 0 <= r["win_rate"] <= 1 and r["max_drawdown"] >= 0
     best = max(doc["results"], key=lambda r: (r["win_rate"], r["sharpe"]))
-    assert doc["best"] == {"put_delta": best["put_delta"], "dte_target": best["dte_target"]}
+    assert doc["best"] == {"put_delta": best["put_delta"], "dte_target": best["dte_target"], "take_profit": 0,
+                           "stop_loss": 0, "close_dte": 0}
     assert doc["data_quality"] == {"real": 0, "estimated": sum(r["estimated"] for r in doc["results"]),
-                                   "stand_in_settlements": 0, "vix3m_missing": 0}
+                                   "buy_backs": 0, "stand_in_settlements": 0, "vix3m_missing": 0}
+
+
+def test_calibrate_with_exit_dimensions_stores_every_combination(runner, db_path):
+    """2 deltas x 1 DTE x 2 take-profits x 2 stop-losses: 8 combinations, each shown with its exits, stored with
+    its dimensions and its trades (the buy-backs with their reason and price)."""
+    result = calibrate(runner, db_path, "--deltas", "0.15,0.3", "--dtes", "30", "--take-profits", "0,0.5",
+                       "--stop-losses", "0,2", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    dims = [(r["put_delta"], r["dte_target"], r["take_profit"], r["stop_loss"], r["close_dte"]) for r in doc["results"]]
+    assert dims == [(d, 30, tp, sl, 0) for d in (0.15, 0.3) for tp in (0, 0.5) for sl in (0, 2)]
+    with sqlite3.connect(db_path) as connection:
+        stored = connection.execute("select put_delta, dte_target, take_profit, stop_loss, close_dte "
+                                    "from combination_results order by id").fetchall()
+        exits = dict(connection.execute("select r.take_profit, count(*) from backtest_trades t join "
+                                        "combination_results r on r.id = t.result_id where t.exit_reason = "
+                                        "'take profit 50%' group by r.take_profit").fetchall())
+        unpriced = connection.execute("select count(*) from backtest_trades where settlement_source = 'exit' and "
+                                      "(exit_fill_cents is null or exit_source is null or exit_date is null)"
+                                      ).fetchone()[0]
+    assert stored == dims and set(exits) == {0.5} and unpriced == 0
+    for row in doc["results"]:  # no exit rule, no buy-back (2019-2020 at 1 contract calls no margin)
+        assert (row["buy_backs"] > 0) == (row["take_profit"] > 0 or row["stop_loss"] > 0)
+    text = calibrate(runner, db_path, "--deltas", "0.15", "--dtes", "30", "--take-profits", "0,0.5").stdout
+    assert "Delta=0.15 DTE=30 TP=off: Win=" in text and "Delta=0.15 DTE=30 TP=50%: Win=" in text
+    assert re.search(r"  Buy-backs:    \d+ \(0 real, \d+ estimated\)", text)
 
 
 def test_backtest_json_lists_trades_and_equity(runner, db_path):
@@ -116,6 +143,9 @@ BAD_INPUTS = [
     (["calibrate", "2022-01-01", "--deltas", "a,b"], 2, "'a' is not a number"),
     (["calibrate", "2022-01-01", "--min-vix", "40"], 2, "min VIX"),
     (["backtest", "--delta", "0.2"], 2, "--dte"),
+    (["calibrate", "2022-01-01", "--stop-losses", "0,0.5"], 2, "stop loss must be 0 (off) or above 1"),
+    (["calibrate", "2022-01-01", "--take-profits", "0,1"], 2, "1 is outside [0, 1)"),
+    (["backtest", "--delta", "0.2", "--dte", "30", "--close-dte", "-1"], 2, "-1 is outside [0, 3650]"),
     (["quote", "--date", "2020-03-14", "--expiry", "2020-04-17", "--strike", "2200"], 1, "no market data for 2020-03-14"),
     (["quote", "--date", "2020-03-16", "--expiry", "2020-03-13", "--strike", "2200"], 2, "must be after"),
     (["quote", "--date", "2020-03-16", "--expiry", "2020-04-17", "--strike", "-5"], 2, "strike"),

@@ -60,16 +60,38 @@ def test_replayed_positions_equal_the_backtest_trade_for_trade(replay):
         ticker, opened_on, contracts, premium_cents, status, pnl_cents, settled_on = row
         assert (ticker, opened_on, contracts) == (trade.ticker, trade.entry_date.isoformat(), trade.contracts)
         assert premium_cents == round(trade.premium * 100)
-        if trade.exit_reason is not None:
-            # the backtest bought it back on a margin call; the trader, which places no orders, said so and keeps
-            # the position until the user records the buy-back, so the two books part here
-            assert trade.exit_reason.startswith("margin call")
-            assert any(f"buy back {trade.ticker}" in text for text in outputs.values())
-            break
         if trade.pnl is None:
             assert status == "open"
         else:
-            assert (status, pnl_cents, settled_on) == ("closed", round(trade.pnl * 100), trade.expiry.isoformat())
+            closed_on = trade.exit_date or trade.expiry
+            assert (status, pnl_cents, settled_on) == ("closed", round(trade.pnl * 100), closed_on.isoformat())
+
+
+def test_a_replay_with_exits_equals_the_backtest_and_says_close(runner, db_path):
+    """Take-profit at 50% and a stop at 2x over 2020, replayed day by day: every position opens and closes as
+    the backtest's trades do (the same day, reason, buy-back price and P&L), and each buy-back is a CLOSE line."""
+    assert invoke(runner, db_path, "calibrate", "2015-01-01", "--end", "2019-12-31", "--deltas", "0.2", "--dtes",
+                  "30", "--take-profits", "0.5", "--stop-losses", "2").exit_code == 0
+    result = invoke(runner, db_path, "replay", "2020-01-01", "2020-12-31")
+    assert result.exit_code == 0, result.output
+    params = StrategyParams(put_delta=0.2, dte_target=30, take_profit=0.5, stop_loss=2)
+    backtest = run_backtest(EmbeddedSource(), Rules(params), dt.date(2020, 1, 1), dt.date(2020, 12, 31),
+                            params.capital)
+    with sqlite3.connect(db_path) as connection:
+        live = connection.execute("select ticker, opened_on, status, settled_on, exit_reason, exit_fill_cents, "
+                                  "pnl_cents from positions order by opened_on, id").fetchall()
+    expected = [(t.ticker, t.entry_date.isoformat(), "open" if t.pnl is None else "closed",
+                 None if t.pnl is None else (t.exit_date or t.expiry).isoformat(), t.exit_reason,
+                 None if t.exit_fill is None else round(t.exit_fill * 100), None if t.pnl is None else round(t.pnl * 100))
+                for t in backtest.trades]
+    assert live == expected
+    reasons = {t.exit_reason for t in backtest.trades}
+    assert {"take profit 50%", "stop loss 2x"} <= reasons
+    closes = [line for line in result.stdout.splitlines() if line.startswith("CLOSE: ")]
+    bought = [t for t in backtest.trades if t.exit_reason is not None]
+    assert closes == [f"CLOSE: {t.ticker} @ ${t.exit_fill:.2f} ({t.exit_reason}): P&L "
+                      f"{'-' if t.pnl < 0 else '+'}${abs(t.pnl):,.0f} {'WIN' if t.pnl > 0 else 'LOSS'}"
+                      for t in sorted(bought, key=lambda t: (t.exit_date, t.entry_date))]
 
 
 def test_march_2020_shows_as_losses_in_check(replay):
@@ -273,13 +295,24 @@ def test_the_replay_command_equals_trade_day_by_day(replay, tmp_path):
     assert result.stdout == "".join(outputs[day] for day in sorted(outputs))
 
 
-def test_the_trader_reports_a_margin_call_and_opens_nothing(runner, db_path):
+def test_the_trader_records_a_margin_call_buy_back_and_fill_corrects_it(runner, db_path):
     """The live side applies the backtest's margin rule: all equity committed (20 contracts, a 100% cap), the
-    first adverse marks call margin; the run says what to buy back and opens nothing that day."""
+    first adverse marks call margin; the run records the buy-back, and `fill --buy-back` puts the broker's price
+    in its place (P&L moved by the difference x 100 x contracts)."""
     assert invoke(runner, db_path, "calibrate", "2018-01-01", "--end", "2019-12-31", "--deltas", "0.2", "--dtes",
                   "30", "--contracts-per-trade", "20", "--max-margin-pct", "1").exit_code == 0
     days = json.loads(invoke(runner, db_path, "replay", "2020-01-02", "2020-03-31", "--json").stdout)["days"]
-    calls = [d for d in days if d["outcome"] == "margin-call"]
-    assert calls and all(d["opened"] is None and "buy back O:SPX" in d["message"] for d in calls)
-    text = invoke(runner, db_path, "trade", "--as-of", calls[0]["as_of"], "--dry-run").stdout
-    assert "already ran" in text.lower()
+    calls = [row for d in days for row in d["closed"]]
+    assert calls and all(row["exit_reason"] == "margin call" and row["settlement_source"] == "exit" for row in calls)
+    first = calls[0]
+    fixed = json.loads(invoke(runner, db_path, "fill", str(first["id"]), "--price",
+                              f"{first['exit_fill'] + 1:.2f}", "--buy-back", "--json").stdout)
+    assert fixed["exit_fill"] == pytest.approx(first["exit_fill"] + 1)
+    assert fixed["pnl"] == pytest.approx(first["pnl"] - 100 * first["contracts"])
+    with sqlite3.connect(db_path) as connection:
+        assert connection.execute("select exit_fill_source from positions where id = ?",
+                                  (first["id"],)).fetchone() == ("broker",)
+    held = next(p for d in days if d["opened"] for p in [d["opened"]] if p["position_id"] not in
+                {row["id"] for row in calls})
+    refused = invoke(runner, db_path, "fill", str(held["position_id"]), "--price", "1", "--buy-back")
+    assert refused.exit_code == 1 and "was not bought back" in refused.output

@@ -6,8 +6,9 @@ import math
 import pytest
 
 from backtest.types import HOLD as HOLD_
-from backtest.types import Entry, Holding, MarketDay, Quote, Skip
+from backtest.types import Entry, Exit, Holding, MarketDay, Quote, Skip
 from data.contracts import put_contract
+from data.provenance import PriceSource
 from trading.rules import (
     Rules,
     entry_fill,
@@ -147,11 +148,49 @@ def test_margin_call_buys_back_the_hungriest_put_first_until_the_rest_fits():
     day = MarketDay(dt.date(2024, 11, 5), 4000.0, 40.0, math.nan, 0.045)
     hungry = Holding(put_contract(dt.date(2024, 12, 20), 3800), 10, 20.0, 5.0)
     lean = Holding(put_contract(dt.date(2024, 12, 13), 3600), 10, 5.0, 2.0)
-    decisions = rules.margin_call(day, [lean, hungry], 500_000.0)
-    assert decisions[0] == HOLD_ and decisions[1] == Exit("margin call", 21_015.0)
-    assert rules.margin_call(day, [lean, hungry], 800_000.0) == [HOLD_, HOLD_]
-    both = rules.margin_call(day, [lean, hungry], 300_000.0)  # after the 3800s, $365,000 > $298,985: both go
+    def marks(contract):
+        return Quote(20.0 if contract.strike == 3800 else 5.0, PriceSource.ESTIMATED, 0.3, -0.2)
+
+    decisions = rules.margin_call(day, [lean, hungry], 500_000.0, marks)
+    assert decisions[0] == HOLD_ and decisions[1] == Exit("margin call", marks(hungry.contract), 21.0, 21_015.0)
+    assert rules.margin_call(day, [lean, hungry], 800_000.0, marks) == [HOLD_, HOLD_]
+    both = rules.margin_call(day, [lean, hungry], 300_000.0, marks)  # after the 3800s, $365,000 > $298,985
     assert all(isinstance(d, Exit) for d in both)
+
+
+@pytest.mark.parametrize("knobs,mark,reason", [
+    ({"take_profit": 0.5}, 2.00, "take profit 50%"),  # sold at 4.00: 2.00 is (1 - 0.5) x 4.00, at the line
+    ({"take_profit": 0.5}, 2.05, None),
+    ({"stop_loss": 2}, 8.00, "stop loss 2x"),  # 2 x 4.00
+    ({"stop_loss": 2}, 7.95, None),
+    ({"stop_loss": 2, "take_profit": 0.5}, 3.00, None),
+    ({"close_dte": 7}, 3.00, "7 days to expiry"),  # 2024-12-13 is 7 days after 2024-12-06
+    ({"close_dte": 6}, 3.00, None),
+    ({}, 0.01, None),  # every exit off: held to expiry
+])
+def test_exit_rules_fire_at_their_lines(knobs, mark, reason):
+    rules = Rules(StrategyParams(put_delta=0.2, dte_target=30, **knobs))
+    day = MarketDay(dt.date(2024, 12, 6), 6000.0, 15.0, math.nan, 0.045)
+    holding = Holding(put_contract(dt.date(2024, 12, 13), 5800), 2, mark, 4.00)
+    decision = rules.decide_exit(day, holding, lambda c: Quote(mark, PriceSource.REAL, 0.2, -0.1, mark - 0.1,
+                                                                 mark + 0.1))
+    assert (decision.reason if isinstance(decision, Exit) else None) == reason
+    if reason is not None:  # slippage 5% (at least 0.05) up to the tick, plus $1.50 a contract
+        paid = {2.00: 2.10, 8.00: 8.40, 3.00: 3.20}[mark]
+        assert (decision.fill, decision.cost, decision.quote.source) == (paid, round(paid * 200 + 3.0, 2), "real")
+
+
+@pytest.mark.parametrize("fill,bid,ask,paid", [
+    ("mid", 1.00, 1.30, 1.15),  # the mid, on the $0.05 grid
+    ("mid", 1.00, 1.20, 1.10),
+    ("bid", 1.00, 1.30, 1.30),  # the mirror of selling at the bid: buying at the ask
+    ("mid-spread:0.5", 4.00, 4.60, 4.50),  # 4.30 + 0.15 = 4.45, up to the $0.10 tick: 4.50
+    ("mid-spread:0.5", 4.00, 4.40, 4.30),  # 4.20 + 0.10 = 4.30
+    ("slippage", 1.00, 1.30, 1.25),  # no fill model: the mark 1.15 plus 5% (0.0575) = 1.2075, up to 1.25
+])
+def test_a_buy_back_inside_a_real_quote_pays_the_mirror_of_the_entry_fill(fill, bid, ask, paid):
+    rules = Rules(StrategyParams(put_delta=0.2, dte_target=30, fill=fill))
+    assert rules.exit_price(Quote((bid + ask) / 2, PriceSource.REAL, 0.2, -0.1, bid, ask)) == paid
 
 
 

@@ -12,15 +12,15 @@ from data.errors import BadInput
 from trading.choices import MIN_CLOSED_TRADES, OBJECTIVES
 from trading.cli.params import (
     DATE,
-    GRID,
     INDEX,
     Whole,
+    combination_options,
     command,
     context,
     db_option,
+    grid_of,
     grid_options,
     json_option,
-    knob_option,
     progress_printer,
     source_option,
     strategy_options,
@@ -46,9 +46,9 @@ def _start(positional: dt.date | None, option: dt.date | None) -> dt.date | None
 @db_option
 @json_option
 def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.date | None, objective: str,
-                  min_trades: int, deltas: tuple[float, ...], dtes: tuple[int, ...], source: str, offline: bool,
-                  db_url: str, as_json: bool, **knobs: Any) -> None:
-    """Backtest every delta x DTE combination and save the best as the active WheelParameters.
+                  min_trades: int, source: str, offline: bool, db_url: str, as_json: bool, **knobs: Any) -> None:
+    """Backtest every combination of the grid (delta x DTE x the exits) and save the best as the active
+    WheelParameters.
 
     START (or --start) defaults to five years before END.
 
@@ -56,14 +56,16 @@ def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.d
     Example:
       spx-wheel calibrate 2022-01-01 --optimize sharpe
       spx-wheel calibrate --start 2015-01-01 --end 2019-12-31 --deltas 0.15,0.2 --dtes 30,45 --json
+      spx-wheel calibrate 2015-01-01 --take-profits 0,0.5 --stop-losses 0,2 --close-dtes 0,7
     """
     from trading import spx_wheel_system as system
     from trading.cli import render
-    from trading.optimizer import grid_base
+    from trading.optimizer import grid_combinations
 
-    base, ctx = grid_base(deltas, dtes, knobs), context(db_url)
+    combinations, ctx = grid_combinations(grid_of(knobs), knobs), context(db_url)
+    base = combinations[0]
     calibration, run_id, params_id, cleared = system.calibrate(
-        ctx, source, offline, _start(start, start_option), end, base, deltas, dtes, objective, min_trades,
+        ctx, source, offline, _start(start, start_option), end, combinations, objective, min_trades,
         progress_printer())
     if cleared:
         click.echo(f"A new calibration clears the trading halt ({cleared}).", err=True)
@@ -76,27 +78,27 @@ def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.d
 
 
 @command("backtest")
-@knob_option(GRID["put_delta"])
-@knob_option(GRID["dte_target"])
+@combination_options
 @window_options
 @click.option("--show-trades", is_flag=True, help="List every trade.")
 @source_option
 @strategy_options
 @db_option
 @json_option
-def backtest_cmd(put_delta: float, dte_target: int, start_option: dt.date | None, end: dt.date | None,
-                 show_trades: bool, source: str, offline: bool, db_url: str, as_json: bool, **knobs: Any) -> None:
-    """Backtest one delta x DTE combination and store its trades.
+def backtest_cmd(start_option: dt.date | None, end: dt.date | None, show_trades: bool, source: str, offline: bool,
+                 db_url: str, as_json: bool, **knobs: Any) -> None:
+    """Backtest one combination and store its trades.
 
     \b
     Example:
       spx-wheel backtest --delta 0.15 --dte 45 --start 2020-01-01 --end 2020-12-31 --show-trades
+      spx-wheel backtest --delta 0.2 --dte 45 --take-profit 0.5 --stop-loss 2 --start 2020-01-01
     """
     from trading import spx_wheel_system as system
     from trading.cli import render
     from trading.strategy import StrategyParams
 
-    params = StrategyParams(put_delta=put_delta, dte_target=dte_target, **knobs)
+    params = StrategyParams(**knobs)
     calibration, run_id = system.backtest(context(db_url), source, offline, start_option, end, params)
     if as_json:
         click.echo(render.to_json(render.backtest_json(calibration, run_id, asdict(params))))
@@ -138,7 +140,7 @@ def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, offline
 @db_option
 @json_option
 def fetch_cmd(start: dt.date | None, end_day: dt.date | None, start_option: dt.date | None, end: dt.date | None,
-              deltas: tuple[float, ...], dtes: tuple[int, ...], db_url: str, as_json: bool, **knobs: Any) -> None:
+              db_url: str, as_json: bool, **knobs: Any) -> None:
     """Fetch from Polygon everything a calibration of the window needs, into the cache.
 
     A later calibrate (or --offline) over the window then makes no request. START and END may also be given
@@ -150,12 +152,12 @@ def fetch_cmd(start: dt.date | None, end_day: dt.date | None, start_option: dt.d
     """
     from trading import spx_wheel_system as system
     from trading.cli import render
-    from trading.optimizer import grid_base
+    from trading.optimizer import grid_combinations
 
     if end and end_day and end != end_day:
         raise BadInput(f"END is given twice ({end_day} and --end {end})")
     calibration, requests = system.fetch(context(db_url), _start(start, start_option), end or end_day,
-                                            grid_base(deltas, dtes, knobs), deltas, dtes)
+                                         grid_combinations(grid_of(knobs), knobs))
     document = {"window": {"start": calibration.start, "end": calibration.end}, "requests": requests}
     click.echo(render.to_json(document) if as_json else
                f"Cached what {calibration.start} .. {calibration.end} needs ({requests} requests made).")

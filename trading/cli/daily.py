@@ -151,23 +151,30 @@ def settle_cmd(expiry: dt.date, value: float, db_url: str, as_json: bool) -> Non
 
 @command("fill")
 @click.argument("position_id", type=ID)
-@click.option("--price", type=PRICE, required=True, help="The price per share you actually sold at.")
+@click.option("--price", type=PRICE, required=True, help="The price per share you actually sold (or bought back) at.")
+@click.option("--buy-back", is_flag=True, help="The price is the buy-back's, of a position trade closed early.")
 @db_option
 @json_option
-def fill_cmd(position_id: int, price: float, db_url: str, as_json: bool) -> None:
+def fill_cmd(position_id: int, price: float, buy_back: bool, db_url: str, as_json: bool) -> None:
     """Record the broker's fill for a position when it differs from the modelled one.
 
     \b
     Example:
       spx-wheel fill 12 --price 15.35
+      spx-wheel fill 12 --price 7.40 --buy-back
     """
     from trading import spx_wheel_system as system
     from trading.cli import render
 
-    record = system.fill(context(db_url), position_id, price)
-    click.echo(render.to_json(render.trade_row(record)) if as_json else
-               f"Position #{record.id} {record.ticker}: fill ${price:.2f}, premium {render.dollars(record.premium)} "
-               "net")
+    record = system.fill(context(db_url), position_id, price, buy_back)
+    if as_json:
+        click.echo(render.to_json(render.trade_row(record)))
+    elif buy_back:
+        click.echo(f"Position #{record.id} {record.ticker}: bought back at ${price:.2f}, P&L "
+                   f"{render.money(record.pnl or 0.0)}")
+    else:
+        click.echo(f"Position #{record.id} {record.ticker}: fill ${price:.2f}, premium "
+                   f"{render.dollars(record.premium)} net")
 
 
 @command("resume")

@@ -253,12 +253,25 @@ strategy_options = strategy_options_of(StrategyParams)
 
 
 def grid_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """The grid's dimensions (put delta, DTE) as comma-separated lists."""
-    for name, default in reversed([("put_delta", DEFAULT_DELTAS), ("dte_target", DEFAULT_DTES)]):
-        dimension = GRID[name]
-        f = click.option(dimension.metadata["grid"], type=NumberList(value_type(dimension)),
-                         default=",".join(map(str, default)), show_default=True,
-                         help=f"{dimension.metadata['help'].split(',')[0]}s to test, comma-separated.")(f)
+    """The grid's dimensions (put delta, DTE, the exits) as comma-separated lists, passed as grid_<field>."""
+    defaults = {"put_delta": DEFAULT_DELTAS, "dte_target": DEFAULT_DTES}  # an exit's: off
+    for name, dimension in reversed(GRID.items()):
+        values = defaults.get(name, (dimension.default,))
+        f = click.option(dimension.metadata["grid"], "grid_" + name, type=NumberList(value_type(dimension)),
+                         default=",".join(f"{v:g}" for v in values), show_default=True,
+                         help=f"{dimension.metadata['help']} Values to test, comma-separated.")(f)
+    return f
+
+
+def grid_of(options: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
+    """Take the grid's lists out of a command's options: {field: values}."""
+    return {name: options.pop("grid_" + name) for name in GRID}
+
+
+def combination_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """One value of each grid dimension (--delta, --dte, --take-profit, ...), as backtest takes them."""
+    for dimension in reversed(GRID.values()):
+        f = knob_option(dimension)(f)
     return f
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import math
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from backtest.records import TradeRecord
 from backtest.values import defined
@@ -70,17 +70,36 @@ def pairs(items: Sequence[tuple[str, Any]]) -> str:
                     colalign=["left", "right"])
 
 
-def seed_line(delta: float, dte: int, m: Metrics) -> str:
+EXIT_LABELS: dict[str, tuple[str, Callable[[Any], str]]] = {
+    "take_profit": ("TP", lambda v: f"{v:.0%}"), "stop_loss": ("SL", lambda v: f"{v:g}x"),
+    "close_dte": ("close", lambda v: f"{v}d")}
+
+
+def exits_used(combinations: Sequence[Any]) -> list[str]:
+    """The exit knobs that any of the parameter sets turns on (the ones a label shows)."""
+    return [name for name in EXIT_LABELS if any(getattr(p, name) for p in combinations)]
+
+
+def combination_label(params: Any, exits: Sequence[str]) -> str:
+    """Delta=0.15 DTE=45, then each exit of `exits` (TP=50% SL=2x close=7d, or off)."""
+    shown = [f"{EXIT_LABELS[name][0]}={EXIT_LABELS[name][1](getattr(params, name)) if getattr(params, name) else 'off'}"
+             for name in exits]
+    return " ".join([f"Delta={params.put_delta:.2f} DTE={params.dte_target}", *shown])
+
+
+def seed_line(label: str, m: Metrics) -> str:
     """The seed's calibration line: Delta=0.15 DTE=45: Win=81.4%, Return=+14.1%, DD=6.2%, Sharpe=2.3"""
-    return (f"Delta={delta:.2f} DTE={dte}: Win={pct(m.win_rate)}, Return={pct(m.total_return, True)}, "
-            f"DD={pct(m.max_drawdown)}, Sharpe={number(m.sharpe, 1)}")
+    return (f"{label}: Win={pct(m.win_rate)}, Return={pct(m.total_return, True)}, DD={pct(m.max_drawdown)}, "
+            f"Sharpe={number(m.sharpe, 1)}")
 
 
 def mean_entry_delta(trades: Sequence[Trade]) -> float:
     return sum(-t.entry_delta for t in trades) / len(trades) if trades else math.nan
 
 
-def data_quality(real: int, estimated: int, stand_in_settlements: int = 0, vix3m_missing: int = 0) -> list[str]:
+def data_quality(real: int, estimated: int, stand_in_settlements: int = 0, vix3m_missing: int = 0,
+                 buy_backs: tuple[int, int] = (0, 0)) -> list[str]:
+    """Where the prices came from: entries real or estimated, and (when any) buy-backs (real, estimated)."""
     total = real + estimated
 
     def share(n: int) -> str:
@@ -88,6 +107,8 @@ def data_quality(real: int, estimated: int, stand_in_settlements: int = 0, vix3m
 
     lines = ["DATA QUALITY:", f"  Real Data:    {real} ({share(real)})",
              f"  Estimated:    {estimated} ({share(estimated)})"]
+    if sum(buy_backs):
+        lines.append(f"  Buy-backs:    {sum(buy_backs)} ({buy_backs[0]} real, {buy_backs[1]} estimated)")
     if stand_in_settlements:
         lines.append(f"  Stand-in settlements: {stand_in_settlements} (AM settlements on a session whose open is "
                      "not known: the previous close was used)")
@@ -107,7 +128,14 @@ def metrics_json(m: Metrics, result: BacktestResult) -> dict[str, Any]:
             "stand_in_settlements": result.stand_in_settlements,
             "mean_entry_delta": defined(mean_entry_delta(result.trades)), "ruined": result.ruined,
             "vix3m_missing": result.vix3m_missing, "average_exposure": result.exposure[0],
-            "peak_exposure": result.exposure[1]}
+            "peak_exposure": result.exposure[1], "buy_backs": len(result.bought_back),
+            "real_buy_backs": buy_backs(result)[0]}
+
+
+def buy_backs(result: BacktestResult) -> tuple[int, int]:
+    """The result's buy-backs: (priced real, estimated)."""
+    real = sum(1 for t in result.bought_back if t.exit_source == "real")
+    return real, len(result.bought_back) - real
 
 
 def trade_row(record: Any) -> dict[str, Any]:
@@ -119,7 +147,8 @@ def trade_row(record: Any) -> dict[str, Any]:
            "expiry": record.expiry, "strike": record.strike, "contracts": record.contracts, "price": record.price,
            "price_source": record.price_source, "fill": record.fill, "premium": record.premium,
            "entry_delta": record.entry_delta, "status": record.status, "settlement": record.settlement,
-           "settlement_source": record.settlement_source, "pnl": record.pnl}
+           "settlement_source": record.settlement_source, "exit_reason": record.exit_reason,
+           "exit_fill": record.exit_fill, "pnl": record.pnl}
     if live:
         row.update(fill_source=record.fill_source, settled_on=record.settled_on)
     return row
@@ -131,7 +160,9 @@ def trade_table(records: Sequence[Any]) -> str:
         shown = {"id": str(r.id)} if r.id is not None else {}
         return {**shown, "ticker": r.ticker, "entry": r.entry_date, "expiry": r.expiry, "strike": f"{r.strike:g}",
                 "n": str(r.contracts), "source": r.price_source, "fill": f"{r.fill:.2f}",
-                "delta": f"{r.entry_delta:.3f}", "settlement": "" if r.settlement is None else f"{r.settlement:,.2f}",
+                "delta": f"{r.entry_delta:.3f}",
+                "settlement": f"{r.settlement:,.2f}" if r.settlement is not None else
+                              f"bought {r.exit_fill:.2f}" if r.exit_fill is not None else "",
                 "P&L": "open" if r.pnl is None else f"{r.pnl:,.2f}"}
 
     return table([cells(r) for r in records])
@@ -163,11 +194,18 @@ def settled_line(r: TradeRecord) -> str:
             f"{'WIN' if pnl > 0 else 'LOSS'}")
 
 
+def close_line(r: TradeRecord) -> str:
+    pnl = r.pnl or 0.0
+    return (f"CLOSE: {r.ticker} @ ${r.exit_fill or 0.0:.2f} ({r.exit_reason}): P&L {money(pnl)} "
+            f"{'WIN' if pnl > 0 else 'LOSS'}")
+
+
 def daily_lines(report: Any, dry_run: bool) -> list[str]:
     lines = ["DRY RUN: nothing will be written."] if dry_run else []
     lines.append(f"{report.as_of}:")
     lines += [settled_line(p) for p in report.settled]
     lines += [f"WARNING: {text}" for text in report.unsettled]
+    lines += [close_line(p) for p in report.closed]
     if report.entry is not None:
         e, q = report.entry, report.entry.quote
         lines += [f"OPENED: {e.contract.ticker} @ ${e.fill:.2f}",
@@ -178,8 +216,6 @@ def daily_lines(report: Any, dry_run: bool) -> list[str]:
                   f"{dollars(e.fees)} fees; real delta {-q.delta:.2f} (estimated), IV {q.iv:.1%}"]
     elif report.outcome == "skipped":
         lines.append(f"NO TRADE: {report.message}")
-    elif report.outcome == "margin-call":
-        lines.append(f"MARGIN CALL: {report.message.split(': ', 1)[1]}")
     else:
         lines.append(report.message[0].upper() + report.message[1:])
     return lines
@@ -195,7 +231,7 @@ def daily_json(report: Any, dry_run: bool) -> dict[str, Any]:
                  "position_id": report.opened.id if report.opened is not None and not dry_run else None}
     return {"as_of": report.as_of, "outcome": report.outcome, "message": report.message, "dry_run": dry_run,
             "settled": [trade_row(r) for r in report.settled], "unsettled": report.unsettled,
-            "opened": entry}
+            "closed": [trade_row(r) for r in report.closed], "opened": entry}
 
 
 def check_lines(report: Any, halted_now: bool) -> list[str]:
@@ -236,14 +272,18 @@ def check_json(report: Any, halted_now: bool) -> dict[str, Any]:
 
 
 def calibration_json(calibration: Any, run_id: int, params_id: int | None) -> dict[str, Any]:
-    results = [{"put_delta": c.params.put_delta, "dte_target": c.params.dte_target,
-                **metrics_json(c.result.metrics, c.result), "eligible": calibration.eligible(c)}
+    from trading.strategy import GRID_DIMENSIONS
+
+    def dimensions(params: Any) -> dict[str, Any]:
+        return {name: getattr(params, name) for name in GRID_DIMENSIONS}
+
+    results = [{**dimensions(c.params), **metrics_json(c.result.metrics, c.result), "eligible": calibration.eligible(c)}
                for c in calibration.combinations]
     best = calibration.best_combination
     return {"window": {"start": calibration.start, "end": calibration.end}, "source": calibration.source,
-            "objective": calibration.objective, "results": results,
-            "best": {"put_delta": best.params.put_delta, "dte_target": best.params.dte_target},
+            "objective": calibration.objective, "results": results, "best": dimensions(best.params),
             "data_quality": {"real": calibration.real, "estimated": calibration.estimated,
+                             "buy_backs": sum(len(c.result.bought_back) for c in calibration.combinations),
                              "stand_in_settlements": calibration.stand_in_settlements,
                              "vix3m_missing": calibration.vix3m_missing},
             "min_trades": calibration.min_trades, "run_id": run_id, "parameters_id": params_id}
@@ -256,19 +296,22 @@ def calibration_lines(calibration: Any, strike_rule: str, shown_db: str, run_id:
 
     lines = [f"Calibrating {calibration.start} .. {calibration.end} on the {calibration.source} source "
              f"(strike rule {strike_rule}, optimizing {calibration.objective})"]
+    exits = exits_used([c.params for c in calibration.combinations])
     for c in calibration.combinations:
         extra = f"  [{c.result.metrics.trades} trades, real delta ~{mean_entry_delta(c.result.trades):.2f}]"
         if c.result.ruined is not None:
             extra += f" RUIN on {c.result.ruined}: never chosen"
         elif not calibration.eligible(c):
             extra += f" not eligible: fewer than {calibration.min_trades} closed trades"
-        lines.append(seed_line(c.params.put_delta, c.params.dte_target, c.result.metrics) + extra)
+        lines.append(seed_line(combination_label(c.params, exits), c.result.metrics) + extra)
     if run_id is None:
         return lines
     best = calibration.best_combination.params
-    lines += [f"\nBEST: Delta={best.put_delta:.2f}, DTE={best.dte_target} ({OBJECTIVES[calibration.objective][0]})",
+    bought = [buy_backs(c.result) for c in calibration.combinations]
+    lines += [f"\nBEST: {combination_label(best, exits).replace(' DTE', ', DTE')} "
+              f"({OBJECTIVES[calibration.objective][0]})",
               "", *data_quality(calibration.real, calibration.estimated, calibration.stand_in_settlements,
-                                calibration.vix3m_missing),
+                                calibration.vix3m_missing, (sum(b[0] for b in bought), sum(b[1] for b in bought))),
               f"\nSaved as WheelParameters #{params_id} (calibration run #{run_id}) in "
               f"{shown_db}.", "Show them with: spx-wheel params"]
     return lines
@@ -286,13 +329,14 @@ def backtest_lines(calibration: Any, run_id: int, show_trades: bool) -> list[str
     combination = calibration.combinations[0]
     result, m = combination.result, combination.result.metrics
     lines = [f"Backtest {result.start} .. {result.end} on the {calibration.source} source (run #{run_id})",
-             seed_line(combination.params.put_delta, combination.params.dte_target, m),
+             seed_line(combination_label(combination.params, exits_used([combination.params])), m),
              pairs([("closed trades", m.trades), ("open at end", len(result.trades) - m.trades),
                     ("CAGR", pct(m.cagr, True, 2)), ("Sortino", number(m.sortino)), ("Calmar", number(m.calmar)),
                     ("final equity", dollars(float(result.equity[-1]))),
                     ("notional exposure, average / peak", f"{pct(result.exposure[0])} / {pct(result.exposure[1])}"),
                     ("mean real delta at entry", number(mean_entry_delta(result.trades), 3))]),
-             "", *data_quality(result.real, result.estimated, result.stand_in_settlements, result.vix3m_missing)]
+             "", *data_quality(result.real, result.estimated, result.stand_in_settlements, result.vix3m_missing,
+                               buy_backs(result))]
     if show_trades:
         lines += ["", trade_table([TradeRecord.of_trade(t) for t in result.trades])]
     return lines
