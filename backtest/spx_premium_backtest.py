@@ -61,6 +61,14 @@ class BacktestResult:
     ruined: dt.date | None = None  # the session equity reached zero: the run stopped there
     vix3m_missing: int = 0  # sessions without VIX3M, where the estimate used VIX alone
     exposure: tuple[float, float] = (0.0, 0.0)  # open puts' notional (100 x strike) / equity: average, peak
+    returns: np.ndarray = field(default_factory=lambda: np.empty(0))  # each session's, the first's from capital
+    riskfree: np.ndarray = field(default_factory=lambda: np.empty(0))  # the T-bill's return of each session
+
+    @property
+    def excess(self) -> np.ndarray:
+        """Each session's return less the T-bill's (what the Sharpe ratio is measured on)."""
+        excess: np.ndarray = self.returns - self.riskfree
+        return excess
 
     @property
     def closed(self) -> list[Trade]:
@@ -190,7 +198,7 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     return BacktestResult(dates[0], dates[-1], trades, dates, equity,
                           metrics.compute(curve, riskfree, (dates[-1] - dates[0]).days, closed), position_days,
                           ruined, int(np.isnan(history.vix3m[first:stop]).sum()),
-                          (exposure_sum / len(dates), exposure_peak))
+                          (exposure_sum / len(dates), exposure_peak), curve[1:] / curve[:-1] - 1.0, riskfree)
 
 
 def _close_early(positions: list[_Position], holdings: list[Holding], decisions: Sequence[Exit | Hold],

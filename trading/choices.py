@@ -3,6 +3,7 @@ line alike (a light module: the command line reads it without importing the engi
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 STRIKE_RULES = ("seed", "bs-delta", "atm")
@@ -27,6 +28,17 @@ def spread_given_up(fill: str) -> float | None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"must be slippage, mid, bid or mid-spread:F with F from 0 to 1, got {fill!r}")
     return value
+
+
+SPAN = re.compile(r"[1-9][0-9]?[ym]")  # a walk-forward window: 5y, 18m
+
+
+def walk_forward_spans(text: str) -> tuple[str, str]:
+    """TRAIN:TEST, e.g. 5y:1y or 36m:6m, as the two spans (ValueError with the reason otherwise)."""
+    train, _, test = text.strip().partition(":")
+    if not (SPAN.fullmatch(train) and SPAN.fullmatch(test)):
+        raise ValueError(f"{text!r} is not TRAIN:TEST with spans such as 5y:1y or 36m:6m")
+    return train, test
 
 
 DEFAULT_DELTAS = (0.15, 0.20, 0.25, 0.30)

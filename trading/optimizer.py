@@ -128,10 +128,12 @@ def run_grid(source: MarketSource, combinations: Sequence[StrategyParams], start
 
 
 def save_calibration(session: Session, calibration: Calibration, kind: str, today: dt.date,
-                     now: dt.datetime) -> tuple[CalibrationRun, WheelParameters | None]:
-    """Store the run, every combination and its trades; for a calibration also the best as WheelParameters."""
+                     now: dt.datetime, extra: dict[str, Any] | None = None,
+                     ) -> tuple[CalibrationRun, WheelParameters | None]:
+    """Store the run (its settings with `extra`), every combination and its trades; for a calibration also the
+    best as WheelParameters."""
     base = calibration.combinations[0].params
-    settings = {k: v for k, v in asdict(base).items() if k not in GRID_DIMENSIONS}
+    settings = {k: v for k, v in asdict(base).items() if k not in GRID_DIMENSIONS} | (extra or {})
     settings["grid"] = [[getattr(c.params, name) for name in GRID_DIMENSIONS] for c in calibration.combinations]
     run = CalibrationRun(created_at=now, calibration_date=today, kind=kind, window_start=calibration.start,
                          window_end=calibration.end, source=calibration.source, objective=calibration.objective,

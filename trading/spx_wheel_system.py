@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -30,6 +31,7 @@ from trading.ledger import TradeError, active_parameters, resume
 from trading.monitor import STOP, Performance, halt_if_stopped, performance
 from trading.optimizer import Calibration, horizon, run_grid, save_calibration
 from trading.rules import listed_put
+from trading.selection import SelectionCheck, check_selection, selection_summary
 from trading.sources import chain_store_dir, free_daily_clients, window_dates
 from trading.strategy import StrategyParams
 from trading.trader import (
@@ -43,6 +45,7 @@ from trading.trader import (
     settlement_window_start,
 )
 from trading.validation import Validation, putwrite_against_published
+from trading.walk_forward import WalkForward, folds, save_walk_forward, walk_forward
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,29 +66,58 @@ def grid_over_window(ctx: Context, source: str, offline: bool, start: dt.date | 
                      ) -> tuple[sessionmaker[Session], MarketSource, Calibration]:
     """The data phase and the grid, as calibrate, backtest and fetch need them: open the database, choose the
     window, prepare the source, then run the grid to the source's fixed point."""
-    factory = ctx.open()
-    market = ctx.source(factory, source, offline)
-    start, end = window_dates(market, start, end, ctx.today)
-    market.prepare(start, end, horizon=horizon(combinations))
+    factory, market, start, end = _window(ctx, source, offline, start, end, combinations)
     calibration = market.resolve(lambda: run_grid(market, combinations, start, end, objective, min_trades,
                                                   progress))
     return factory, market, calibration
 
 
+def _window(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
+            combinations: Sequence[StrategyParams]) -> tuple[sessionmaker[Session], MarketSource, dt.date, dt.date]:
+    """Open the database, choose the window and prepare the source for the combinations over it."""
+    factory = ctx.open()
+    market = ctx.source(factory, source, offline)
+    start, end = window_dates(market, start, end, ctx.today)
+    market.prepare(start, end, horizon=horizon(combinations))
+    return factory, market, start, end
+
+
+@dataclass(frozen=True)
+class Calibrated:
+    """What calibrate did: the grid, the checks of its choice, the walk-forward when asked, and what was saved
+    (the ids are None when no combination was eligible: nothing is saved then)."""
+
+    calibration: Calibration
+    check: SelectionCheck | None
+    walk: WalkForward | None
+    run_id: int | None
+    params_id: int | None
+    walk_run_id: int | None
+    cleared: int  # trading halts the new parameters cleared
+
+
 def calibrate(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
               combinations: Sequence[StrategyParams], objective: str, min_trades: int,
-              progress: Callable[[int, int], None]) -> tuple[Calibration, int | None, int | None, int]:
-    """Run the grid and, when a combination is eligible, save it: (calibration, run id, parameters id, halts
-    cleared). With no eligible combination nothing is saved (the ids are None)."""
-    factory, _, calibration = grid_over_window(ctx, source, offline, start, end, combinations, objective,
-                                               min_trades, progress)
+              progress: Callable[[int, int], None], walk: tuple[str, str, bool] | None = None) -> Calibrated:
+    """Run the grid, check its choice and, when a combination is eligible, save it as the active parameters;
+    with `walk` (TRAIN, TEST, anchored) also walk forward over the window and store each fold."""
+    factory, market, start, end = _window(ctx, source, offline, start, end, combinations)
+    if walk is not None:
+        folds(start, end, *walk)  # a window too short is refused before anything runs
+    calibration = market.resolve(lambda: run_grid(market, combinations, start, end, objective, min_trades,
+                                                  progress))
     if calibration.best is None:
-        return calibration, None, None, 0
+        return Calibrated(calibration, None, None, None, None, None, 0)
+    check = check_selection(calibration)
+    walked = None if walk is None else market.resolve(
+        lambda: walk_forward(market, combinations, start, end, *walk, objective, min_trades, progress))
     with transaction(factory, write=True) as session:
-        run, saved = save_calibration(session, calibration, "calibrate", ctx.today, ctx.now)
+        run, saved = save_calibration(session, calibration, "calibrate", ctx.today, ctx.now,
+                                      {"selection": selection_summary(check)})
+        walk_run = None if walked is None else save_walk_forward(session, walked, calibration, ctx.today, ctx.now)
         cleared = resume(session, ctx.now, "calibrate")
         assert saved is not None
-        return calibration, run.id, saved.id, cleared
+        return Calibrated(calibration, check, walked, run.id, saved.id, walk_run.id if walk_run else None, cleared)
 
 
 def backtest(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,

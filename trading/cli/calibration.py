@@ -9,10 +9,11 @@ from typing import Any
 import click
 
 from data.errors import BadInput
-from trading.choices import MIN_CLOSED_TRADES, OBJECTIVES
+from trading.choices import MIN_CLOSED_TRADES, OBJECTIVES, walk_forward_spans
 from trading.cli.params import (
     DATE,
     INDEX,
+    Patterned,
     Whole,
     combination_options,
     command,
@@ -40,13 +41,18 @@ def _start(positional: dt.date | None, option: dt.date | None) -> dt.date | None
 @click.option("--optimize", "objective", type=click.Choice(list(OBJECTIVES)), default="sharpe", show_default=True)
 @click.option("--min-trades", type=Whole(0, 100_000), default=MIN_CLOSED_TRADES, show_default=True,
               help="Closed trades a combination needs to be chosen (those with fewer are shown, never saved).")
+@click.option("--walk-forward", "walk", type=Patterned(walk_forward_spans), metavar="TRAIN:TEST",
+              help="Also walk forward: choose on each TRAIN window (e.g. 5y), trade the winner on the TEST window "
+                   "after it (e.g. 1y), and show the stitched out-of-sample record beside the in-sample promise.")
+@click.option("--anchored", is_flag=True, help="With --walk-forward: every training window starts at START.")
 @grid_options
 @source_option
 @strategy_options
 @db_option
 @json_option
 def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.date | None, objective: str,
-                  min_trades: int, source: str, offline: bool, db_url: str, as_json: bool, **knobs: Any) -> None:
+                  min_trades: int, walk: str | None, anchored: bool, source: str, offline: bool, db_url: str,
+                  as_json: bool, **knobs: Any) -> None:
     """Backtest every combination of the grid (delta x DTE x the exits) and save the best as the active
     WheelParameters.
 
@@ -57,24 +63,25 @@ def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.d
       spx-wheel calibrate 2022-01-01 --optimize sharpe
       spx-wheel calibrate --start 2015-01-01 --end 2019-12-31 --deltas 0.15,0.2 --dtes 30,45 --json
       spx-wheel calibrate 2015-01-01 --take-profits 0,0.5 --stop-losses 0,2 --close-dtes 0,7
+      spx-wheel calibrate 1990-01-02 --walk-forward 5y:1y
     """
     from trading import spx_wheel_system as system
     from trading.cli import render
     from trading.optimizer import grid_combinations
 
+    if anchored and not walk:
+        raise BadInput("--anchored goes with --walk-forward TRAIN:TEST")
     combinations, ctx = grid_combinations(grid_of(knobs), knobs), context(db_url)
-    base = combinations[0]
-    calibration, run_id, params_id, cleared = system.calibrate(
-        ctx, source, offline, _start(start, start_option), end, combinations, objective, min_trades,
-        progress_printer())
-    if cleared:
-        click.echo(f"A new calibration clears the trading halt ({cleared}).", err=True)
-    if as_json and run_id is not None:
-        click.echo(render.to_json(render.calibration_json(calibration, run_id, params_id)))
+    spans = None if walk is None else (*walk_forward_spans(walk), anchored)
+    done = system.calibrate(ctx, source, offline, _start(start, start_option), end, combinations, objective,
+                            min_trades, progress_printer(), spans)
+    if done.cleared:
+        click.echo(f"A new calibration clears the trading halt ({done.cleared}).", err=True)
+    if as_json and done.run_id is not None:
+        click.echo(render.to_json(render.calibrated_json(done)))
     elif not as_json:
-        click.echo("\n".join(render.calibration_lines(calibration, base.strike_rule, ctx.shown_db, run_id,
-                                                       params_id)))
-    calibration.best_combination  # raises CalibrationError (exit 1) when no combination was eligible
+        click.echo("\n".join(render.calibrated_lines(done, combinations[0].strike_rule, ctx.shown_db)))
+    done.calibration.best_combination  # raises CalibrationError (exit 1) when no combination was eligible
 
 
 @command("backtest")

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 ESTIMATED_WARNING_SHARE = 0.25
 NUMERIC = {"id", "strike", "n", "contracts", "price", "fill", "premium", "delta", "settlement", "P&L", "pnl",
-           "entry_delta", "value", "year", "engine", "PUT", "gap"}
+           "entry_delta", "value", "year", "engine", "PUT", "gap", "fold", "in-sample Sharpe", "Sharpe", "return",
+           "trades", "open at end"}
 
 
 def pct(value: float | None, signed: bool = False, digits: int = 1) -> str:
@@ -271,6 +272,33 @@ def check_json(report: Any, halted_now: bool) -> dict[str, Any]:
             "halted": halted_now or report.halt is not None}
 
 
+def calibrated_json(done: Any) -> dict[str, Any]:
+    """What calibrate did, as one document: the grid, the checks of its choice, the walk-forward."""
+    from trading.selection import selection_summary
+
+    document = calibration_json(done.calibration, done.run_id, done.params_id)
+    document["selection"] = selection_summary(done.check)
+    if done.walk is not None:
+        document["walk_forward"] = walk_forward_json(done.walk, done.walk_run_id)
+    return document
+
+
+def walk_forward_json(walked: Any, run_id: int) -> dict[str, Any]:
+    from trading.strategy import GRID_DIMENSIONS
+    from trading.walk_forward import metrics_summary
+
+    folds = [{"fold": index, "train_start": r.fold.train_start, "train_end": r.fold.train_end,
+              "test_start": r.fold.test_start, "test_end": r.fold.test_end,
+              "chosen": None if r.winner is None else {k: getattr(r.winner.params, k) for k in GRID_DIMENSIONS},
+              "in_sample": None if r.winner is None else metrics_summary(r.winner.result.metrics),
+              "out_of_sample": None if r.test is None else metrics_summary(r.test.metrics),
+              "open_at_end": r.open_at_end}
+             for index, r in enumerate(walked.results, start=1)]
+    return {"run_id": run_id, "train": walked.train, "test": walked.test, "anchored": walked.anchored,
+            "folds": folds, "out_of_sample": {"start": walked.dates[0], "end": walked.dates[-1],
+                                              **metrics_summary(walked.metrics)}}
+
+
 def calibration_json(calibration: Any, run_id: int, params_id: int | None) -> dict[str, Any]:
     from trading.strategy import GRID_DIMENSIONS
 
@@ -289,11 +317,12 @@ def calibration_json(calibration: Any, run_id: int, params_id: int | None) -> di
             "min_trades": calibration.min_trades, "run_id": run_id, "parameters_id": params_id}
 
 
-def calibration_lines(calibration: Any, strike_rule: str, shown_db: str, run_id: int | None,
-                      params_id: int | None) -> list[str]:
-    """The seed's calibration output: every combination, BEST, DATA QUALITY, where it was saved."""
+def calibrated_lines(done: Any, strike_rule: str, shown_db: str) -> list[str]:
+    """The seed's calibration output: every combination, BEST (with the checks of the choice), the walk-forward
+    when asked, DATA QUALITY, where it was saved."""
     from trading.choices import OBJECTIVES
 
+    calibration, run_id = done.calibration, done.run_id
     lines = [f"Calibrating {calibration.start} .. {calibration.end} on the {calibration.source} source "
              f"(strike rule {strike_rule}, optimizing {calibration.objective})"]
     exits = exits_used([c.params for c in calibration.combinations])
@@ -309,12 +338,62 @@ def calibration_lines(calibration: Any, strike_rule: str, shown_db: str, run_id:
     best = calibration.best_combination.params
     bought = [buy_backs(c.result) for c in calibration.combinations]
     lines += [f"\nBEST: {combination_label(best, exits).replace(' DTE', ', DTE')} "
-              f"({OBJECTIVES[calibration.objective][0]})",
-              "", *data_quality(calibration.real, calibration.estimated, calibration.stand_in_settlements,
+              f"({OBJECTIVES[calibration.objective][0]})", *selection_lines(done.check, exits)]
+    if done.walk is not None:
+        lines += ["", *walk_forward_lines(done.walk, calibration, exits)]
+    lines += ["", *data_quality(calibration.real, calibration.estimated, calibration.stand_in_settlements,
                                 calibration.vix3m_missing, (sum(b[0] for b in bought), sum(b[1] for b in bought))),
-              f"\nSaved as WheelParameters #{params_id} (calibration run #{run_id}) in "
+              f"\nSaved as WheelParameters #{done.params_id} (calibration run #{run_id}"
+              + ("" if done.walk_run_id is None else f", walk-forward run #{done.walk_run_id}") + ") in "
               f"{shown_db}.", "Show them with: spx-wheel params"]
     return lines
+
+
+def selection_lines(check: Any, exits: Sequence[str]) -> list[str]:
+    """How far to trust BEST: its deflated Sharpe, the probability of overfitting, and a warning when a neighbour
+    in the grid is as good within noise."""
+    from trading.selection import PBO_BLOCKS, SIGNIFICANCE
+
+    lines = [f"  Deflated Sharpe ratio: {check.deflated_sharpe:.1%} (the chance it beats the best of {check.trials} "
+             "tries by luck alone)"]
+    if check.overfitting is not None:
+        lines.append(f"  Backtest overfitting: {check.overfitting:.1%} (CSCV, {PBO_BLOCKS} blocks: how often the "
+                     "in-sample best ranks at or below the median out of sample)")
+    if check.weak:
+        others = ", ".join(f"{combination_label(n.params, exits)} (p {n.p_value:.2f})" for n in check.weak)
+        lines.append(f"WARNING: BEST is not significantly better than {others} (Sharpe ratios by Memmel's test at "
+                     f"{SIGNIFICANCE:.0%}): the choice among them is noise.")
+    return lines
+
+
+def walk_forward_lines(walked: Any, calibration: Any, exits: Sequence[str]) -> list[str]:
+    """Each fold's choice and how it did, then the stitched out-of-sample record beside the in-sample promise."""
+    rows = [{"fold": str(index), "train": f"{r.fold.train_start} .. {r.fold.train_end}",
+             "test": f"{r.fold.test_start} .. {r.fold.test_end}",
+             "chosen": "none eligible" if r.winner is None else combination_label(r.winner.params, exits),
+             "in-sample Sharpe": "" if r.winner is None else number(r.winner.result.metrics.sharpe),
+             "Sharpe": "" if r.test is None else number(r.test.metrics.sharpe),
+             "return": "" if r.test is None else pct(r.test.metrics.total_return, True),
+             "trades": "" if r.test is None else str(r.test.metrics.trades), "open at end": str(r.open_at_end)}
+            for index, r in enumerate(walked.results, start=1)]
+    m, best = walked.metrics, calibration.best_combination
+    promised = [r.winner.result.metrics.sharpe for r in walked.traded]
+    return [f"WALK-FORWARD {walked.train}:{walked.test} ({'anchored' if walked.anchored else 'rolling'}): "
+            f"{len(walked.results)} folds, each trading the winner of its training window",
+            table(rows),
+            f"OUT OF SAMPLE {walked.dates[0]} .. {walked.dates[-1]}, stitched: "
+            f"{seed_line('', m)[2:]}, CAGR {pct(m.cagr, True)} [{m.trades} trades]",
+            f"IN-SAMPLE PROMISE of BEST on {calibration.start} .. {calibration.end}: "
+            f"{seed_line('', best.result.metrics)[2:]}, CAGR {pct(best.result.metrics.cagr, True)}",
+            f"The folds' winners promised a median Sharpe of {number(_median(promised))} in training; traded "
+            f"after it, they delivered {number(m.sharpe)}."]
+
+
+def _median(values: Sequence[float]) -> float:
+    from statistics import median
+
+    finite = [v for v in values if math.isfinite(v)]
+    return median(finite) if finite else math.nan
 
 
 def backtest_json(calibration: Any, run_id: int, parameters: dict[str, Any]) -> dict[str, Any]:
