@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import math
+import sqlite3
 import shutil
 
 import pytest
@@ -91,6 +92,27 @@ def test_backtest_on_the_2018_chains_is_priced_from_the_raw_quotes(runner, impor
         step = 0.05 if price < 3 else 0.10
         assert trade["fill"] == pytest.approx(math.floor(round(price / step, 6)) * step)
         assert trade["price"] == pytest.approx((bid + ask) / 2)
+
+
+def test_buy_backs_on_chains_pay_inside_the_days_real_quote(runner, imported):
+    """Early 2018 with a 50% take-profit and a 2x stop under --fill mid: every buy-back is priced by the day's
+    real quote, at its mid rounded up to the tick (at most the ask), read here from the vendor's file."""
+    result = invoke(runner, imported, "backtest", "--delta", "0.2", "--dte", "28", "--strike-rule", "bs-delta",
+                    "--source", "chains", "--start", "2018-01-02", "--end", "2018-02-28", "--fill", "mid",
+                    "--take-profit", "0.5", "--stop-loss", "2", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["buy_backs"] >= 5 and report["real_buy_backs"] == report["buy_backs"]
+    with sqlite3.connect(imported) as connection:
+        bought = connection.execute("select exit_date, expiry, strike_cents, exit_fill_cents, exit_source, exit_reason "
+                                    "from backtest_trades where exit_reason is not null").fetchall()
+    assert {reason for *_, reason in bought} == {"take profit 50%", "stop loss 2x"}
+    raw = raw_2018_puts()
+    for day, expiry, strike_cents, fill_cents, source, _ in bought:
+        bid, ask, _ = raw[(day, expiry, strike_cents / 100)]
+        mid = (bid + ask) / 2
+        step = 0.05 if mid < 3 else 0.10
+        assert (fill_cents, source) == (round(min(math.ceil(round(mid / step, 6)) * step, ask) * 100), "real")
 
 
 def test_calibrate_quote_and_trade_on_chains_are_real(runner, imported):
