@@ -135,6 +135,9 @@ def save_calibration(session: Session, calibration: Calibration, kind: str, toda
     base = calibration.combinations[0].params
     settings = {k: v for k, v in asdict(base).items() if k not in GRID_DIMENSIONS} | (extra or {})
     settings["grid"] = [[getattr(c.params, name) for name in GRID_DIMENSIONS] for c in calibration.combinations]
+    shown = calibration.combinations[calibration.best or 0].result  # the best's curve, for the report
+    settings["equity"] = {"dates": [d.isoformat() for d in shown.dates],
+                          "values": [round(float(v), 2) for v in shown.equity]}
     run = CalibrationRun(created_at=now, calibration_date=today, kind=kind, window_start=calibration.start,
                          window_end=calibration.end, source=calibration.source, objective=calibration.objective,
                          settings=settings)

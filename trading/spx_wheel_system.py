@@ -114,7 +114,8 @@ def calibrate(ctx: Context, source: str, offline: bool, start: dt.date | None, e
     with transaction(factory, write=True) as session:
         run, saved = save_calibration(session, calibration, "calibrate", ctx.today, ctx.now,
                                       {"selection": selection_summary(check)})
-        walk_run = None if walked is None else save_walk_forward(session, walked, calibration, ctx.today, ctx.now)
+        walk_run = None if walked is None else save_walk_forward(session, walked, calibration, run.id, ctx.today,
+                                                                        ctx.now)
         cleared = resume(session, ctx.now, "calibrate")
         assert saved is not None
         return Calibrated(calibration, check, walked, run.id, saved.id, walk_run.id if walk_run else None, cleared)
@@ -276,6 +277,16 @@ def check(ctx: Context, source: str, offline: bool, day: dt.date, min_trades: in
         return report, None
     with transaction(factory, write=True) as session:  # only a STOP writes, so a read-only database serves check
         return report, halt_if_stopped(session, report, ctx.now)
+
+
+def report(ctx: Context, run_id: int | None) -> tuple[str, int]:
+    """A stored run's HTML report (the newest calibration or backtest when `run_id` is None): (the page, its id)."""
+    from trading.report import load_report, render_report
+    from trading.validation import published_put_returns
+
+    with transaction(ctx.open()) as session:
+        data = load_report(session, run_id, published_put_returns())
+        return render_report(data), data.run.id
 
 
 def fill(ctx: Context, position_id: int, price: float, buy_back: bool = False) -> TradeRecord:

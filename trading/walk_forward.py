@@ -129,11 +129,13 @@ def metrics_summary(m: metrics.Metrics) -> dict[str, Any]:
             "sharpe": defined(m.sharpe)}
 
 
-def save_walk_forward(session: Session, walked: WalkForward, calibration: Calibration, today: dt.date,
-                      now: dt.datetime) -> CalibrationRun:
-    """Store the walk-forward as a run of its own (the stitched record in its settings) and a row per fold."""
+def save_walk_forward(session: Session, walked: WalkForward, calibration: Calibration, calibration_run: int,
+                      today: dt.date, now: dt.datetime) -> CalibrationRun:
+    """Store the walk-forward as a run of its own (the stitched record and the calibration run it belongs to in
+    its settings) and a row per fold."""
     base = calibration.combinations[0].params
-    settings = {"train": walked.train, "test": walked.test, "anchored": walked.anchored,
+    settings = {"calibration_run": calibration_run, "train": walked.train, "test": walked.test,
+                "anchored": walked.anchored,
                 "grid": [[getattr(c.params, name) for name in GRID_DIMENSIONS] for c in calibration.combinations],
                 "out_of_sample": {"start": walked.dates[0].isoformat(), "end": walked.dates[-1].isoformat(),
                                   **metrics_summary(walked.metrics)},

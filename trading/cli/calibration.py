@@ -45,14 +45,16 @@ def _start(positional: dt.date | None, option: dt.date | None) -> dt.date | None
               help="Also walk forward: choose on each TRAIN window (e.g. 5y), trade the winner on the TEST window "
                    "after it (e.g. 1y), and show the stitched out-of-sample record beside the in-sample promise.")
 @click.option("--anchored", is_flag=True, help="With --walk-forward: every training window starts at START.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False),
+              help="Also write the run's HTML report (spx-wheel report) to this file.")
 @grid_options
 @source_option
 @strategy_options
 @db_option
 @json_option
 def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.date | None, objective: str,
-                  min_trades: int, walk: str | None, anchored: bool, source: str, offline: bool, db_url: str,
-                  as_json: bool, **knobs: Any) -> None:
+                  min_trades: int, walk: str | None, anchored: bool, report_path: str | None, source: str,
+                  offline: bool, db_url: str, as_json: bool, **knobs: Any) -> None:
     """Backtest every combination of the grid (delta x DTE x the exits) and save the best as the active
     WheelParameters.
 
@@ -82,6 +84,11 @@ def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.d
     elif not as_json:
         click.echo("\n".join(render.calibrated_lines(done, combinations[0].strike_rule, ctx.shown_db)))
     done.calibration.best_combination  # raises CalibrationError (exit 1) when no combination was eligible
+    if report_path:
+        from trading.cli.reports import write_report
+
+        path, size, _ = write_report(ctx, done.run_id, report_path)
+        click.echo(f"Wrote the report to {path} ({size / 1024:,.0f} KB).", err=True)
 
 
 @command("backtest")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import sys
@@ -103,6 +104,42 @@ def export_cmd(path: str, run_id: int | None, db_url: str, as_json: bool) -> Non
         raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
     click.echo(render.to_json({"path": path, "rows": len(rows)}) if as_json else f"Wrote {len(rows)} rows to {path}",
                err=not as_json)
+
+
+def write_report(ctx: object, run_id: int | None, out: str | None) -> tuple[str, int, int]:
+    """Render a stored run's HTML report and write it: (the path as shown, its size in bytes, the run's id)."""
+    from trading import spx_wheel_system as system
+
+    page, shown = system.report(ctx, run_id)  # type: ignore[arg-type]
+    path = out or f"spx-wheel-run-{shown}.html"
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(page)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+    resolved, home = str(Path(path).resolve()), str(Path.home())
+    shown_path = "~" + resolved[len(home):] if resolved.startswith(home + "/") else path
+    return shown_path, len(page.encode()), shown
+
+
+@command("report")
+@click.option("--run", "run_id", type=ID, help="The calibration or backtest run to show (default: the newest).")
+@click.option("--out", type=click.Path(dir_okay=False), help="The HTML file to write (default: spx-wheel-run-N.html "
+                                                                "in the current folder).")
+@db_option
+@json_option
+def report_cmd(run_id: int | None, out: str | None, db_url: str, as_json: bool) -> None:
+    """Write one self-contained HTML page for a run: equity and drawdown, the delta x DTE heatmaps, the years
+    against Cboe PUT, the walk-forward folds and every trade with its price's source.
+
+    \b
+    Example:
+      spx-wheel report --out report.html
+      spx-wheel report --run 3
+    """
+    path, size, shown = write_report(context(db_url), run_id, out)
+    click.echo(json.dumps({"path": path, "bytes": size, "run_id": shown}) if as_json else
+               f"Wrote {path} ({size / 1024:,.0f} KB): run #{shown}; open it in a browser.")
 
 
 @command("params")
@@ -214,4 +251,5 @@ def model_check_cmd(db_url: str, as_json: bool, left_out: bool) -> None:
     click.echo(render.to_json(asdict(check)) if as_json else "\n".join(render.model_check_lines(check)))
 
 
-COMMANDS = [check_cmd, validate_cmd, model_check_cmd, positions_cmd, export_cmd, params_cmd, doctor_cmd, cron_cmd]
+COMMANDS = [check_cmd, report_cmd, validate_cmd, model_check_cmd, positions_cmd, export_cmd, params_cmd, doctor_cmd,
+            cron_cmd]

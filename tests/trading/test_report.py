@@ -1,0 +1,105 @@
+"""`spx-wheel report` and `calibrate --report` as a person sees them: the page rendered in headless Chromium."""
+
+import re
+import shutil
+import sqlite3
+import subprocess
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from trading.cli import cli
+
+
+class Page(HTMLParser):
+    """What a page loads and shows: every src/href, the images, the table rows."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.links, self.images, self.rows, self.tables = [], 0, 0, 0
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.links += [attrs[k] for k in ("src", "href") if k in attrs]
+        self.images += tag == "img"
+        self.rows += tag == "tr"
+        self.tables += tag == "table"
+
+
+def chromium(html_path, png_path, height=4000):
+    """Render the page in headless Chromium: (the screenshot as an array, the console messages it logged)."""
+    import matplotlib.image
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert browser, "Chromium is needed to render the report: ./scripts/test.sh installs Debian's chromium package"
+    done = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                           "--enable-logging=stderr", "--v=0", f"--window-size=1280,{height}",
+                           f"--screenshot={png_path}", html_path.as_uri()], capture_output=True, text=True,
+                          timeout=120)
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    return matplotlib.image.imread(png_path), console
+
+
+def test_the_console_check_sees_a_broken_page(tmp_path):
+    """The control: a page that throws is caught by the same check the report passes."""
+    page = tmp_path / "broken.html"
+    page.write_text('<html><body><p>x</p><script>throw new Error("broken on purpose")</script></body></html>')
+    _, console = chromium(page, tmp_path / "broken.png", 600)
+    assert any("broken on purpose" in line for line in console)
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory):
+    from click.testing import CliRunner
+
+    folder = tmp_path_factory.mktemp("report")
+    db, page = folder / "r.db", folder / "report.html"
+    result = CliRunner().invoke(cli, ["calibrate", "2014-01-01", "--end", "2019-12-31", "--deltas", "0.15,0.3",
+                                      "--dtes", "30,45", "--stop-losses", "0,2", "--walk-forward", "3y:1y",
+                                      "--report", str(page), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    assert f"Wrote the report to {page}" in result.stderr
+    return db, page
+
+
+def test_the_report_is_one_self_contained_page_with_every_trade(reported):
+    db, page = reported
+    text = page.read_text()
+    parsed = Page(text)
+    assert parsed.links and all(link.startswith("data:image/png;base64,") for link in parsed.links)
+    assert parsed.images == 5  # equity and drawdown, two heatmaps, the years, the walk-forward folds
+    with sqlite3.connect(db) as connection:
+        trades = connection.execute("select count(*) from backtest_trades t join combination_results r on "
+                                    "r.id = t.result_id where r.best").fetchone()[0]
+        folds = connection.execute("select count(*) from walk_forward_folds").fetchone()[0]
+    assert f"<h2>Trades ({trades})</h2>" in text and folds == 3
+    assert parsed.tables == 3  # the summary, the folds, the trades
+    walk, trade_list = text.split("<h2>Walk-forward")[1].split("<h2>Trades")
+    assert walk.count("<tr>") == 1 + folds and trade_list.count("<tr>") == 1 + trades  # with the header row
+    assert re.search(r"deflated Sharpe ratio</td><td>\d+\.\d%", text)
+    assert "Walk-forward 3y:1y (rolling)" in text
+
+
+def test_the_report_renders_in_chromium_without_errors(reported, tmp_path):
+    _, page = reported
+    shot, console = chromium(page, tmp_path / "report.png")
+    assert console == []
+    ink = (shot[..., :3] < 0.9).any(axis=2)  # pixels that are not (near) white
+    assert ink.mean() > 0.05
+    assert len(np.unique((shot[..., :3] * 255).astype(int).reshape(-1, 3), axis=0)) > 200  # charts, not just text
+
+
+def test_report_command_picks_a_run_and_refuses_what_is_not_one(runner, reported, tmp_path):
+    db, _ = reported
+    out = tmp_path / "first.html"
+    result = runner.invoke(cli, ["report", "--run", "1", "--out", str(out), "--db", str(db)])
+    assert result.exit_code == 0 and "Wrote" in result.stdout and "run #1" in result.stdout
+    assert out.read_text().count("<img") == 5
+    walk = runner.invoke(cli, ["report", "--run", "2", "--db", str(db)])
+    assert walk.exit_code == 1 and "no calibration or backtest run #2" in walk.stderr
+    empty = runner.invoke(cli, ["report", "--db", str(tmp_path / "new.db")])
+    assert empty.exit_code == 1 and "no run stored yet" in empty.stderr
+    missing = runner.invoke(cli, ["report", "--out", str(tmp_path / "no" / "such" / "r.html"), "--db", str(db)])
+    assert missing.exit_code == 1 and "cannot write" in missing.stderr and "Traceback" not in missing.output
