@@ -7,18 +7,21 @@ from dataclasses import asdict
 
 import click
 
+from data.errors import SpxWheelError
 from trading.cli.params import (
     DATE,
     ID,
     INDEX,
     PRICE,
     VOL_INDEX,
+    alert,
     as_of_option,
     command,
     context,
     db_option,
     fetch_note,
     json_option,
+    notify_option,
     source_option,
 )
 
@@ -34,11 +37,13 @@ from trading.cli.params import (
               help="Embedded, chains and cboe sources: first extend the local history from the free daily files "
                    "(as spx-wheel update; a failure there is a warning).")
 @source_option
+@notify_option
+@click.option("--notify-trades", is_flag=True, help="With --notify: also alert on each position opened or closed.")
 @db_option
 @json_option
 def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3m: float | None,
-              price: float | None, dry_run: bool, update_first: bool, source: str, offline: bool, db_url: str,
-              as_json: bool) -> None:
+              price: float | None, dry_run: bool, update_first: bool, source: str, offline: bool,
+              notify: str | None, notify_trades: bool, db_url: str, as_json: bool) -> None:
     """Settle expired positions, then open at most one new position with the active parameters.
 
     Run it once a day after the close; running it again the same day changes nothing. A day after today (in
@@ -55,10 +60,21 @@ def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3
     from trading.trader import ManualInputs
 
     ctx = context(db_url)
-    report = system.trade(ctx, source, offline, as_of or ctx.today, ManualInputs(spot, vix, vix3m, price),
-                             dry_run, update_first, lambda text: click.echo(f"Warning: {text}", err=True))
-    click.echo(render.to_json(render.daily_json(report, dry_run)) if as_json else
-               "\n".join(render.daily_lines(report, dry_run)))
+    day = as_of or ctx.today
+    try:
+        report = system.trade(ctx, source, offline, day, ManualInputs(spot, vix, vix3m, price), dry_run,
+                              update_first, lambda text: click.echo(f"Warning: {text}", err=True))
+    except SpxWheelError as exc:
+        alert(notify, f"spx-wheel: the daily run for {day} failed", str(exc))
+        raise
+    lines = render.daily_lines(report, dry_run)
+    click.echo(render.to_json(render.daily_json(report, dry_run)) if as_json else "\n".join(lines))
+    if dry_run:
+        return
+    if any(r.exit_reason == "margin call" for r in report.closed):
+        alert(notify, f"spx-wheel: margin call on {day}", "\n".join(lines))
+    elif notify_trades and (report.closed or report.opened):
+        alert(notify, f"spx-wheel: {day}", "\n".join(lines))
 
 
 @command("replay")

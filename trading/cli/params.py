@@ -208,6 +208,20 @@ def source_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="Market data: the local history (option prices estimated) or Polygon.")(f)
 
 
+def notify_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--notify", "notify", envvar="SPX_WHEEL_NOTIFY", metavar="URL",
+                        help="Send alerts to these Apprise URLs (comma-separated; env SPX_WHEEL_NOTIFY): e.g. "
+                             "ntfy://topic, mailto://user:pass@example.com, tgram://token/chat, json://host/path.")(f)
+
+
+def alert(notify: str | None, title: str, body: str) -> None:
+    """Send an alert to the --notify URLs; a notifier that fails is one warning line, never a failure."""
+    from trading.alerts import notifier_urls, send
+
+    for problem in send(notifier_urls(notify), title, body):
+        click.echo(f"Warning: {problem}", err=True)
+
+
 def window_options(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--end", type=DATE, help="Last day of the window (default: the source's last day).")(f)
     return click.option("--start", "start_option", type=DATE,

@@ -13,7 +13,20 @@ import click
 
 from data.errors import BadInput
 from trading.choices import MIN_CLOSED_TRADES
-from trading.cli.params import ID, Whole, as_of_option, command, context, db_option, json_option, source_option
+from trading.cli.params import (
+    ID,
+    Whole,
+    alert,
+    as_of_option,
+    command,
+    context,
+    db_option,
+    json_option,
+    notify_option,
+    source_option,
+)
+
+ALERTING_STATUS = (12, 13)  # RECALIBRATE, STOP TRADING: the statuses a person must hear about at once
 
 
 @command("check")
@@ -21,11 +34,12 @@ from trading.cli.params import ID, Whole, as_of_option, command, context, db_opt
 @click.option("--min-trades", type=Whole(1, 100_000), default=MIN_CLOSED_TRADES, show_default=True,
               help="Closed trades needed before divergence triggers any action.")
 @source_option
+@notify_option
 @db_option
 @json_option
 @click.pass_context
 def check_cmd(ctx: click.Context, as_of: dt.date | None, min_trades: int, source: str, offline: bool,
-              db_url: str, as_json: bool) -> None:
+              notify: str | None, db_url: str, as_json: bool) -> None:
     """Compare live results with the active parameters' backtest (as the book stood on --as-of).
 
     \b
@@ -46,8 +60,10 @@ def check_cmd(ctx: click.Context, as_of: dt.date | None, min_trades: int, source
 
     context_ = context(db_url)
     report, halt = system.check(context_, source, offline, as_of or context_.today, min_trades)
-    click.echo(render.to_json(render.check_json(report, halt is not None)) if as_json else
-               "\n".join(render.check_lines(report, halt is not None)))
+    lines = render.check_lines(report, halt is not None)
+    click.echo(render.to_json(render.check_json(report, halt is not None)) if as_json else "\n".join(lines))
+    if report.status.exit_code in ALERTING_STATUS:
+        alert(notify, f"spx-wheel: {report.status.name} ({report.as_of})", "\n".join(lines))
     ctx.exit(report.status.exit_code)
 
 
