@@ -35,7 +35,8 @@ def life_marks(source: MarketSource, history: History, contract: OptionContract,
     its quote on the first of them."""
     days = history.ordinals[first:stop]
     t = years_to_settlement(contract.expiry.toordinal() - days, contract.am_settled)
-    price, iv, delta = estimate_put(history.spx_close[first:stop], contract.strike, t, history.rate[first:stop],
+    spot = history.spx_close[first:stop] * contract.underlying.scale
+    price, iv, delta = estimate_put(spot, contract.strike, t, history.rate[first:stop],
                                     history.dividend[first:stop], history.vix[first:stop], history.vix3m[first:stop])
     marks = np.atleast_1d(price)
     real_close = source.option_closes(contract, history.dates[first:stop])
@@ -56,8 +57,8 @@ def quote_put(source: MarketSource, history: History, i: int, contract: OptionCo
 def estimated_quote(day: MarketDay, contract: OptionContract) -> Quote:
     """The estimate alone (Black-Scholes with the VIX skew model) for a put at a day's close."""
     t = years_to_settlement((contract.expiry - day.date).days, contract.am_settled)
-    price, iv, delta = estimate_put(day.spot, contract.strike, t, day.rate, dividend_yield(day.date), day.vix,
-                                    day.vix3m)
+    price, iv, delta = estimate_put(day.spot * contract.underlying.scale, contract.strike, t, day.rate,
+                                    dividend_yield(day.date), day.vix, day.vix3m)
     return Quote(float(price), PriceSource.ESTIMATED, float(iv), float(delta))
 
 

@@ -168,6 +168,6 @@ def root_for_expiry(expiry: dt.date) -> str:
 
 def ticker_date(root: str, expiry: dt.date) -> dt.date:
     """The expiration date an OCC ticker carries: the Saturday after the third Friday for monthlies until 2015."""
-    if root == "SPX" and expiry < SATURDAY_DATED_UNTIL:
+    if (root == "SPX" or root == "XSP" and is_monthly(expiry)) and expiry < SATURDAY_DATED_UNTIL:
         return third_friday(expiry.year, expiry.month) + dt.timedelta(days=1)
     return expiry

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+UNDERLYING_NAMES = ("SPX", "XSP")
 STRIKE_RULES = ("seed", "bs-delta", "atm")
 EXPIRY_SETS = ("all", "monthly")
 MARGIN_MODELS = ("regt", "cash")

@@ -27,20 +27,20 @@ from backtest.types import (
     Skip,
     Strikes,
 )
-from data.contracts import OptionContract, put_contract, settles_am
+from data.contracts import UNDERLYINGS, OptionContract, Underlying, put_contract, settles_am
 from data.dividends import dividend_yield
 from data.pricing import skew_strike_for_put_delta, years_to_settlement
 from trading.choices import spread_given_up
 from trading.strategy import StrategyError, StrategyParams
 
-STRIKE_STEP = 5.0
-MIN_HAIRCUT = 0.05
+MIN_HAIRCUT = 0.05  # SPX's tick below $3; an XSP fill gives up at least its cent
 
 
-def seed_strike(spot: float, put_delta: float) -> float:
-    """The user's formula: spot - spot * (0.04 + put_delta * 0.15), to the nearest 5, a tie to the lower."""
+def seed_strike(spot: float, put_delta: float, step: float = UNDERLYINGS["SPX"].strike_step) -> float:
+    """The user's formula: spot - spot * (0.04 + put_delta * 0.15), to the nearest strike step (5 for SPX), a
+    tie to the lower."""
     target = spot - spot * (0.04 + put_delta * 0.15)
-    return math.ceil(round(target / STRIKE_STEP - 0.5, 9)) * STRIKE_STEP
+    return math.ceil(round(target / step - 0.5, 9)) * step
 
 
 def snap_down(target: float, listed: Strikes) -> float | None:
@@ -49,19 +49,23 @@ def snap_down(target: float, listed: Strikes) -> float | None:
     return listed[position - 1] if position else None
 
 
-def listed_put(source: ListingSource, day: dt.date, expiry: dt.date, strike: float) -> OptionContract:
+def listed_put(source: ListingSource, day: dt.date, expiry: dt.date, strike: float,
+               underlying: str = "SPX") -> OptionContract:
     """The put of that expiration and strike if the source listed it on `day` (StrategyError otherwise): the
-    same listings the backtest chooses from, with the 5-point grid where the source lists no strikes."""
+    same listings the backtest chooses from, with the strike grid (SPX 5 points, XSP 1) where the source lists
+    no strikes."""
+    step = UNDERLYINGS[underlying].strike_step
     listed = source.listed_expiries(day, expiry, False)
     if expiry not in listed:
         near = ", ".join(str(e) for e in source.listed_expiries(day, expiry + dt.timedelta(days=10), False)[-4:])
         raise StrategyError(f"no SPX put expiring {expiry} was listed on {day} (listed near it: {near or 'none'})")
     strikes = source.listed_strikes(day, expiry)
-    on_grid = strike % STRIKE_STEP == 0 if strikes is None else strike in set(map(float, strikes))
+    on_grid = strike % step == 0 if strikes is None else strike in set(map(float, strikes))
     if not on_grid:
-        where = f"a multiple of {STRIKE_STEP:g}" if strikes is None else "one of the listed strikes"
-        raise StrategyError(f"no {expiry} put with strike {strike:g} was listed on {day}: the strike must be {where}")
-    return put_contract(expiry, strike)
+        where = f"a multiple of {step:g}" if strikes is None else "one of the listed strikes"
+        raise StrategyError(f"no {expiry} {underlying} put with strike {strike:g} was listed on {day}: the strike "
+                            f"must be {where}")
+    return put_contract(expiry, strike, underlying)
 
 
 def chain_delta_strike(listed: Listed, put_delta: float) -> float | None:
@@ -95,6 +99,12 @@ def margin_per_contract(model: str, spot: float, strike: float, price: float) ->
     return 100.0 * max(price + 0.15 * spot - max(spot - strike, 0.0), price + 0.10 * strike)
 
 
+def holding_margin(model: str, day: MarketDay, holding: Holding) -> float:
+    """Dollars of equity an open position needs at today's index level and mark."""
+    spot = day.spot * holding.contract.underlying.scale
+    return margin_per_contract(model, spot, holding.contract.strike, holding.mark) * holding.contracts
+
+
 def size_contracts(wanted: int, per_contract: float, margin_in_use: float, limit: float) -> int:
     """Contracts to sell: `wanted`, reduced while total margin would exceed the limit (0 means no trade)."""
     room = limit - margin_in_use
@@ -103,46 +113,47 @@ def size_contracts(wanted: int, per_contract: float, margin_in_use: float, limit
     return max(0, min(wanted, math.floor(room / per_contract + 1e-9)))
 
 
-def on_tick_grid(price: float, direction: int) -> float:
-    """A price on SPX's tick grid ($0.05 below $3, $0.10 from $3): rounded down (-1), up (+1) or to the nearest
-    tick (0)."""
-    step = 0.05 if price < 3.0 else 0.10
+def on_tick_grid(price: float, direction: int, penny: bool = False) -> float:
+    """A price on SPX's tick grid ($0.05 below $3, $0.10 from $3), or in cents (`penny`, XSP): rounded down
+    (-1), up (+1) or to the nearest tick (0)."""
+    step = 0.01 if penny else 0.05 if price < 3.0 else 0.10
     units = round(price / step, 6)
     ticks = math.floor(units) if direction < 0 else math.ceil(units) if direction > 0 else round(units)
     return round(ticks * step, 2)
 
 
-def entry_fill(price: float, slippage: float) -> float:
-    """The price a sell at the close gets: less a haircut of `slippage` of the price, at least MIN_HAIRCUT,
-    rounded down to the tick. Zero slippage takes the nearest tick."""
+def entry_fill(price: float, slippage: float, penny: bool = False) -> float:
+    """The price a sell at the close gets: less a haircut of `slippage` of the price, at least MIN_HAIRCUT
+    (a cent for XSP), rounded down to the tick. Zero slippage takes the nearest tick."""
     if slippage == 0:
-        return on_tick_grid(price, 0)
-    return on_tick_grid(price - max(price * slippage, MIN_HAIRCUT), -1)
+        return on_tick_grid(price, 0, penny)
+    return on_tick_grid(price - max(price * slippage, 0.01 if penny else MIN_HAIRCUT), -1, penny)
 
 
-def exit_fill(price: float, slippage: float) -> float:
-    """The price a buy at the close pays: the price plus a haircut of `slippage` of it, at least MIN_HAIRCUT,
-    rounded up to the tick (the mirror of entry_fill)."""
+def exit_fill(price: float, slippage: float, penny: bool = False) -> float:
+    """The price a buy at the close pays: the price plus a haircut of `slippage` of it, at least MIN_HAIRCUT
+    (a cent for XSP), rounded up to the tick (the mirror of entry_fill)."""
     if slippage == 0:
-        return on_tick_grid(price, 0)
-    return on_tick_grid(price + max(price * slippage, MIN_HAIRCUT), 1)
+        return on_tick_grid(price, 0, penny)
+    return on_tick_grid(price + max(price * slippage, 0.01 if penny else MIN_HAIRCUT), 1, penny)
 
 
-def quoted_fill(bid: float, ask: float, given_up: float) -> float:
+def quoted_fill(bid: float, ask: float, given_up: float, penny: bool = False) -> float:
     """A sell's price inside a real quote: the mid less `given_up` of the half-spread, down to the tick (never
     below the bid)."""
-    return max(on_tick_grid((bid + ask) / 2 - given_up * (ask - bid) / 2, -1), bid)
+    return max(on_tick_grid((bid + ask) / 2 - given_up * (ask - bid) / 2, -1, penny), bid)
 
 
-def quoted_buy(bid: float, ask: float, given_up: float) -> float:
+def quoted_buy(bid: float, ask: float, given_up: float, penny: bool = False) -> float:
     """A buy's price inside a real quote: the mid plus `given_up` of the half-spread, up to the tick (never above
     the ask): the mirror of quoted_fill."""
-    return min(on_tick_grid((bid + ask) / 2 + given_up * (ask - bid) / 2, 1), ask)
+    return min(on_tick_grid((bid + ask) / 2 + given_up * (ask - bid) / 2, 1, penny), ask)
 
 
 def settlement_value(contract: OptionContract, spx_open: float, spx_close: float) -> float:
-    """AM-settled SPX at the expiry day's open (a stand-in for SET), PM-settled SPXW at its close."""
-    return spx_open if contract.am_settled else spx_close
+    """AM-settled SPX at the expiry day's open (a stand-in for SET), PM-settled SPXW at its close, XSP at a tenth
+    of SPX's close."""
+    return (spx_open if contract.am_settled else spx_close) * contract.underlying.scale
 
 
 def settlement_loss(strike: float, settlement: float, contracts: int) -> float:
@@ -168,32 +179,37 @@ class Rules:
 
     params: StrategyParams
 
+    @property
+    def underlying(self) -> Underlying:
+        return UNDERLYINGS[self.params.underlying]
+
     def expiry_horizon(self) -> int:
         return 2 * self.params.dte_target + 21
 
     def strike(self, day: MarketDay, expiry: dt.date, listed: Listed | None) -> float | None:
-        p = self.params
+        p, u = self.params, self.underlying
         if p.strike_rule == "bs-delta" and listed is not None and listed.deltas is not None:
             by_chain = chain_delta_strike(listed, p.put_delta)
             if by_chain is not None:
                 return by_chain
+        spot, step = day.spot * u.scale, u.strike_step
         if p.strike_rule == "seed":
-            target = seed_strike(day.spot, p.put_delta)
+            target = seed_strike(spot, p.put_delta, step)
         elif p.strike_rule == "atm":  # as Cboe's PutWrite index: the strike closest to, not above, the index
-            target = math.floor(day.spot / STRIKE_STEP + 1e-9) * STRIKE_STEP
+            target = math.floor(spot / step + 1e-9) * step
         else:
-            t = float(years_to_settlement((expiry - day.date).days, settles_am(expiry)))  # as prices measure it
-            target = skew_strike_for_put_delta(day.spot, p.put_delta, t, day.rate, dividend_yield(day.date), day.vix,
+            t = float(years_to_settlement((expiry - day.date).days, settles_am(expiry, u.name)))  # as prices do
+            target = skew_strike_for_put_delta(spot, p.put_delta, t, day.rate, dividend_yield(day.date), day.vix,
                                                day.vix3m)
-            target = math.floor(target / STRIKE_STEP + 0.5) * STRIKE_STEP
+            target = math.floor(target / step + 0.5) * step
         return snap_down(target, listed.strikes) if listed is not None else target
 
     def entry_price(self, q: Quote) -> float:
         """The fill of a sell: inside the day's real quote under a fill model, else the slippage haircut."""
-        given_up = spread_given_up(self.params.fill)
+        given_up, penny = spread_given_up(self.params.fill), self.underlying.penny
         if given_up is None or not q.two_sided:
-            return entry_fill(q.price, self.params.slippage)
-        return quoted_fill(q.bid, q.ask, given_up)
+            return entry_fill(q.price, self.params.slippage, penny)
+        return quoted_fill(q.bid, q.ask, given_up, penny)
 
     def decide_entry(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
                      expiries: Callable[[], Sequence[dt.date]],
@@ -214,16 +230,16 @@ class Rules:
         strike = self.strike(day, expiry, strikes(expiry))
         if strike is None:
             return Skip("no listed strike at or below the target for {}", (expiry,))
-        contract = put_contract(expiry, strike)
+        contract = put_contract(expiry, strike, p.underlying)
         q = quote(contract)
         fill = self.entry_price(q)
         if fill * 100 - p.fee <= p.min_premium:
             return Skip("premium {:.2f} too small: ${:.2f} a contract after slippage and fees", (q.price,
                                                                                               fill * 100 - p.fee))
-        in_use = sum(margin_per_contract(p.margin, day.spot, h.contract.strike, h.mark) * h.contracts
-                     for h in holdings)
+        in_use = sum(holding_margin(p.margin, day, h) for h in holdings)
         # the equity a contract needs: its margin at today's mark, and what selling below the mark costs
-        per_contract = margin_per_contract(p.margin, day.spot, strike, q.price) + 100 * (q.price - fill)
+        per_contract = (margin_per_contract(p.margin, day.spot * self.underlying.scale, strike, q.price)
+                        + 100 * (q.price - fill))
         wanted = self.wanted(strike, per_contract, equity)
         if wanted == 0:
             return Skip("{} of equity buys no contract sized by {}", (f"{p.size_target:.0%}", p.size_by))
@@ -245,10 +261,10 @@ class Rules:
     def exit_price(self, q: Quote) -> float:
         """The price a buy-back pays: inside the day's real quote under a fill model, else the slippage haircut
         above the price (the mirror of entry_price)."""
-        given_up = spread_given_up(self.params.fill)
+        given_up, penny = spread_given_up(self.params.fill), self.underlying.penny
         if given_up is None or not q.two_sided:
-            return exit_fill(q.price, self.params.slippage)
-        return quoted_buy(q.bid, q.ask, given_up)
+            return exit_fill(q.price, self.params.slippage, penny)
+        return quoted_buy(q.bid, q.ask, given_up, penny)
 
     def buy_back(self, holding: Holding, q: Quote, reason: str) -> Exit:
         price = self.exit_price(q)
@@ -276,7 +292,7 @@ class Rules:
         """Re-mark the margin of the open puts against equity; while it exceeds equity, buy back the put that
         needs the most margin (at the day's price plus the spread, and the fee). One decision per holding."""
         p = self.params
-        needs = [margin_per_contract(p.margin, day.spot, h.contract.strike, h.mark) * h.contracts for h in holdings]
+        needs = [holding_margin(p.margin, day, h) for h in holdings]
         decisions: list[Exit | Hold] = [HOLD] * len(holdings)
         total = sum(needs)
         if total <= equity:  # the usual day

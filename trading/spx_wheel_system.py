@@ -75,6 +75,8 @@ def grid_over_window(ctx: Context, source: str, offline: bool, start: dt.date | 
 def _window(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
             combinations: Sequence[StrategyParams]) -> tuple[sessionmaker[Session], MarketSource, dt.date, dt.date]:
     """Open the database, choose the window and prepare the source for the combinations over it."""
+    if any(p.underlying == "XSP" for p in combinations):
+        refuse_xsp(source)
     factory = ctx.open()
     market = ctx.source(factory, source, offline)
     start, end = window_dates(market, start, end, ctx.today)
@@ -137,9 +139,18 @@ def fetch(ctx: Context, start: dt.date | None, end: dt.date | None,
     return calibration, market.requests_made()
 
 
-def quote(ctx: Context, source: str, offline: bool, day: dt.date, expiry: dt.date,
-          strike: float) -> dict[str, Any]:
+def refuse_xsp(source: str) -> None:
+    """XSP is priced by the estimate on SPX/10; no source here carries XSP quotes yet."""
+    if source != "embedded":
+        raise BadInput(f"XSP is priced by the estimate on SPX/10 on the embedded source only (--source {source} "
+                       "has no XSP prices here): use --source embedded")
+
+
+def quote(ctx: Context, source: str, offline: bool, day: dt.date, expiry: dt.date, strike: float,
+          underlying: str = "SPX") -> dict[str, Any]:
     """A listed put's estimated premium, IV and delta at a day's close, with its real close where known."""
+    if underlying == "XSP":
+        refuse_xsp(source)
     if expiry <= day:
         raise BadInput(f"expiry {expiry} must be after the date {day}")
     if expiry > last_calendar_day():
@@ -149,12 +160,13 @@ def quote(ctx: Context, source: str, offline: bool, day: dt.date, expiry: dt.dat
     market.prepare(day - dt.timedelta(days=7), day, listings_from=day)
     history = market.history()
     i = history.index_of(day)
-    contract = market.resolve(lambda: listed_put(market, day, expiry, strike))
+    contract = market.resolve(lambda: listed_put(market, day, expiry, strike, underlying))
     q = estimated_quote(MarketDay(day, float(history.spx_close[i]), float(history.vix[i]),
                                   float(history.vix3m[i]), float(history.rate[i])), contract)
     closes = market.resolve(lambda: market.option_closes(contract, (day,)))
     real_close = None if closes is None or math.isnan(closes[0]) else float(closes[0])
-    document = {"ticker": contract.ticker, "date": day, "spot": float(history.spx_close[i]),
+    document = {"ticker": contract.ticker, "date": day,
+                "spot": float(history.spx_close[i]) * contract.underlying.scale,
                 "vix": float(history.vix[i]), "premium": round(q.price, 4), "iv": round(q.iv, 6),
                 "delta": round(-q.delta, 6), "source": "estimated", "real_close": real_close}
     from data.chain_source import ChainSource, chain_quote

@@ -9,7 +9,7 @@ from dataclasses import Field, asdict, dataclass, field, fields
 from typing import Any, Callable
 
 from data.errors import BadInput
-from trading.choices import EXPIRY_SETS, MARGIN_MODELS, SIZE_MODES, STRIKE_RULES, spread_given_up
+from trading.choices import EXPIRY_SETS, MARGIN_MODELS, SIZE_MODES, STRIKE_RULES, UNDERLYING_NAMES, spread_given_up
 
 
 class StrategyError(BadInput):
@@ -42,6 +42,8 @@ class StrategyParams:
                                  "(0: off).", low=0, high=100, grid="--stop-losses")
     close_dte: int = knob(0, "Buy back N calendar days before expiry (0: hold to expiry).", low=0, high=3650,
                           grid="--close-dtes")
+    underlying: str = knob("SPX", "The index: SPX, or XSP (Mini-SPX: 1/10 the size, $1 strikes, penny ticks, "
+                                  "PM-settled; priced by the same estimate on SPX/10).", choices=UNDERLYING_NAMES)
     strike_rule: str = knob("seed", "seed: spot*(1-(0.04+delta*0.15)) to $5; bs-delta: strike with that "
                                     "Black-Scholes delta; atm: at the money (closest to, not above, the index).",
                             choices=STRIKE_RULES)

@@ -238,6 +238,9 @@ def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: Manu
         return DailyReport(as_of, Outcome.HALTED, f"trading halted since {halt.as_of}: {halt.reason} "
                                             "(recalibrate, or run spx-wheel resume)")
     params = strategy_of(saved)
+    if params.underlying == "XSP" and source.name != "embedded":
+        raise TradeError(f"the active parameters trade XSP, which is priced on the embedded source only (not "
+                         f"{source.name}): trade with --source embedded")
     market = day_market(source, as_of, manual)
     rules = Rules(params)
     open_positions = _positions(session, PositionStatus.OPEN)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 import click
@@ -22,11 +22,15 @@ from trading.cli.params import (
     grid_of,
     grid_options,
     json_option,
+    knob_option,
     progress_printer,
     source_option,
     strategy_options,
     window_options,
 )
+from trading.strategy import StrategyParams
+
+UNDERLYING = next(f for f in fields(StrategyParams) if f.name == "underlying")
 
 
 def _start(positional: dt.date | None, option: dt.date | None) -> dt.date | None:
@@ -124,21 +128,23 @@ def backtest_cmd(start_option: dt.date | None, end: dt.date | None, show_trades:
 @click.option("--date", "day", type=DATE, required=True, help="Trading day whose close prices the put.")
 @click.option("--expiry", type=DATE, required=True, help="Expiration date of the put.")
 @click.option("--strike", type=INDEX, required=True, help="Strike, e.g. 5280.")
+@knob_option(UNDERLYING)
 @source_option
 @db_option
 @json_option
-def quote_cmd(day: dt.date, expiry: dt.date, strike: float, source: str, offline: bool, db_url: str,
-              as_json: bool) -> None:
-    """Estimate a listed SPX put's premium, implied vol and delta at a day's close.
+def quote_cmd(day: dt.date, expiry: dt.date, strike: float, underlying: str, source: str, offline: bool,
+              db_url: str, as_json: bool) -> None:
+    """Estimate a listed SPX (or XSP) put's premium, implied vol and delta at a day's close.
 
     \b
     Example:
       spx-wheel quote --date 2024-11-05 --expiry 2024-12-20 --strike 5280
+      spx-wheel quote --date 2024-11-05 --expiry 2024-12-20 --strike 528 --underlying XSP
     """
     from trading import spx_wheel_system as system
     from trading.cli import render
 
-    document = system.quote(context(db_url), source, offline, day, expiry, strike)
+    document = system.quote(context(db_url), source, offline, day, expiry, strike, underlying)
     if as_json:
         click.echo(render.to_json(document))
     else:
