@@ -233,10 +233,6 @@ def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.da
 
 def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: ManualInputs,
             saved: WheelParameters) -> DailyReport:
-    halt = active_halt(session)
-    if halt is not None:
-        return DailyReport(as_of, Outcome.HALTED, f"trading halted since {halt.as_of}: {halt.reason} "
-                                            "(recalibrate, or run spx-wheel resume)")
     params = strategy_of(saved)
     if params.underlying == "XSP" and source.name != "embedded":
         raise TradeError(f"the active parameters trade XSP, which is priced on the embedded source only (not "
@@ -251,9 +247,13 @@ def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: Manu
     equity = account_equity(session, params.capital, holdings, open_positions)
     calls = rules.margin_call(market.day, holdings, equity, market.mark)
     closed += _buy_back(open_positions, holdings, calls, as_of)
+    bought = [record_of_position(p) for p in closed]
+    halt = active_halt(session)  # a halt stops new positions; the exits and margin calls above still protect
+    if halt is not None:
+        return DailyReport(as_of, Outcome.HALTED, f"trading halted since {halt.as_of}: {halt.reason} "
+                                                  "(recalibrate, or run spx-wheel resume)", closed=bought)
     equity = account_equity(session, params.capital, holdings, open_positions)
     decision = decide_day(rules, source, market.day, holdings, equity, params.expiries == "monthly", market.quote)
-    bought = [record_of_position(p) for p in closed]
     if isinstance(decision, Skip):
         return DailyReport(as_of, Outcome.SKIPPED, decision.reason, closed=bought)
     return DailyReport(as_of, Outcome.OPENED, f"opened {decision.contract.ticker}", entry=decision, closed=bought)

@@ -316,3 +316,17 @@ def test_the_trader_records_a_margin_call_buy_back_and_fill_corrects_it(runner, 
                 {row["id"] for row in calls})
     refused = invoke(runner, db_path, "fill", str(held["position_id"]), "--price", "1", "--buy-back")
     assert refused.exit_code == 1 and "was not bought back" in refused.output
+
+
+def test_a_halt_stops_new_positions_but_not_the_exits(runner, db_path):
+    """Halted before the February 2020 fall: nothing opens after the halt, yet the 2x stops still buy back."""
+    assert invoke(runner, db_path, "calibrate", "2015-01-01", "--end", "2019-12-31", "--deltas", "0.2", "--dtes",
+                  "30", "--stop-losses", "2").exit_code == 0
+    assert invoke(runner, db_path, "replay", "2020-01-02", "2020-02-20").exit_code == 0
+    with sqlite3.connect(db_path) as connection:
+        connection.execute("insert into halts (created_at, as_of, reason) values ('2020-02-20 17:00:00', "
+                           "'2020-02-20', 'set by the test')")
+    days = json.loads(invoke(runner, db_path, "replay", "2020-02-21", "2020-03-31", "--json").stdout)["days"]
+    assert all(d["outcome"] == "halted" and d["opened"] is None for d in days if d["outcome"] != "closed-market")
+    stops = [row for d in days for row in d["closed"]]
+    assert stops and all(row["exit_reason"] == "stop loss 2x" for row in stops)
