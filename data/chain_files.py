@@ -1,4 +1,4 @@
-"""Real SPX option chains as their vendors publish them, read into one table.
+"""Real SPX (and XSP) option chains as their vendors publish them, read into one table.
 
 Each layout is recognised from its header lines, never from the file name: the Cboe delayed-quotes download (every
 layout it has had since 2017: the old `SPX1821L1325` rows, the 2019 `^SPX` header, the 2022+ `Last:` header with
@@ -13,13 +13,13 @@ returns the same columns (CHAIN_COLUMNS), one row per option:
   put-call-parity forward (`parity_forwards`).
 - `expiry` the last session of the option: vendors that date AM monthlies on the Saturday after the third Friday
   (all expirations before 2015-02-15) are moved to the Friday, when the settlement value is set.
-- `root` as printed (SPX, SPXW, SPXPM, JXA, SPQ...; OptionsDX prints none: the root listed for the expiration),
+- `root` as printed (SPX, SPXW, SPXPM, JXA, SPQ..., XSP; OptionsDX prints none: the root listed for the expiration),
   `right` "P" or "C", `strike`, `bid`, `ask` (0 or NaN: no bid, no offer), the vendor's `iv` and `delta` (NaN where
   the file has none), `last` (the day's last trade where the file says it traded that day, else NaN) and the `spot`
   the file states.
 
 A file is read whole or not at all: a row that fails the sanity checks (a price below zero, an ask below the bid,
-a strike off the 5-point grid) is reported with its file and line.
+a strike off the grid: 5 points for SPX, half a point for XSP) is reported with its file and line.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from data.errors import BadInput
 CHAIN_COLUMNS = ["quote_date", "snapshot", "root", "expiry", "right", "strike", "bid", "ask", "iv", "delta", "last",
                  "spot"]
 STRIKE_GRID = 5.0  # every SPX strike of every era is a multiple of five points
-PM_ROOTS = frozenset({"SPXW", "SPXPM", "SPXQ"})  # every other SPX root of the eras covered settles at the open
+XSP_STRIKE_GRID = 0.5  # XSP: dollars, and half-dollars on weeklies
+PM_ROOTS = frozenset({"SPXW", "SPXPM", "SPXQ", "XSP"})  # every other root of the eras covered settles at the open
 
 MONTHS = {name: i + 1 for i, names in enumerate([
     ("jan", "january", "enero"), ("feb", "february", "febrero"), ("mar", "march", "marzo"), ("apr", "april", "abril"),
@@ -74,7 +75,7 @@ def load_chain(path: Path) -> tuple[str, pd.DataFrame]:
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise BadInput(f"{path}: malformed, read as {found[0]} ({exc})") from None
     if chain.empty:
-        raise BadInput(f"{path}: no SPX option in it, read as {found[0]}")
+        raise BadInput(f"{path}: no SPX or XSP option in it, read as {found[0]}")
     check_rows(chain, str(path))
     return found[0], chain[CHAIN_COLUMNS].reset_index(drop=True)
 
@@ -120,7 +121,8 @@ def _csv(text: str, **options: object) -> pd.DataFrame:
 
 SANITY: tuple[tuple[Callable[[pd.DataFrame], pd.Series], str], ...] = (  # (which rows fail, what to say of the
     # first), checked on every file before anything is stored
-    (lambda c: ~(c["strike"] > 0) | (c["strike"] % STRIKE_GRID != 0), "strike {strike:g} is off the 5-point grid"),
+    (lambda c: ~(c["strike"] > 0) | (c["strike"] % np.where(c["root"] == "XSP", XSP_STRIKE_GRID, STRIKE_GRID) != 0),
+     "strike {strike:g} is off the {root} grid (SPX 5 points, XSP 0.5)"),
     (lambda c: (c["bid"] < 0) | (c["ask"] < 0) | (c["last"] < 0), "a price below zero (bid {bid:g}, ask {ask:g})"),
     (lambda c: (c["ask"] > 0) & (c["ask"] < c["bid"]), "the ask {ask:g} is below the bid {bid:g}"),
 )
@@ -214,11 +216,11 @@ def _read_datashop(text: str) -> pd.DataFrame:
         "last": raw["close"].where(traded), "spot": spot})
 
 
-_FLAT_TICKER = r"^O:(SPXW|SPXQ|SPXPM|SPX)(\d{6})([CP])(\d{8})$"
+_FLAT_TICKER = r"^O:(SPXW|SPXQ|SPXPM|SPX|XSP)(\d{6})([CP])(\d{8})$"
 
 
 def _read_polygon_flat(text: str) -> pd.DataFrame:
-    """Polygon flat-file option day aggregates (every underlying in one file): the SPX rows, whose close is the
+    """Polygon flat-file option day aggregates (every underlying in one file): the SPX and XSP rows, whose close is the
     day's last trade; the files carry no bid, ask or index level."""
     raw = _csv(text, dtype={"ticker": str})
     parts = raw["ticker"].str.extract(_FLAT_TICKER)

@@ -17,7 +17,7 @@ import numpy as np
 
 from data.chain_files import PM_ROOTS
 from data.chain_store import as_table
-from data.contracts import OptionContract, settles_am
+from data.contracts import UNDERLYINGS, OptionContract, Underlying, settles_am
 from data.dividends import dividend_yield
 from data.listings import is_monthly, listed_expirations
 from data.market import History
@@ -85,8 +85,9 @@ class ChainSource:
     fetches = False
 
     def __init__(self, name: str, history: History, load: Callable[[dt.date, dt.date, int | None], pa.Table],
-                 chain_days: Sequence[dt.date]) -> None:
+                 chain_days: Sequence[dt.date], underlying: Underlying = UNDERLYINGS["SPX"]) -> None:
         self.name, self._history, self._load, self.chain_days = name, history, load, list(chain_days)
+        self.underlying = underlying  # the index whose puts `load` gives
         self.quotes = ChainQuotes(as_table())
 
     def history(self) -> History:
@@ -128,7 +129,8 @@ class ChainSource:
         if rows is None:
             return None
         q = self.quotes
-        chosen: np.ndarray = rows[(q.expiry[rows] == expiry.toordinal()) & (q.am[rows] == settles_am(expiry))]
+        am = settles_am(expiry, self.underlying.name)
+        chosen: np.ndarray = rows[(q.expiry[rows] == expiry.toordinal()) & (q.am[rows] == am)]
         return chosen
 
     def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
@@ -146,9 +148,10 @@ class ChainSource:
         missing = np.isnan(deltas) & q.two_sided[rows]
         if missing.any():
             i = self._history.index_of(as_of)
-            spot, rate, dividend = (float(self._history.spx_close[i]), float(self._history.rate[i]),
-                                    dividend_yield(as_of))
-            t = np.full(int(missing.sum()), float(years_to_settlement((expiry - as_of).days, settles_am(expiry))))
+            spot, rate, dividend = (float(self._history.spx_close[i]) * self.underlying.scale,
+                                    float(self._history.rate[i]), dividend_yield(as_of))
+            am = settles_am(expiry, self.underlying.name)
+            t = np.full(int(missing.sum()), float(years_to_settlement((expiry - as_of).days, am)))
             forward = np.full(t.size, spot) * np.exp((rate - dividend) * t)
             implied = forward_put_delta(q.mark[rows][missing], forward, q.strike[rows][missing], t,
                                         np.full(t.size, rate))

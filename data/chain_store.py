@@ -87,14 +87,15 @@ class ChainStore:
         return sorted(dt.date.fromisoformat(day.name) for year in self.root.iterdir() if year.is_dir()
                       for day in year.iterdir() if any(day.glob("*.parquet")))
 
-    def puts(self, start: dt.date, end: dt.date, horizon: int | None = None) -> pa.Table:
-        """The stored puts quoted start..end expiring at most `horizon` days after their quote (None: any), one
-        row per option and day (the close snapshot where a day has several), as an Arrow table: the engine takes
-        its columns as arrays, never as Python objects."""
+    def puts(self, start: dt.date, end: dt.date, horizon: int | None = None, underlying: str = "SPX") -> pa.Table:
+        """The stored puts on `underlying` (SPX: every root but XSP) quoted start..end expiring at most `horizon`
+        days after their quote (None: any), one row per option and day (the close snapshot where a day has
+        several), as an Arrow table: the engine takes its columns as arrays, never as Python objects."""
         import pyarrow as pa
         import pyarrow.dataset as ds
 
-        where = ds.field("right") == "P"
+        xsp = ds.field("root") == "XSP"
+        where = (ds.field("right") == "P") & (xsp if underlying == "XSP" else ~xsp)
         if horizon is not None:
             days = ds.field("expiry").cast(pa.int32()) - ds.field("quote_date").cast(pa.int32())
             where = where & (days <= horizon)

@@ -149,21 +149,24 @@ class PolygonClient:
         return bars
 
     def listed_puts(self, as_of: dt.date, expiry_from: dt.date, expiry_to: dt.date, strike_from: float,
-                    strike_to: float, expired: bool) -> list[OptionContract]:
-        """SPX and SPXW puts listed on `as_of` with expirations and strikes in the given ranges; `expired`
-        selects contracts that have expired by now (Polygon hides them otherwise) or those still trading.
-        Each ticker is parsed here, once; adjusted contracts (a digit after the root) are left out."""
-        params = {"underlying_ticker": "SPX", "contract_type": "put", "as_of": as_of.isoformat(),
+                    strike_to: float, expired: bool, underlying: str = "SPX") -> list[OptionContract]:
+        """SPX and SPXW (or XSP) puts listed on `as_of` with expirations and strikes in the given ranges;
+        `expired` selects contracts that have expired by now (Polygon hides them otherwise) or those still
+        trading. Each ticker is parsed here, once; adjusted contracts (a digit after the root) are left out."""
+        params = {"underlying_ticker": underlying, "contract_type": "put", "as_of": as_of.isoformat(),
                   "expired": "true" if expired else "false",
                   "expiration_date.gte": expiry_from.isoformat(), "expiration_date.lte": expiry_to.isoformat(),
                   "strike_price.gte": strike_from, "strike_price.lte": strike_to, "limit": 1000}
         puts = []
-        for item in self.paginate("/v3/reference/options/contracts", params, f"SPX options listed {as_of}"):
+        for item in self.paginate("/v3/reference/options/contracts", params, f"{underlying} options listed {as_of}"):
             ticker = item.get("ticker") if isinstance(item, dict) else None
             if not isinstance(ticker, str):
                 raise PolygonError(f"malformed contract from Polygon: {item!r:.120}")
             try:
-                puts.append(parse_ticker(ticker))
+                put = parse_ticker(ticker)
             except ValueError:
-                logger.debug("left out %s: not a standard SPX or SPXW put", ticker)
+                logger.debug("left out %s: not a standard SPX, SPXW or XSP put", ticker)
+                continue
+            if put.underlying.name == underlying:
+                puts.append(put)
         return puts

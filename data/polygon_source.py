@@ -16,9 +16,9 @@ from typing import Any, Callable, Iterable, Protocol, Sequence, TypeVar
 
 import numpy as np
 
-from data.contracts import OptionContract
+from data.contracts import UNDERLYINGS, OptionContract, Underlying, put_contract
 from data.errors import DataError
-from data.listings import is_monthly, root_for_expiry
+from data.listings import is_monthly
 from data.market import History, load_bundled
 from data.polygon import Bar, PolygonClient, PolygonError
 
@@ -73,9 +73,12 @@ class PolygonSource:
     fetches = True
 
     def __init__(self, client: PolygonClient | None, cache: Cache, today: dt.date, max_workers: int = 4,
-                 progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> None:
+                 progress: Callable[[str, int, int], None] = lambda what, done, total: None,
+                 underlying: Underlying = UNDERLYINGS["SPX"]) -> None:
         self.client, self.cache, self.today, self.max_workers = client, cache, today, max_workers
-        self.progress = progress
+        self.progress, self.underlying = progress, underlying
+        # the listing cache's kinds: SPX's as they always were, XSP's apart
+        self.kinds = {kind: kind if underlying.name == "SPX" else f"xsp-{kind}" for kind in ("expiries", "strikes")}
         self.bars = cache.load_bars()
         self.listings = cache.load_listings()
         self.needs: set[Need] = set()
@@ -98,18 +101,18 @@ class PolygonSource:
         return self._history
 
     def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> list[dt.date]:
-        items = self.listings.get(("expiries", as_of, ""))
+        items = self.listings.get((self.kinds["expiries"], as_of, ""))
         if items is None:
             raise DataError(f"no listed expirations for {as_of}: the window was not prepared for that day")
         expiries = sorted({dt.date.fromisoformat(str(e)) for e, in items})
         return [e for e in expiries if as_of < e <= until and (not monthly_only or is_monthly(e))]
 
     def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
-        items = self.listings.get(("strikes", as_of, expiry.isoformat()))
+        items = self.listings.get((self.kinds["strikes"], as_of, expiry.isoformat()))
         if items is None:
             self._need(Need("strikes", as_of=as_of, start=expiry))
             return None
-        root = root_for_expiry(expiry)
+        root = put_contract(expiry, 0.0, self.underlying.name).root
         return np.array(sorted(float(str(k)) for r, k in items if r == root))  # empty: nothing listed to sell
 
     def strike_deltas(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
@@ -142,7 +145,8 @@ class PolygonSource:
         if len(sessions) < 2:
             raise DataError(f"Polygon has fewer than two I:SPX day bars between {start} and {end}")
         self._history = self._build_history(sessions)
-        missing = [d for d in sessions if d >= (listings_from or start) and ("expiries", d, "") not in self.listings]
+        missing = [d for d in sessions
+                   if d >= (listings_from or start) and (self.kinds["expiries"], d, "") not in self.listings]
         self._fetch_all("listed expirations", missing, self._fetch_expiries)
 
     def resolve(self, run: Callable[[], T]) -> T:
@@ -201,22 +205,26 @@ class PolygonSource:
         assert self.client is not None and start is not None
         if need.kind == "strikes":
             assert as_of is not None and self._history is not None
-            spot = float(self._history.spx_close[self._history.index_of(as_of)])
+            spot = self._spot(as_of)
             puts = self._listed(as_of, start, start, 0.5 * spot, 1.02 * spot)
             items: list[list[object]] = [[p.root, p.strike] for p in puts]
-            return lambda: self._store_listing("strikes", as_of, start.isoformat(), items)
+            return lambda: self._store_listing(self.kinds["strikes"], as_of, start.isoformat(), items)
         assert end is not None
         bars = self.client.daily_bars(need.ticker, start, end)
         return lambda: self._store_bars(need.ticker, start, end, bars)
 
     def _fetch_expiries(self, as_of: dt.date) -> Callable[[], None]:
-        assert self._history is not None
-        spot = float(self._history.spx_close[self._history.index_of(as_of)])
-        anchor = math.floor(0.95 * spot / 100) * 100
+        band = 100 * self.underlying.scale  # a narrow band of strikes: every expiration lists some there
+        anchor = math.floor(0.95 * self._spot(as_of) / band) * band
         puts = self._listed(as_of, as_of + dt.timedelta(days=1), as_of + dt.timedelta(days=LISTING_HORIZON),
-                            anchor - 50, anchor)
+                            anchor - band / 2, anchor)
         items: list[list[object]] = [[e.isoformat()] for e in sorted({p.expiry for p in puts})]
-        return lambda: self._store_listing("expiries", as_of, "", items)
+        return lambda: self._store_listing(self.kinds["expiries"], as_of, "", items)
+
+    def _spot(self, as_of: dt.date) -> float:
+        """The underlying's level at the day's close (XSP: a tenth of SPX)."""
+        assert self._history is not None
+        return float(self._history.spx_close[self._history.index_of(as_of)]) * self.underlying.scale
 
     def _listed(self, as_of: dt.date, first: dt.date, last: dt.date, low: float,
                 high: float) -> list[OptionContract]:
@@ -225,9 +233,10 @@ class PolygonSource:
         found = []
         if first < self.today:
             found += self.client.listed_puts(as_of, first, min(last, self.today - dt.timedelta(days=1)), low, high,
-                                             expired=True)
+                                             True, self.underlying.name)
         if last >= self.today:
-            found += self.client.listed_puts(as_of, max(first, self.today), last, low, high, expired=False)
+            found += self.client.listed_puts(as_of, max(first, self.today), last, low, high, False,
+                                             self.underlying.name)
         return found
 
     def _store_bars(self, ticker: str, start: dt.date, end: dt.date, bars: list[Bar]) -> None:

@@ -1,9 +1,10 @@
 """A fake Polygon/Massive REST server for tests and benchmarks, serving the real response shapes.
 
 Index bars come from the bundled history (timestamps at New York midnight, no v/vw/n, as Polygon serves index
-bars); SPX and SPXW puts are listed every 25 points on Fridays (both roots on third Fridays), and each has a day
-bar on four days out of five, its close a flat-VIX Black-Scholes price rounded to the cent: data the estimator
-does not reproduce, so real and estimated prices differ. Pages carry a `next_url` on api.massive.com, as the
+bars); SPX and SPXW puts are listed every 25 points on Fridays (both roots on third Fridays), XSP puts (asked
+with underlying_ticker=XSP) every 5 points on every Friday, and each has a day bar on four days out of five, its
+close a flat-VIX Black-Scholes price rounded to the cent (XSP's on SPX/10): data the estimator does not
+reproduce, so real and estimated prices differ. Pages carry a `next_url` on api.massive.com, as the
 recorded fixtures do. It answers 401 without the right Bearer key and logs every request.
 """
 
@@ -28,6 +29,7 @@ from data.pricing import bs_put_price
 
 NEW_YORK = ZoneInfo("America/New_York")
 STRIKE_STEP = 25
+XSP_STRIKE_STEP = 5
 INDEX_SERIES = {"I:SPX": None, "I:VIX": "vix", "I:VIX3M": "vix3m"}
 
 
@@ -39,25 +41,28 @@ def has_bar(ticker: str, day: dt.date) -> bool:
     return (day.toordinal() + sum(map(ord, ticker))) % 5 != 0
 
 
-def option_close(strike: float, expiry: dt.date, day: dt.date) -> float | None:
-    """The fake market's close of a put, or None when it did not trade that day."""
+def option_close(strike: float, expiry: dt.date, day: dt.date, scale: float = 1.0) -> float | None:
+    """The fake market's close of a put (on SPX, or on SPX x `scale`: XSP), or None when it did not trade."""
     history = load_bundled()
     try:
         i = history.index_of(day)
     except Exception:
         return None
     t = (expiry - day).days / 365
-    price = bs_put_price(history.spx_close[i], strike, t, history.rate[i], 0.015, history.vix[i] / 100)
-    return max(round(float(price), 2), 0.05)
+    price = bs_put_price(history.spx_close[i] * scale, strike, t, history.rate[i], 0.015, history.vix[i] / 100)
+    return max(round(float(price), 2), 0.05 * scale)
 
 
-def expirations(as_of: dt.date, last: dt.date) -> list[tuple[str, dt.date]]:
-    """(root, expiry) listed on `as_of`: SPX on third Fridays (a holiday moves it), SPXW on every Friday."""
+def expirations(as_of: dt.date, last: dt.date, underlying: str = "SPX") -> list[tuple[str, dt.date]]:
+    """(root, expiry) listed on `as_of`: SPX on third Fridays (a holiday moves it), SPXW on every Friday; XSP
+    on every Friday."""
     found = []
     friday = as_of + dt.timedelta(days=(4 - as_of.weekday()) % 7)
     while friday <= last + dt.timedelta(days=1):  # a holiday Friday's Thursday may still be in range
         expiry = friday_expiry(friday)
-        if as_of < expiry <= last:
+        if as_of < expiry <= last and underlying == "XSP":
+            found.append(("XSP", expiry))
+        elif as_of < expiry <= last:
             if friday == third_friday(friday.year, friday.month):
                 found.append(("SPX", expiry))
             if friday >= FIRST_PM_WEEKLY:
@@ -107,15 +112,15 @@ class FakePolygon:
                         continue
                     o = c
                 results.append({"c": c, "h": max(o, c), "l": min(o, c), "o": o, "t": ms(day)})
-        elif ticker.startswith("O:SPX"):
-            root = "SPXW" if ticker.startswith("O:SPXW") else "SPX"
+        elif ticker.startswith(("O:SPX", "O:XSP")):
+            root = ticker[2:6] if ticker.startswith("O:SPXW") else ticker[2:5]
             expiry = dt.datetime.strptime(ticker[len(root) + 2:len(root) + 8], "%y%m%d").date()
             strike = int(ticker[-8:]) / 1000
             for i in range(lo, hi):
                 day = history.dates[i]
                 if day > expiry or (root == "SPX" and day == expiry) or not has_bar(ticker, day):
                     continue
-                close = option_close(strike, expiry, day)
+                close = option_close(strike, expiry, day, 0.1 if root == "XSP" else 1.0)
                 if close is not None:
                     results.append({"c": close, "h": close, "l": close, "n": 3, "o": close, "t": ms(day),
                                     "v": 12, "vw": close})
@@ -138,15 +143,17 @@ class FakePolygon:
         last = dt.date.fromisoformat(args.get("expiration_date.lte") or (as_of + dt.timedelta(days=60)).isoformat())
         low, high = float(args.get("strike_price.gte", 1000)), float(args.get("strike_price.lte", 9000))
         page_size = min(self.page_size, int(args.get("limit", self.page_size)))
+        underlying = args.get("underlying_ticker", "SPX")
+        step = XSP_STRIKE_STEP if underlying == "XSP" else STRIKE_STEP
         items = []
-        for root, expiry in expirations(as_of, last):
+        for root, expiry in expirations(as_of, last, underlying):
             if expiry < first:
                 continue
-            for k in range(math.ceil(low / STRIKE_STEP) * STRIKE_STEP, int(high) + 1, STRIKE_STEP):
+            for k in range(math.ceil(low / step) * step, int(high) + 1, step):
                 items.append({"cfi": "OPEPCS", "contract_type": "put", "exercise_style": "european",
                               "expiration_date": expiry.isoformat(), "primary_exchange": "XCBO",
                               "shares_per_contract": 100, "strike_price": k,
-                              "ticker": f"O:{root}{expiry:%y%m%d}P{k * 1000:08d}", "underlying_ticker": "SPX"})
+                              "ticker": f"O:{root}{expiry:%y%m%d}P{k * 1000:08d}", "underlying_ticker": underlying})
         page = items[offset:offset + page_size]
         body: dict[str, object] = {"results": page, "status": "OK", "request_id": uuid.uuid4().hex}
         if offset + page_size < len(items):

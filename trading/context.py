@@ -40,8 +40,9 @@ class Context:
     def open(self) -> sessionmaker[Session]:
         return open_database(self.db_url)
 
-    def source(self, factory: sessionmaker[Session], name: str, offline: bool) -> MarketSource:
+    def source(self, factory: sessionmaker[Session], name: str, offline: bool,
+               underlying: str = "SPX") -> MarketSource:
         from trading.sources import SourceArgs, make_source  # the market data libraries: for commands that price
 
         return make_source(name, SourceArgs(offline, factory, self.now, self.environ, self.db_url,
-                                            self.fetch_progress))
+                                            self.fetch_progress, underlying))

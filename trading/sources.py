@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from dateutil.relativedelta import relativedelta
 
+from data.contracts import UNDERLYINGS
 from data.errors import BadInput
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class SourceArgs:
     environ: Mapping[str, str]
     db_url: str
     progress: Progress
+    underlying: str = "SPX"  # the index whose options a source lists and prices (Polygon: SPX or XSP)
 
     @property
     def today(self) -> dt.date:
@@ -61,7 +63,7 @@ def _polygon(args: SourceArgs) -> MarketSource:
 
     settings = polygon_settings(args.environ, args.offline)
     return PolygonSource(None if args.offline else PolygonClient(**settings["client"]), DbCache(args.factory),
-                         args.today, settings["workers"], args.progress)
+                         args.today, settings["workers"], args.progress, UNDERLYINGS[args.underlying])
 
 
 def _chains(args: SourceArgs) -> MarketSource:
@@ -69,7 +71,9 @@ def _chains(args: SourceArgs) -> MarketSource:
     from data.chain_store import ChainStore
 
     store = ChainStore(chain_store_dir(args.db_url, args.environ))
-    return ChainSource("chains", _stored_history(args), store.puts, store.days())
+    return ChainSource("chains", _stored_history(args),
+                       lambda start, end, horizon: store.puts(start, end, horizon, args.underlying), store.days(),
+                       UNDERLYINGS[args.underlying])
 
 
 def _cboe(args: SourceArgs) -> MarketSource:

@@ -27,7 +27,7 @@ from db.models import Halt
 from db.session import transaction
 from trading.context import Context
 from trading.history_updates import UpdateReport, update_history
-from trading.ledger import TradeError, active_parameters, resume
+from trading.ledger import TradeError, active_parameters, resume, strategy_of
 from trading.monitor import STOP, Performance, halt_if_stopped, performance
 from trading.optimizer import Calibration, horizon, run_grid, save_calibration
 from trading.rules import listed_put
@@ -75,10 +75,11 @@ def grid_over_window(ctx: Context, source: str, offline: bool, start: dt.date | 
 def _window(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
             combinations: Sequence[StrategyParams]) -> tuple[sessionmaker[Session], MarketSource, dt.date, dt.date]:
     """Open the database, choose the window and prepare the source for the combinations over it."""
-    if any(p.underlying == "XSP" for p in combinations):
+    underlying = combinations[0].underlying  # not a grid dimension: the same for every combination
+    if underlying == "XSP":
         refuse_xsp(source)
     factory = ctx.open()
-    market = ctx.source(factory, source, offline)
+    market = ctx.source(factory, source, offline, underlying)
     start, end = window_dates(market, start, end, ctx.today)
     market.prepare(start, end, horizon=horizon(combinations))
     return factory, market, start, end
@@ -140,10 +141,11 @@ def fetch(ctx: Context, start: dt.date | None, end: dt.date | None,
 
 
 def refuse_xsp(source: str) -> None:
-    """XSP is priced by the estimate on SPX/10; no source here carries XSP quotes yet."""
-    if source != "embedded":
-        raise BadInput(f"XSP is priced by the estimate on SPX/10 on the embedded source only (--source {source} "
-                       "has no XSP prices here): use --source embedded")
+    """XSP is priced on the embedded source (the estimate on SPX/10), on Polygon (its O:XSP bars) and on the XSP
+    chains imported; the Cboe page source fetches SPX's page only."""
+    if source == "cboe":
+        raise BadInput("--source cboe fetches Cboe's SPX quotes only: XSP is priced on the embedded source (the "
+                       "estimate on SPX/10), polygon, or the XSP chain files imported (chains)")
 
 
 def quote(ctx: Context, source: str, offline: bool, day: dt.date, expiry: dt.date, strike: float,
@@ -156,7 +158,7 @@ def quote(ctx: Context, source: str, offline: bool, day: dt.date, expiry: dt.dat
     if expiry > last_calendar_day():
         raise BadInput(f"expiry {expiry} is beyond the NYSE calendar ({last_calendar_day()})")
     factory = ctx.open()
-    market = ctx.source(factory, source, offline)
+    market = ctx.source(factory, source, offline, underlying)
     market.prepare(day - dt.timedelta(days=7), day, listings_from=day)
     history = market.history()
     i = history.index_of(day)
@@ -230,8 +232,17 @@ def trade(ctx: Context, source: str, offline: bool, day: dt.date, manual: Manual
             _update(ctx, factory, lambda name: None)
         except (DataError, BadInput) as exc:
             warn(f"the update failed, trading on the local history as it is: {exc}")
-    market = ctx.source(factory, source, offline)
-    return _trade_day(ctx, factory, market, day, manual, dry_run)
+    return _trade_day(ctx, factory, _live_source(ctx, factory, source, offline), day, manual, dry_run)
+
+
+def _live_source(ctx: Context, factory: sessionmaker[Session], source: str, offline: bool) -> MarketSource:
+    """The source of the daily run, listing the options of the active parameters' index."""
+    with transaction(factory) as session:
+        saved = active_parameters(session)
+        underlying = "SPX" if saved is None else strategy_of(saved).underlying
+    if underlying == "XSP":
+        refuse_xsp(source)
+    return ctx.source(factory, source, offline, underlying)
 
 
 def _trade_day(ctx: Context, factory: sessionmaker[Session], market: MarketSource, day: dt.date,
@@ -258,7 +269,7 @@ def replay(ctx: Context, source: str, offline: bool, start: dt.date, end: dt.dat
         raise BadInput(f"START {start} is after END {end}")
     _refuse_future(ctx, end)
     factory = ctx.open()
-    market = ctx.source(factory, source, offline)
+    market = _live_source(ctx, factory, source, offline)
     sessions = nyse_sessions(start, end)
     for day in sessions:
         each(_trade_day(ctx, factory, market, day, ManualInputs(), False))
@@ -336,8 +347,8 @@ def model_check(ctx: Context, leave_one_day_out: bool) -> ModelCheck:
 
 
 def imported_seller_puts(ctx: Context, history: History) -> pd.DataFrame | None:
-    """The seller's puts of every chain imported (a day at a time: the store may hold years), labelled by year;
-    None when the store holds none in the history's span."""
+    """The seller's puts of every SPX chain imported (a day at a time: the store may hold years), labelled by
+    year; None when the store holds none in the history's span. (The estimate is fitted and checked on SPX.)"""
     import pandas as pd
 
     from data.chain_store import ChainStore
@@ -345,7 +356,8 @@ def imported_seller_puts(ctx: Context, history: History) -> pd.DataFrame | None:
 
     found = []
     for chain in ChainStore(chain_store_dir(ctx.db_url, ctx.environ)).each_day():
-        chain = chain[[d <= history.dates[-1] for d in chain["quote_date"]]]
+        chain = chain[[d <= history.dates[-1] and root != "XSP" for d, root in zip(chain["quote_date"],
+                                                                                chain["root"], strict=True)]]
         if len(chain):
             found.append(seller_puts(chain.assign(file=[f"imported {d.year}" for d in chain["quote_date"]]),
                                      history))

@@ -234,9 +234,6 @@ def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.da
 def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: ManualInputs,
             saved: WheelParameters) -> DailyReport:
     params = strategy_of(saved)
-    if params.underlying == "XSP" and source.name != "embedded":
-        raise TradeError(f"the active parameters trade XSP, which is priced on the embedded source only (not "
-                         f"{source.name}): trade with --source embedded")
     market = day_market(source, as_of, manual)
     rules = Rules(params)
     open_positions = _positions(session, PositionStatus.OPEN)

@@ -78,7 +78,7 @@ def _bad(tmp_path, source, line, old, new, gz=False):
     (FIXTURES / "datashop_UnderlyingOptionsEODCalcs_2024-01-02.csv", 3, ",21.8000,", ",-21.8000,", False,
      "line 3: a price below zero (bid -21.8, ask 22.4)"),
     (FIXTURES / "polygon_flatfile_2024-01-02.csv", 4, "P04700000", "P04702500", False,
-     "line 4: strike 4702.5 is off the 5-point grid"),
+     "line 4: strike 4702.5 is off the SPXW grid (SPX 5 points, XSP 0.5)"),
     (SHIPPED_CHAINS[0], 500, ",1500,0.05,0,0.05,", ",1500,0.05,0.10,0.05,", True,  # the real 2018 file
      "line 500: the ask 0.05 is below the bid 0.1"),
 ])
@@ -102,5 +102,5 @@ def test_unknown_and_malformed_files_are_refused(tmp_path):
     only_others = tmp_path / "flat.csv"
     only_others.write_text("ticker,volume,open,close,high,low,window_start,transactions\n"
                            "O:SPY240119P00470000,9012,2.1,2.35,2.6,1.9,1704171600000000000,1288\n")
-    with pytest.raises(BadInput, match=r"flat.csv: no SPX option in it, read as Polygon flat file"):
+    with pytest.raises(BadInput, match=r"flat.csv: no SPX or XSP option in it, read as Polygon flat file"):
         load_chain(only_others)

@@ -6,8 +6,9 @@ import gzip
 import io
 import json
 import math
-import sqlite3
 import shutil
+import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -152,3 +153,29 @@ def test_model_check_prices_the_imported_chains(runner, imported):
     check = json.loads(invoke(runner, imported, "model-check", "--json").stdout)
     sources = {row["label"]: row for row in check["imported"]["by source"]}
     assert set(sources) == {"imported 2008", "imported 2018"} and sources["imported 2008"]["days"] == 18
+
+
+XSP_CHAINS = Path(__file__).resolve().parents[1] / "fixtures" / "chains" / "datashop_xsp_2024-01.csv.gz"
+
+
+def test_xsp_chains_price_xsp_and_stay_out_of_spx(runner, imported):
+    """An XSP file in DataShop's layout beside the real SPX chains: `--underlying XSP --source chains` trades XSP
+    at the file's quotes, and an SPX backtest over the same days never sees an XSP row."""
+    assert invoke(runner, imported, "import", str(XSP_CHAINS)).exit_code == 0
+    result = invoke(runner, imported, "backtest", "--delta", "0.2", "--dte", "30", "--underlying", "XSP", "--source",
+                    "chains", "--fill", "mid", "--start", "2024-01-02", "--end", "2024-01-05", "--json")
+    assert result.exit_code == 0, result.output
+    trades = json.loads(result.stdout)["trades"]
+    with gzip.open(XSP_CHAINS, "rt") as handle:
+        quotes = {(r["quote_date"], r["expiration"], float(r["strike"])): (float(r["bid_eod"]), float(r["ask_eod"]))
+                  for r in csv.DictReader(handle) if r["option_type"] == "P"}
+    assert trades and all(t["ticker"].startswith("O:XSP") and t["price_source"] == "real" for t in trades)
+    for trade in trades:
+        bid, ask = quotes[(trade["entry_date"], trade["expiry"], trade["strike"])]
+        assert trade["price"] == pytest.approx((bid + ask) / 2) and trade["fill"] == pytest.approx((bid + ask) / 2)
+    spx = invoke(runner, imported, "backtest", "--delta", "0.2", "--dte", "30", "--source", "chains", "--start",
+                 "2018-01-02", "--end", "2018-02-28", "--json")
+    assert all(not t["ticker"].startswith("O:XSP") for t in json.loads(spx.stdout)["trades"])
+    refused = invoke(runner, imported, "backtest", "--delta", "0.2", "--dte", "30", "--underlying", "XSP",
+                     "--source", "cboe")
+    assert refused.exit_code == 2 and "Cboe's SPX quotes only" in refused.stderr

@@ -201,3 +201,30 @@ def test_concurrent_trades_share_the_cache(runner, db_path, fake):
         outcomes.append(json.loads(out)["outcome"])
     assert outcomes.count("already-ran") == 4
     assert table_counts(db_path)["daily_runs"] == 1
+
+
+def test_xsp_on_polygon_is_priced_by_its_own_bars(runner, db_path, fake):
+    """--underlying XSP asks Polygon for XSP's contracts and prices each put from its O:XSP bars."""
+    result = backtest(runner, db_path, "--underlying", "XSP")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["trades"] and doc["real"] > 0
+    for trade in doc["trades"]:
+        expiry, entry = dt.date.fromisoformat(trade["expiry"]), dt.date.fromisoformat(trade["entry_date"])
+        assert trade["root"] == "XSP" and trade["strike"] % 5 == 0  # the strikes the server lists for XSP
+        if trade["price_source"] == "real":
+            assert trade["price"] == pytest.approx(option_close(trade["strike"], expiry, entry, 0.1))
+    listings = [r["query"] for r in fake.requests if r["path"] == "/v3/reference/options/contracts"]
+    assert listings and all("underlying_ticker=XSP" in q for q in listings)
+
+
+def test_the_daily_run_of_xsp_parameters_lists_xsp_on_polygon(runner, db_path, fake):
+    calibrated = runner.invoke(cli, ["calibrate", *WINDOW, "--deltas", "0.2", "--dtes", "30", "--underlying", "XSP",
+                                     "--min-trades", "0", "--db", str(db_path)])
+    assert calibrated.exit_code == 0, calibrated.output
+    traded = runner.invoke(cli, ["trade", "--as-of", "2023-04-03", "--json", "--db", str(db_path)])
+    assert traded.exit_code == 0, traded.output
+    opened = json.loads(traded.stdout)["opened"]
+    assert opened["ticker"].startswith("O:XSP") and opened["strike"] % 5 == 0
+    refused = runner.invoke(cli, ["trade", "--as-of", "2023-04-04", "--source", "cboe", "--db", str(db_path)])
+    assert refused.exit_code == 2 and "Cboe's SPX quotes only" in refused.stderr

@@ -82,7 +82,8 @@ def test_a_replay_with_exits_equals_the_backtest_and_says_close(runner, db_path)
                                   "pnl_cents from positions order by opened_on, id").fetchall()
     expected = [(t.ticker, t.entry_date.isoformat(), "open" if t.pnl is None else "closed",
                  None if t.pnl is None else (t.exit_date or t.expiry).isoformat(), t.exit_reason,
-                 None if t.exit_fill is None else round(t.exit_fill * 100), None if t.pnl is None else round(t.pnl * 100))
+                 None if t.exit_fill is None else round(t.exit_fill * 100),
+                 None if t.pnl is None else round(t.pnl * 100))
                 for t in backtest.trades]
     assert live == expected
     reasons = {t.exit_reason for t in backtest.trades}

@@ -91,7 +91,7 @@ def test_xsp_from_the_command_line(runner, db_path):
 @pytest.mark.parametrize("args,message", [
     (["quote", "--date", "2024-11-05", "--expiry", "2024-12-13", "--strike", "528.5", "--underlying", "XSP"],
      "the strike must be a multiple of 1"),
-    (["calibrate", "2022-01-01", "--underlying", "XSP", "--source", "chains"], "XSP is priced by the estimate"),
+    (["calibrate", "2022-01-01", "--underlying", "XSP", "--source", "cboe"], "Cboe's SPX quotes only"),
     (["backtest", "--delta", "0.2", "--dte", "30", "--underlying", "XSX"], "'XSX' is not one of"),
 ])
 def test_xsp_refusals_are_one_line(runner, db_path, args, message):
