@@ -19,6 +19,7 @@ from data.market import MarketSource
 from db.mapping import backtest_trade_rows
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
 from trading.choices import OBJECTIVES
+from trading.parallel import mapped
 from trading.rules import Rules
 from trading.strategy import GRID_DIMENSIONS, StrategyParams
 
@@ -101,14 +102,15 @@ def horizon(combinations: Sequence[StrategyParams]) -> int:
 
 
 def backtest_each(source: MarketSource, combinations: Sequence[StrategyParams], start: dt.date, end: dt.date,
-                  progress: Callable[[int, int], None] = lambda done, total: None) -> list[Combination]:
-    """Every combination backtested over the window."""
-    done = []
-    for params in combinations:
-        result = run_backtest(source, Rules(params), start, end, params.capital, params.expiries == "monthly")
-        done.append(Combination(params, result))
-        progress(len(done), len(combinations))
-    return done
+                  progress: Callable[[int, int], None] = lambda done, total: None,
+                  workers: int = 1) -> list[Combination]:
+    """Every combination backtested over the window, in `workers` processes (one for a source that fetches: what
+    a run misses is learnt in the process that fetches it)."""
+    def one(params: StrategyParams) -> Combination:
+        return Combination(params, run_backtest(source, Rules(params), start, end, params.capital,
+                                                params.expiries == "monthly"))
+
+    return mapped(one, combinations, 1 if source.fetches else workers, progress)
 
 
 def choose(combinations: Sequence[Combination], objective: str, min_trades: int) -> int | None:
@@ -119,9 +121,9 @@ def choose(combinations: Sequence[Combination], objective: str, min_trades: int)
 
 def run_grid(source: MarketSource, combinations: Sequence[StrategyParams], start: dt.date, end: dt.date,
              objective: str, min_trades: int = 0,
-             progress: Callable[[int, int], None] = lambda done, total: None) -> Calibration:
+             progress: Callable[[int, int], None] = lambda done, total: None, workers: int = 1) -> Calibration:
     """Backtest every combination and pick the best of those with at least `min_trades` closed trades."""
-    done = backtest_each(source, combinations, start, end, progress)
+    done = backtest_each(source, combinations, start, end, progress, workers)
     first = done[0].result
     return Calibration(first.start, first.end, source.name, objective, done, choose(done, objective, min_trades),
                        min_trades)

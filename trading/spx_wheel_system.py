@@ -101,19 +101,21 @@ class Calibrated:
 
 def calibrate(ctx: Context, source: str, offline: bool, start: dt.date | None, end: dt.date | None,
               combinations: Sequence[StrategyParams], objective: str, min_trades: int,
-              progress: Callable[[int, int], None], walk: tuple[str, str, bool] | None = None) -> Calibrated:
-    """Run the grid, check its choice and, when a combination is eligible, save it as the active parameters;
-    with `walk` (TRAIN, TEST, anchored) also walk forward over the window and store each fold."""
+              progress: Callable[[int, int], None], walk: tuple[str, str, bool] | None = None,
+              workers: int = 1) -> Calibrated:
+    """Run the grid (in `workers` processes), check its choice and, when a combination is eligible, save it as
+    the active parameters; with `walk` (TRAIN, TEST, anchored) also walk forward over the window and store each
+    fold."""
     factory, market, start, end = _window(ctx, source, offline, start, end, combinations)
     if walk is not None:
         folds(start, end, *walk)  # a window too short is refused before anything runs
     calibration = market.resolve(lambda: run_grid(market, combinations, start, end, objective, min_trades,
-                                                  progress))
+                                                  progress, workers))
     if calibration.best is None:
         return Calibrated(calibration, None, None, None, None, None, 0)
     check = check_selection(calibration)
     walked = None if walk is None else market.resolve(
-        lambda: walk_forward(market, combinations, start, end, *walk, objective, min_trades, progress))
+        lambda: walk_forward(market, combinations, start, end, *walk, objective, min_trades, progress, workers))
     with transaction(factory, write=True) as session:
         run, saved = save_calibration(session, calibration, "calibrate", ctx.today, ctx.now,
                                       {"selection": selection_summary(check)})

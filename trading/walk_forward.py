@@ -22,6 +22,7 @@ from data.errors import BadInput
 from data.market import MarketSource
 from db.models import CalibrationRun, WalkForwardFold
 from trading.optimizer import Calibration, Combination, backtest_each, choose
+from trading.parallel import mapped
 from trading.rules import Rules
 from trading.strategy import GRID_DIMENSIONS, StrategyParams
 
@@ -85,21 +86,19 @@ class WalkForward:
 
 def walk_forward(source: MarketSource, combinations: Sequence[StrategyParams], start: dt.date, end: dt.date,
                  train: str, test: str, anchored: bool, objective: str, min_trades: int,
-                 progress: Callable[[int, int], None] = lambda done, total: None) -> WalkForward:
-    """Every fold: the grid on its training window, then its winner on its test window; and the stitched
-    out-of-sample record."""
-    plan = folds(start, end, train, test, anchored)
-    results = []
-    for done, fold in enumerate(plan, start=1):
+                 progress: Callable[[int, int], None] = lambda done, total: None, workers: int = 1) -> WalkForward:
+    """Every fold (each in one of `workers` processes): the grid on its training window, then its winner on its
+    test window; and the stitched out-of-sample record."""
+    def one(fold: Fold) -> FoldResult:
         tried = backtest_each(source, combinations, fold.train_start, fold.train_end)
         best = choose(tried, objective, min_trades)
-        winner = None if best is None else tried[best]
-        result = None
-        if winner is not None:
-            p = winner.params
-            result = run_backtest(source, Rules(p), fold.test_start, fold.test_end, p.capital, p.expiries == "monthly")
-        results.append(FoldResult(fold, winner, result))
-        progress(done, len(plan))
+        if best is None:
+            return FoldResult(fold, None, None)
+        p = tried[best].params
+        return FoldResult(fold, tried[best], run_backtest(source, Rules(p), fold.test_start, fold.test_end,
+                                                          p.capital, p.expiries == "monthly"))
+
+    results = mapped(one, folds(start, end, train, test, anchored), 1 if source.fetches else workers, progress)
     return _stitched(train, test, anchored, results, combinations[0].capital)
 
 

@@ -132,3 +132,18 @@ def test_backtest_and_calibrate_share_the_exit_knobs(runner, db_path):
     assert single["parameters"]["take_profit"] == 0.5 and row["take_profit"] == 0.5
     assert (single["closed_trades"], single["total_return"]) == (row["closed_trades"], row["total_return"])
     assert any(t["exit_reason"] == "take profit 50%" for t in single["trades"])
+
+
+def test_workers_change_nothing_but_the_time(runner, tmp_path):
+    """The grid and the folds in two forked processes give the very results of one process."""
+    documents = []
+    for workers in ("1", "2"):
+        result = run(runner, tmp_path / f"w{workers}.db", "2012-01-01", "--end", "2016-12-31", "--deltas",
+                     "0.15,0.3", "--dtes", "30,45", "--take-profits", "0,0.5", "--walk-forward", "2y:1y", "--workers",
+                     workers, "--json")
+        assert result.exit_code == 0, result.output
+        documents.append(json.loads(result.stdout))
+    one, two = documents
+    assert one["results"] == two["results"] and one["selection"] == two["selection"]
+    assert one["walk_forward"]["folds"] == two["walk_forward"]["folds"]
+    assert len(one["walk_forward"]["folds"]) == 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import asdict, fields
 from typing import Any
 
@@ -51,14 +52,16 @@ def _start(positional: dt.date | None, option: dt.date | None) -> dt.date | None
 @click.option("--anchored", is_flag=True, help="With --walk-forward: every training window starts at START.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False),
               help="Also write the run's HTML report (spx-wheel report) to this file.")
+@click.option("--workers", type=Whole(1, 256), default=lambda: os.cpu_count() or 1, show_default="the core count",
+              help="Processes to backtest the combinations (and walk-forward folds) in.")
 @grid_options
 @source_option
 @strategy_options
 @db_option
 @json_option
 def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.date | None, objective: str,
-                  min_trades: int, walk: str | None, anchored: bool, report_path: str | None, source: str,
-                  offline: bool, db_url: str, as_json: bool, **knobs: Any) -> None:
+                  min_trades: int, walk: str | None, anchored: bool, report_path: str | None, workers: int,
+                  source: str, offline: bool, db_url: str, as_json: bool, **knobs: Any) -> None:
     """Backtest every combination of the grid (delta x DTE x the exits) and save the best as the active
     WheelParameters.
 
@@ -80,7 +83,7 @@ def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.d
     combinations, ctx = grid_combinations(grid_of(knobs), knobs), context(db_url)
     spans = None if walk is None else (*walk_forward_spans(walk), anchored)
     done = system.calibrate(ctx, source, offline, _start(start, start_option), end, combinations, objective,
-                            min_trades, progress_printer(), spans)
+                            min_trades, progress_printer(), spans, workers)
     if done.cleared:
         click.echo(f"A new calibration clears the trading halt ({done.cleared}).", err=True)
     if as_json and done.run_id is not None:
