@@ -15,7 +15,8 @@ def invoke(runner, db_path, *args):
 
 @pytest.fixture
 def receiver(httpserver):
-    """A webhook on 127.0.0.1 and the Apprise URL that posts to it; `.alerts()` gives what it received."""
+    """A webhook on 127.0.0.1 and the Apprise URL that posts to it; `.alerts()` gives what it received, `.only(title)`
+    the message of the one alert it received, which must have that title."""
     httpserver.expect_request("/alerts", method="POST").respond_with_data("ok")
     url = f"json://127.0.0.1:{httpserver.port}/alerts"
 
@@ -26,6 +27,11 @@ def receiver(httpserver):
         def alerts(self):
             return [json.loads(request.get_data()) for request, _ in httpserver.log]
 
+        def only(self, title):
+            [alert] = self.alerts()
+            assert alert["title"] == title
+            return alert["message"]
+
     return Receiver()
 
 
@@ -35,10 +41,9 @@ def test_stop_trading_is_sent_with_the_checks_lines(runner, calibrated, receiver
     assert invoke(runner, calibrated, "replay", "2021-01-01", "2021-12-31").exit_code == 0
     check = invoke(runner, calibrated, "check", "--as-of", "2021-12-31", "--notify", receiver.url)
     assert check.exit_code == 13 and check.stderr == ""
-    [alert] = receiver.alerts()
-    assert alert["title"] == "spx-wheel: STOP TRADING (2021-12-31)"
-    assert alert["message"] == check.stdout.rstrip("\n")  # the lines check printed
-    assert "Divergence:" in alert["message"] and "halt was set" in alert["message"]
+    message = receiver.only("spx-wheel: STOP TRADING (2021-12-31)")
+    assert message == check.stdout.rstrip("\n")  # the lines check printed
+    assert "Divergence:" in message and "halt was set" in message
 
 
 def test_a_margin_call_is_sent_and_a_quiet_day_is_not(runner, db_path, receiver, monkeypatch):
@@ -50,17 +55,13 @@ def test_a_margin_call_is_sent_and_a_quiet_day_is_not(runner, db_path, receiver,
     assert quiet.exit_code == 0 and receiver.alerts() == []
     called = invoke(runner, db_path, "trade", "--as-of", "2020-03-16")
     assert called.exit_code == 0 and "(margin call)" in called.stdout
-    [alert] = receiver.alerts()
-    assert alert["title"] == "spx-wheel: margin call on 2020-03-16"
-    assert "CLOSE: O:SPXW200331P03170000" in alert["message"]
+    assert "CLOSE: O:SPXW200331P03170000" in receiver.only("spx-wheel: margin call on 2020-03-16")
 
 
 def test_a_failed_daily_run_is_sent_and_still_fails(runner, db_path, receiver):
     result = invoke(runner, db_path, "trade", "--as-of", "2020-03-16", "--notify", receiver.url)
     assert result.exit_code == 1 and "run calibrate first" in result.stderr
-    [alert] = receiver.alerts()
-    assert alert["title"] == "spx-wheel: the daily run for 2020-03-16 failed"
-    assert "run calibrate first" in alert["message"]
+    assert "run calibrate first" in receiver.only("spx-wheel: the daily run for 2020-03-16 failed")
 
 
 def test_each_trade_is_sent_when_asked(runner, calibrated, receiver):
@@ -69,8 +70,7 @@ def test_each_trade_is_sent_when_asked(runner, calibrated, receiver):
     asked = invoke(runner, calibrated, "trade", "--as-of", "2020-02-04", "--notify", receiver.url,
                    "--notify-trades")
     assert "OPENED:" in asked.stdout
-    [alert] = receiver.alerts()
-    assert alert["title"] == "spx-wheel: 2020-02-04" and "OPENED:" in alert["message"]
+    assert "OPENED:" in receiver.only("spx-wheel: 2020-02-04")
 
 
 @pytest.mark.parametrize("url,problem", [
