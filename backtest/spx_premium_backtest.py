@@ -16,7 +16,7 @@ from backtest.records import Sold
 from backtest.types import Entry, Exit, Hold, Holding, MarketDay, Quote, Rules
 from data.contracts import OptionContract
 from data.errors import SpxWheelError
-from data.market import MarketSource
+from data.market import History, MarketSource
 from data.provenance import PriceSource, SettlementSource
 
 
@@ -53,7 +53,7 @@ class Trade(Sold):
 class BacktestResult:
     start: dt.date
     end: dt.date
-    trades: list[Trade]
+    trades: Sequence[Trade]  # by entry date (the grid engine's are built when first read)
     dates: list[dt.date]
     equity: np.ndarray
     metrics: metrics.Metrics
@@ -131,7 +131,7 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     first, stop = history.window(start, end)
     if stop - first < 2:
         raise BacktestError(f"fewer than two sessions of data between {start} and {end}")
-    growth = np.exp(history.rate[first:stop - 1] * np.diff(history.ordinals[first:stop]) / 365.0)
+    growth = session_growth(history, first, stop)
     cash = capital
     positions: list[_Position] = []
     trades: list[Trade] = []
@@ -190,9 +190,23 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
 
     trades.extend(_trade(p, None, None, None) for p in positions)
     trades.sort(key=lambda t: (t.entry_date, t.expiry))
+    return summarize(history, first, capital, growth, equity[:stop - first], trades,
+                     [t.pnl for t in trades if t.pnl is not None], position_days, ruined, exposure_sum, exposure_peak)
+
+
+def session_growth(history: History, first: int, stop: int) -> np.ndarray:
+    """What a dollar of cash grows to over each session after the first of first..stop-1 (the T-bill rate)."""
+    growth: np.ndarray = np.exp(history.rate[first:stop - 1] * np.diff(history.ordinals[first:stop]) / 365.0)
+    return growth
+
+
+def summarize(history: History, first: int, capital: float, growth: np.ndarray, equity: np.ndarray,
+              trades: Sequence[Trade], closed: list[float], position_days: int, ruined: dt.date | None,
+              exposure_sum: float, exposure_peak: float) -> BacktestResult:
+    """The result of a run over sessions first.. (as many as `equity` has): its metrics from the equity curve and
+    the closed trades' P&L."""
+    stop = first + len(equity)
     dates = list(history.dates[first:stop])
-    closed = [t.pnl for t in trades if t.pnl is not None]
-    equity = equity[:stop - first]
     curve = np.concatenate([[capital], equity])
     riskfree = np.concatenate([[0.0], growth[:stop - first - 1] - 1.0])  # no interest on the first session
     return BacktestResult(dates[0], dates[-1], trades, dates, equity,

@@ -151,6 +151,6 @@ def skew_strike_for_put_delta(spot: float, delta: float, t: float, r: float, q: 
 AM_SETTLEMENT_EARLIER = 6.5 / 24.0  # an AM settlement (9:30 ET) comes 6.5 hours before a 16:00 close
 
 
-def years_to_settlement(calendar_days: Num, am_settled: bool) -> Num:
-    """Time from a session's close to settlement, in years of 365 days."""
-    return (np.asarray(calendar_days, dtype=float) - (AM_SETTLEMENT_EARLIER if am_settled else 0.0)) / 365.0
+def years_to_settlement(calendar_days: Num, am_settled: Num) -> Num:
+    """Time from a session's close to settlement, in years of 365 days (`am_settled` a flag, or one per day)."""
+    return ((np.asarray(calendar_days, dtype=float) - np.where(am_settled, AM_SETTLEMENT_EARLIER, 0.0)) / 365.0)[()]

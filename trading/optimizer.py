@@ -19,6 +19,7 @@ from data.market import MarketSource
 from db.mapping import backtest_trade_rows
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
 from trading.choices import OBJECTIVES
+from trading.grid_engine import GridEngine, serves
 from trading.parallel import mapped
 from trading.rules import Rules
 from trading.strategy import GRID_DIMENSIONS, StrategyParams
@@ -103,9 +104,15 @@ def horizon(combinations: Sequence[StrategyParams]) -> int:
 
 def backtest_each(source: MarketSource, combinations: Sequence[StrategyParams], start: dt.date, end: dt.date,
                   progress: Callable[[int, int], None] = lambda done, total: None,
-                  workers: int = 1) -> list[Combination]:
-    """Every combination backtested over the window, in `workers` processes (one for a source that fetches: what
-    a run misses is learnt in the process that fetches it)."""
+                  workers: int = 1, engine: GridEngine | None = None) -> list[Combination]:
+    """Every combination backtested over the window: by the grid engine where it serves the source (`engine`:
+    one already prepared over a span that holds the window), else by the engine in `workers` processes (one for
+    a source that fetches: what a run misses is learnt in the process that fetches it)."""
+    if engine is None and serves(source, combinations):
+        engine = GridEngine(source.history(), combinations, start, end)
+    if engine is not None:
+        return mapped(lambda params: Combination(params, engine.run(params, start, end)), combinations, 1, progress)
+
     def one(params: StrategyParams) -> Combination:
         return Combination(params, run_backtest(source, Rules(params), start, end, params.capital,
                                                 params.expiries == "monthly"))

@@ -29,18 +29,24 @@ from backtest.types import (
 )
 from data.contracts import UNDERLYINGS, OptionContract, Underlying, put_contract, settles_am
 from data.dividends import dividend_yield
-from data.pricing import skew_strike_for_put_delta, years_to_settlement
+from data.pricing import Num, skew_strike_for_put_delta, years_to_settlement
 from trading.choices import spread_given_up
 from trading.strategy import StrategyError, StrategyParams
 
 MIN_HAIRCUT = 0.05  # SPX's tick below $3; an XSP fill gives up at least its cent
+MARGIN_CALL = "margin call"  # the reason a buy-back forced by margin gives
 
 
-def seed_strike(spot: float, put_delta: float, step: float = UNDERLYINGS["SPX"].strike_step) -> float:
+def seed_strike(spot: Num, put_delta: float, step: float = UNDERLYINGS["SPX"].strike_step) -> Num:
     """The user's formula: spot - spot * (0.04 + put_delta * 0.15), to the nearest strike step (5 for SPX), a
-    tie to the lower."""
-    target = spot - spot * (0.04 + put_delta * 0.15)
-    return math.ceil(round(target / step - 0.5, 9)) * step
+    tie to the lower. `spot` a level or an array of them (the grid engine's every session at once)."""
+    target = np.asarray(spot, dtype=float) - np.asarray(spot, dtype=float) * (0.04 + put_delta * 0.15)
+    return (np.ceil(np.round(target / step - 0.5, 9)) * step)[()]
+
+
+def atm_strike(spot: Num, step: float) -> Num:
+    """As Cboe's PutWrite index: the strike closest to, not above, the index (a level or an array)."""
+    return (np.floor(np.asarray(spot, dtype=float) / step + 1e-9) * step)[()]
 
 
 def snap_down(target: float, listed: Strikes) -> float | None:
@@ -194,9 +200,9 @@ class Rules:
                 return by_chain
         spot, step = day.spot * u.scale, u.strike_step
         if p.strike_rule == "seed":
-            target = seed_strike(spot, p.put_delta, step)
-        elif p.strike_rule == "atm":  # as Cboe's PutWrite index: the strike closest to, not above, the index
-            target = math.floor(spot / step + 1e-9) * step
+            target = float(seed_strike(spot, p.put_delta, step))
+        elif p.strike_rule == "atm":
+            target = float(atm_strike(spot, step))
         else:
             t = float(years_to_settlement((expiry - day.date).days, settles_am(expiry, u.name)))  # as prices do
             target = skew_strike_for_put_delta(spot, p.put_delta, t, day.rate, dividend_yield(day.date), day.vix,
@@ -301,7 +307,7 @@ class Rules:
             if total <= equity:
                 break
             h = holdings[index]
-            decision = self.buy_back(h, quote(h.contract), "margin call")
+            decision = self.buy_back(h, quote(h.contract), MARGIN_CALL)
             decisions[index] = decision
             total -= needs[index]
             equity -= decision.cost - h.mark * 100 * h.contracts  # the spread and the fee are lost; the mark was owed

@@ -21,6 +21,7 @@ from backtest.values import defined
 from data.errors import BadInput
 from data.market import MarketSource
 from db.models import CalibrationRun, WalkForwardFold
+from trading.grid_engine import GridEngine, serves
 from trading.optimizer import Calibration, Combination, backtest_each, choose
 from trading.parallel import mapped
 from trading.rules import Rules
@@ -89,14 +90,17 @@ def walk_forward(source: MarketSource, combinations: Sequence[StrategyParams], s
                  progress: Callable[[int, int], None] = lambda done, total: None, workers: int = 1) -> WalkForward:
     """Every fold (each in one of `workers` processes): the grid on its training window, then its winner on its
     test window; and the stitched out-of-sample record."""
+    engine = GridEngine(source.history(), combinations, start, end) if serves(source, combinations) else None
+
     def one(fold: Fold) -> FoldResult:
-        tried = backtest_each(source, combinations, fold.train_start, fold.train_end)
+        tried = backtest_each(source, combinations, fold.train_start, fold.train_end, engine=engine)
         best = choose(tried, objective, min_trades)
         if best is None:
             return FoldResult(fold, None, None)
         p = tried[best].params
-        return FoldResult(fold, tried[best], run_backtest(source, Rules(p), fold.test_start, fold.test_end,
-                                                          p.capital, p.expiries == "monthly"))
+        test = (engine.run(p, fold.test_start, fold.test_end) if engine else
+                run_backtest(source, Rules(p), fold.test_start, fold.test_end, p.capital, p.expiries == "monthly"))
+        return FoldResult(fold, tried[best], test)
 
     results = mapped(one, folds(start, end, train, test, anchored), 1 if source.fetches else workers, progress)
     return _stitched(train, test, anchored, results, combinations[0].capital)

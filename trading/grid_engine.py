@@ -1,0 +1,231 @@
+"""A grid's backtests on shared, pre-priced candidates: for each way of choosing the put (delta, DTE, strike rule,
+expirations, index), the put the rules would sell on every session is chosen and its whole life priced once,
+vectorised; every combination that chooses that way (whatever its exits, sizing or filters) then walks the sessions
+in compiled code (trading/grid_kernel.py). Trades are built from the kernel's log when first read.
+
+It serves the bundled history (EmbeddedSource: every price the estimate, strikes on the grid) and the seed and atm
+strike rules; everything else runs through the engine (backtest/spx_premium_backtest.py), which is the reference
+this must equal (tests/trading/test_grid_engine.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Callable, Iterator, NamedTuple, Sequence, overload
+
+import numpy as np
+
+from backtest.spx_premium_backtest import BacktestError, BacktestResult, Trade, session_growth, summarize
+from backtest.types import Holding, MarketDay
+from data.contracts import UNDERLYINGS, put_contract, settles_am
+from data.listings import listed_expirations
+from data.market import EmbeddedSource, History, MarketSource
+from data.pricing import estimate_put, years_to_settlement
+from data.provenance import PriceSource, SettlementSource
+from trading.rules import MARGIN_CALL, Rules, atm_strike, seed_strike
+from trading.strategy import StrategyParams
+
+RULES_SERVED = ("seed", "atm")
+NOWHERE = np.iinfo(np.int64).max // 2  # pads the table of listed expirations
+
+
+def serves(source: MarketSource, combinations: Sequence[StrategyParams]) -> bool:
+    """Whether the grid engine can run these combinations on this source (else the engine runs them)."""
+    return isinstance(source, EmbeddedSource) and all(p.strike_rule in RULES_SERVED for p in combinations)
+
+
+class Chooser(NamedTuple):
+    """What decides which put the rules sell on a session: combinations that share it share their candidates."""
+
+    put_delta: float
+    dte_target: int
+    strike_rule: str
+    monthly: bool
+    underlying: str
+
+    @classmethod
+    def of(cls, p: StrategyParams) -> Chooser:
+        return cls(p.put_delta, p.dte_target, p.strike_rule, p.expiries == "monthly", p.underlying)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The put the rules would sell on each session lo.. of the history, and its marks to settlement."""
+
+    lo: int
+    valid: np.ndarray  # a listed expiration was found and the life priced
+    expiry: np.ndarray  # ordinals
+    settles: np.ndarray  # history index of the settlement session (len(dates) beyond the data)
+    strike: np.ndarray
+    am: np.ndarray
+    offset: np.ndarray  # where the candidate's marks start in `marks`
+    marks: np.ndarray
+    iv: np.ndarray  # at entry
+    delta: np.ndarray
+
+
+def listed_table(history: History, lo: int, hi: int, horizon: int, monthly: bool) -> np.ndarray:
+    """The ordinals of the expirations listed on each session lo..hi-1 up to `horizon` days ahead, one row per
+    session, padded with NOWHERE (data/listings.py is asked once per session)."""
+    rows = [listed_expirations(day, day + dt.timedelta(days=horizon), monthly) for day in history.dates[lo:hi]]
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    unique = {e for row in rows for e in row}
+    ordinal = {e: e.toordinal() for e in unique}
+    flat = np.fromiter((ordinal[e] for row in rows for e in row), dtype=np.int64, count=int(lengths.sum()))
+    table = np.full((len(rows), max(1, int(lengths.max(initial=0)))), NOWHERE, dtype=np.int64)
+    table[np.arange(table.shape[1]) < lengths[:, None]] = flat
+    return table
+
+
+def am_settled(expiries: np.ndarray, underlying: str) -> np.ndarray:
+    """Whether the put chosen on each expiration (ordinals) settles at the open (contracts.settles_am, asked once
+    per expiration)."""
+    unique, where = np.unique(expiries, return_inverse=True)
+    return np.array([settles_am(dt.date.fromordinal(int(e)), underlying) for e in unique], dtype=bool)[where]
+
+
+def candidates(history: History, chooser: Chooser, lo: int, hi: int, listed: np.ndarray,
+               vix_range: tuple[float, float]) -> Candidates:
+    """Each session's put by rules.choose_expiry and the strike rule, priced over its life like
+    decision.life_marks (only on sessions whose VIX lies in `vix_range`, where some combination may enter)."""
+    days = history.ordinals[lo:hi]
+    reach = listed <= (days + 2 * chooser.dte_target + 21)[:, None]  # Rules.expiry_horizon
+    gap = np.where(reach, np.abs(listed - (days + chooser.dte_target)[:, None]), NOWHERE)
+    expiry = listed[np.arange(len(days)), np.argmin(gap, axis=1)]  # the first of equal gaps: the earlier
+    vix = history.vix[lo:hi]
+    valid = reach.any(axis=1) & (vix >= vix_range[0]) & (vix <= vix_range[1])
+    expiry = np.where(valid, expiry, days + 1)
+    u = UNDERLYINGS[chooser.underlying]
+    spot = history.spx_close[lo:hi] * u.scale
+    strike = (seed_strike(spot, chooser.put_delta, u.strike_step) if chooser.strike_rule == "seed"
+              else atm_strike(spot, u.strike_step))
+    am = valid & am_settled(expiry, chooser.underlying)
+    settles = np.searchsorted(history.ordinals, expiry)
+    lengths = np.where(valid, settles - np.arange(lo, hi), 0)
+    offset = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    owner = np.repeat(np.arange(len(days)), lengths)  # the candidate of each mark
+    session = owner + lo + np.arange(len(owner)) - offset[owner]
+    t = years_to_settlement(expiry[owner] - history.ordinals[session], am[owner])
+    price, iv, delta = estimate_put(history.spx_close[session] * u.scale, strike[owner], t, history.rate[session],
+                                    history.dividend[session], history.vix[session], history.vix3m[session])
+    first = offset[valid]
+    entry_iv, entry_delta = np.full(len(days), np.nan), np.full(len(days), np.nan)
+    entry_iv[valid], entry_delta[valid] = np.atleast_1d(iv)[first], np.atleast_1d(delta)[first]
+    return Candidates(lo, valid, expiry, settles, strike, am, offset, np.atleast_1d(price), entry_iv, entry_delta)
+
+
+class LazyTrades(Sequence[Trade]):
+    """A run's trades, built from the kernel's log the first time they are read."""
+
+    def __init__(self, count: int, build: Callable[[], list[Trade]]) -> None:
+        self._count, self._build = count, build
+        self._trades: list[Trade] | None = None
+
+    def _all(self) -> list[Trade]:
+        if self._trades is None:
+            self._trades = self._build()
+        return self._trades
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Trade: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Trade]: ...
+
+    def __getitem__(self, index: int | slice) -> Trade | Sequence[Trade]:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[Trade]:
+        return iter(self._all())
+
+    def __reduce__(self) -> tuple[type[list[Trade]], tuple[list[Trade]]]:
+        return list, (self._all(),)  # to another process as the list it stands for
+
+
+class GridEngine:
+    """The candidates of every way the combinations choose their put, over the sessions from start to end; each
+    run of a combination on a window inside them then only walks the sessions."""
+
+    def __init__(self, history: History, combinations: Sequence[StrategyParams], start: dt.date,
+                 end: dt.date) -> None:
+        self.history = history
+        self.lo, self.hi = history.window(start, end)
+        choosers = {Chooser.of(p) for p in combinations}
+        tables = {monthly: listed_table(history, self.lo, self.hi,
+                                        max(2 * c.dte_target + 21 for c in choosers if c.monthly == monthly), monthly)
+                  for monthly in {c.monthly for c in choosers}}
+        self.shared = {c: candidates(history, c, self.lo, self.hi, tables[c.monthly],
+                                     (min(p.min_vix for p in combinations if Chooser.of(p) == c),
+                                      max(p.max_vix for p in combinations if Chooser.of(p) == c)))
+                       for c in choosers}
+
+    def run(self, p: StrategyParams, start: dt.date, end: dt.date) -> BacktestResult:
+        """The combination over the window, as run_backtest would (the window within the engine's)."""
+        from trading import grid_kernel
+
+        history, found = self.history, self.shared[Chooser.of(p)]
+        first, stop = history.window(start, end)
+        if stop - first < 2:
+            raise BacktestError(f"fewer than two sessions of data between {start} and {end}")
+        assert self.lo <= first and stop <= self.hi, "a window outside the engine's sessions"
+        growth = session_growth(history, first, stop)
+        walked = grid_kernel.walk(first, stop, self.lo, history.ordinals, history.spx_open, history.spx_close,
+                                  history.vix, growth, found.valid, found.expiry, found.settles, found.strike,
+                                  found.am, found.offset, found.marks, *_parameters(p))
+        return _result(history, p, found, first, growth, walked)
+
+
+def _parameters(p: StrategyParams) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's float and integer parameters (in the order of grid_kernel's indexes)."""
+    from trading import grid_kernel as k
+
+    u = UNDERLYINGS[p.underlying]
+    floats = [p.capital, u.scale, p.min_vix, p.max_vix, p.take_profit, p.stop_loss, p.size_target,
+              p.max_margin_pct, p.slippage, p.fee, p.min_premium]
+    size_by = {"contracts": k.SIZE_CONTRACTS, "notional": k.SIZE_NOTIONAL, "margin": k.SIZE_MARGIN}[p.size_by]
+    ints = [p.max_open_positions, p.close_dte, p.margin == "cash", size_by, p.contracts_per_trade, u.penny]
+    return np.array(floats, dtype=float), np.array(ints, dtype=np.int64)
+
+
+def _result(history: History, p: StrategyParams, found: Candidates, first: int, growth: np.ndarray,
+            walked: tuple[np.ndarray, int, int, float, float, np.ndarray, np.ndarray, int]) -> BacktestResult:
+    from trading import grid_kernel as k
+
+    equity, ruined, position_days, exposure_sum, exposure_peak, log_i, log_f, count = walked
+    log_i, log_f = log_i[:count].copy(), log_f[:count].copy()  # let the session-sized logs go
+    closed = log_f[log_i[:, k.T_END] != k.OPEN, k.T_PNL].tolist()
+    trades = LazyTrades(count, lambda: _trades(history, p, found, log_i, log_f))
+    return summarize(history, first, p.capital, growth, equity, trades, closed, position_days,
+                     None if ruined < 0 else history.dates[ruined], exposure_sum, exposure_peak)
+
+
+def _trades(history: History, p: StrategyParams, found: Candidates, log_i: np.ndarray,
+            log_f: np.ndarray) -> list[Trade]:
+    """The Trade records of a kernel's log, with the fields run_backtest gives them."""
+    from trading import grid_kernel as k
+
+    rules, made = Rules(p), []
+    for (entry, contracts, end, day), (fill, premium, pnl, value, exit_fill, exit_cost) in zip(
+            log_i.tolist(), log_f.tolist(), strict=True):
+        c = entry - found.lo
+        contract = put_contract(dt.date.fromordinal(int(found.expiry[c])), float(found.strike[c]), p.underlying)
+        sold = (contract.ticker, contract.root, history.dates[entry], contract.expiry, contract.strike, contracts,
+                float(found.marks[found.offset[c]]), fill, premium, PriceSource.ESTIMATED, float(found.delta[c]),
+                float(found.iv[c]))
+        if end == k.OPEN:
+            made.append(Trade(*sold, None, None))
+        elif end == k.SETTLED:
+            made.append(Trade(*sold, value, pnl, history.settlement_source(day, contract.am_settled)))
+        else:
+            mark = float(found.marks[found.offset[c] + day - entry])
+            market = MarketDay(history.dates[day], float(history.spx_close[day]), float(history.vix[day]),
+                               float(history.vix3m[day]), float(history.rate[day]))
+            reason = MARGIN_CALL if end == k.MARGIN_CALL_EXIT else rules.exit_reason(
+                market, Holding(contract, contracts, mark, fill))
+            made.append(Trade(*sold, None, pnl, SettlementSource.EXIT, reason, history.dates[day], mark, exit_fill,
+                              PriceSource.ESTIMATED))
+    return made
