@@ -136,16 +136,37 @@ def estimate_put(spot: Num, strike: Num, t: Num, r: Num, q: Num, vix: Num, vix3m
     return price[()], vol, (-discount_q * n_minus_d1)[()]
 
 
-def skew_strike_for_put_delta(spot: float, delta: float, t: float, r: float, q: float, vix: float,
-                              vix3m: float, model: VolModel = FITTED) -> float:
-    """The strike whose put delta, priced with the estimated skew vol at that strike, is -delta."""
-    from scipy.optimize import brentq
+def skew_strike_for_put_delta(spot: Num, delta: float, t: Num, r: Num, q: Num, vix: Num, vix3m: Num,
+                              model: VolModel = FITTED) -> Num:
+    """The strike whose put delta, priced with the estimated skew vol at that strike, is -delta: in closed form,
+    on arrays as on one day.
 
-    def gap(strike: float) -> float:
-        vol = put_iv(spot, strike, t, r, q, vix, vix3m, model)
-        return float(-bs_put_delta(spot, strike, t, r, q, vol)) - delta
+    With x = log(strike / spot), put_iv is linear in x on each side of the forward (slope psi below it, psi / 2
+    above, floored at MIN_VOL) and d1 = (-x + (r - q) t + vol^2 t / 2) / (vol sqrt t) must equal
+    D = -N^-1(delta e^(qt)). Times vol sqrt t (positive) that is a convex quadratic in x, negative where vol
+    reaches 0, so its smaller root is the one strike with a positive vol; the side of the forward (or the floor)
+    it lands on is the one it was solved for."""
+    from scipy.special import ndtri
 
-    return float(brentq(gap, 0.3 * spot, 1.5 * spot, xtol=1e-6))
+    t, spot = np.asarray(t, dtype=float), np.asarray(spot, dtype=float)
+    t_iv = np.maximum(t, 1.0 / 365.0)  # as put_iv
+    carry_iv, carry, root_t = (r - q) * t_iv, (r - q) * t, np.sqrt(t)
+    atm = term_vol(t_iv, vix, vix3m) * (1.0 - model.premium) - model.gap
+    psi = model.psi_1m * (t_iv / T30) ** (-model.alpha)
+    d = -ndtri(delta * np.exp(q * t))
+
+    def solved(slope: Num) -> Num:
+        level = atm + slope * carry_iv  # vol = level - slope * x
+        b = -1.0 - t * level * slope + d * root_t * slope
+        c = carry + 0.5 * t * level**2 - d * root_t * level
+        return 2.0 * c / (-b + np.sqrt(b * b - 2.0 * t * slope**2 * c)), level
+
+    below, below_level = solved(psi)
+    above, above_level = solved(0.5 * psi)
+    x = np.where(below < carry_iv, below, above)
+    floored = np.where(below < carry_iv, below_level - psi * x, above_level - 0.5 * psi * x) < MIN_VOL
+    x = np.where(floored, carry + 0.5 * t * MIN_VOL**2 - d * MIN_VOL * root_t, x)
+    return (spot * np.exp(x))[()]
 
 
 AM_SETTLEMENT_EARLIER = 6.5 / 24.0  # an AM settlement (9:30 ET) comes 6.5 hours before a 16:00 close

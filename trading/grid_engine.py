@@ -1,17 +1,18 @@
-"""A grid's backtests on shared, pre-priced candidates: for each way of choosing the put (delta, DTE, strike rule,
-expirations, index), the put the rules would sell on every session is chosen and its whole life priced once,
-vectorised; every combination that chooses that way (whatever its exits, sizing or filters) then walks the sessions
-in compiled code (trading/grid_kernel.py). Trades are built from the kernel's log when first read.
+"""A grid's backtests on shared candidates: for each way of choosing the put (delta, DTE, strike rule, expirations,
+index), the put the rules would sell on every session is chosen once, vectorised; every combination that chooses
+that way (whatever its exits, sizing or filters) then walks the sessions in compiled code (trading/grid_kernel.py),
+which prices a candidate's whole life the first time any of them asks its price and keeps it for the others. Trades
+are built from the kernel's log when first read.
 
-It serves the bundled history (EmbeddedSource: every price the estimate, strikes on the grid) and the seed and atm
-strike rules; everything else runs through the engine (backtest/spx_premium_backtest.py), which is the reference
+It serves the bundled history (EmbeddedSource: every price the estimate, strikes on the grid); every other source
+runs through the engine (backtest/spx_premium_backtest.py), which is the reference
 this must equal (tests/trading/test_grid_engine.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Callable, Iterator, NamedTuple, Sequence, overload
 
 import numpy as np
@@ -21,18 +22,18 @@ from backtest.types import Holding, MarketDay
 from data.contracts import UNDERLYINGS, put_contract, settles_am
 from data.listings import listed_expirations
 from data.market import EmbeddedSource, History, MarketSource
-from data.pricing import estimate_put, years_to_settlement
+from data.pricing import AM_SETTLEMENT_EARLIER, FITTED, MIN_VOL, T30, T93, years_to_settlement
 from data.provenance import PriceSource, SettlementSource
-from trading.rules import MARGIN_CALL, Rules, atm_strike, seed_strike
+from trading.rules import MARGIN_CALL, Rules, grid_strike
 from trading.strategy import StrategyParams
 
-RULES_SERVED = ("seed", "atm")
 NOWHERE = np.iinfo(np.int64).max // 2  # pads the table of listed expirations
+MODEL = np.array([*astuple(FITTED), MIN_VOL, T30, T93, AM_SETTLEMENT_EARLIER])  # the kernel's copy of pricing's
 
 
-def serves(source: MarketSource, combinations: Sequence[StrategyParams]) -> bool:
-    """Whether the grid engine can run these combinations on this source (else the engine runs them)."""
-    return isinstance(source, EmbeddedSource) and all(p.strike_rule in RULES_SERVED for p in combinations)
+def serves(source: MarketSource) -> bool:
+    """Whether the grid engine can run on this source (else the engine runs the combinations)."""
+    return isinstance(source, EmbeddedSource)
 
 
 class Chooser(NamedTuple):
@@ -60,14 +61,30 @@ class Candidates:
     strike: np.ndarray
     am: np.ndarray
     offset: np.ndarray  # where the candidate's marks start in `marks`
-    marks: np.ndarray
-    iv: np.ndarray  # at entry
-    delta: np.ndarray
+    marks: np.ndarray  # priced by the kernel the first time a combination asks the candidate's price, then shared
+    priced: np.ndarray
+    entry: np.ndarray  # implied vol and delta on the candidate's session, once priced
 
 
-def listed_table(history: History, lo: int, hi: int, horizon: int, monthly: bool) -> np.ndarray:
-    """The ordinals of the expirations listed on each session lo..hi-1 up to `horizon` days ahead, one row per
-    session, padded with NOWHERE (data/listings.py is asked once per session)."""
+class Listed(NamedTuple):
+    """The ordinals of the expirations listed on each session lo..hi-1 up to a horizon, one row per session
+    padded with NOWHERE; and of all of them, sorted, whether SPX's put on it settles at the open."""
+
+    table: np.ndarray
+    expiries: np.ndarray
+    am: np.ndarray
+
+    def am_settled(self, expiries: np.ndarray, underlying: str) -> np.ndarray:
+        """contracts.settles_am of each of `expiries` (listed ones, or anything where `valid` is False)."""
+        if underlying == "XSP":
+            return np.zeros(len(expiries), dtype=bool)
+        where = np.minimum(np.searchsorted(self.expiries, expiries), len(self.expiries) - 1)
+        found: np.ndarray = self.am[where] & (self.expiries[where] == expiries)
+        return found
+
+
+def listed_table(history: History, lo: int, hi: int, horizon: int, monthly: bool) -> Listed:
+    """What data/listings.py lists on each session lo..hi-1 up to `horizon` days ahead (asked once a session)."""
     rows = [listed_expirations(day, day + dt.timedelta(days=horizon), monthly) for day in history.dates[lo:hi]]
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     unique = {e for row in rows for e in row}
@@ -75,21 +92,16 @@ def listed_table(history: History, lo: int, hi: int, horizon: int, monthly: bool
     flat = np.fromiter((ordinal[e] for row in rows for e in row), dtype=np.int64, count=int(lengths.sum()))
     table = np.full((len(rows), max(1, int(lengths.max(initial=0)))), NOWHERE, dtype=np.int64)
     table[np.arange(table.shape[1]) < lengths[:, None]] = flat
-    return table
+    expiries = sorted(unique)
+    return Listed(table, np.array([ordinal[e] for e in expiries] or [NOWHERE], dtype=np.int64),
+                  np.array([settles_am(e) for e in expiries] or [False], dtype=bool))
 
 
-def am_settled(expiries: np.ndarray, underlying: str) -> np.ndarray:
-    """Whether the put chosen on each expiration (ordinals) settles at the open (contracts.settles_am, asked once
-    per expiration)."""
-    unique, where = np.unique(expiries, return_inverse=True)
-    return np.array([settles_am(dt.date.fromordinal(int(e)), underlying) for e in unique], dtype=bool)[where]
-
-
-def candidates(history: History, chooser: Chooser, lo: int, hi: int, listed: np.ndarray,
+def candidates(history: History, chooser: Chooser, lo: int, hi: int, listings: Listed,
                vix_range: tuple[float, float]) -> Candidates:
-    """Each session's put by rules.choose_expiry and the strike rule, priced over its life like
-    decision.life_marks (only on sessions whose VIX lies in `vix_range`, where some combination may enter)."""
-    days = history.ordinals[lo:hi]
+    """Each session's put by rules.choose_expiry and the strike rule (only on sessions whose VIX lies in
+    `vix_range`, where some combination may enter), with room for the marks of its life."""
+    days, listed = history.ordinals[lo:hi], listings.table
     reach = listed <= (days + 2 * chooser.dte_target + 21)[:, None]  # Rules.expiry_horizon
     gap = np.where(reach, np.abs(listed - (days + chooser.dte_target)[:, None]), NOWHERE)
     expiry = listed[np.arange(len(days)), np.argmin(gap, axis=1)]  # the first of equal gaps: the earlier
@@ -97,22 +109,15 @@ def candidates(history: History, chooser: Chooser, lo: int, hi: int, listed: np.
     valid = reach.any(axis=1) & (vix >= vix_range[0]) & (vix <= vix_range[1])
     expiry = np.where(valid, expiry, days + 1)
     u = UNDERLYINGS[chooser.underlying]
-    spot = history.spx_close[lo:hi] * u.scale
-    strike = (seed_strike(spot, chooser.put_delta, u.strike_step) if chooser.strike_rule == "seed"
-              else atm_strike(spot, u.strike_step))
-    am = valid & am_settled(expiry, chooser.underlying)
+    am = valid & listings.am_settled(expiry, chooser.underlying)
+    strike = grid_strike(chooser.strike_rule, chooser.put_delta, u.strike_step, history.spx_close[lo:hi] * u.scale,
+                         years_to_settlement(expiry - days, am), history.rate[lo:hi], history.dividend[lo:hi], vix,
+                         history.vix3m[lo:hi])
     settles = np.searchsorted(history.ordinals, expiry)
     lengths = np.where(valid, settles - np.arange(lo, hi), 0)
     offset = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    owner = np.repeat(np.arange(len(days)), lengths)  # the candidate of each mark
-    session = owner + lo + np.arange(len(owner)) - offset[owner]
-    t = years_to_settlement(expiry[owner] - history.ordinals[session], am[owner])
-    price, iv, delta = estimate_put(history.spx_close[session] * u.scale, strike[owner], t, history.rate[session],
-                                    history.dividend[session], history.vix[session], history.vix3m[session])
-    first = offset[valid]
-    entry_iv, entry_delta = np.full(len(days), np.nan), np.full(len(days), np.nan)
-    entry_iv[valid], entry_delta[valid] = np.atleast_1d(iv)[first], np.atleast_1d(delta)[first]
-    return Candidates(lo, valid, expiry, settles, strike, am, offset, np.atleast_1d(price), entry_iv, entry_delta)
+    return Candidates(lo, valid, expiry, settles, strike, am, offset, np.empty(int(lengths.sum())),
+                      np.zeros(len(days), dtype=bool), np.full((len(days), 2), np.nan))
 
 
 class LazyTrades(Sequence[Trade]):
@@ -153,6 +158,8 @@ class GridEngine:
     def __init__(self, history: History, combinations: Sequence[StrategyParams], start: dt.date,
                  end: dt.date) -> None:
         self.history = history
+        self.market = np.column_stack([history.spx_close, history.rate, history.dividend, history.vix,
+                                       history.vix3m])
         self.lo, self.hi = history.window(start, end)
         choosers = {Chooser.of(p) for p in combinations}
         tables = {monthly: listed_table(history, self.lo, self.hi,
@@ -174,8 +181,9 @@ class GridEngine:
         assert self.lo <= first and stop <= self.hi, "a window outside the engine's sessions"
         growth = session_growth(history, first, stop)
         walked = grid_kernel.walk(first, stop, self.lo, history.ordinals, history.spx_open, history.spx_close,
-                                  history.vix, growth, found.valid, found.expiry, found.settles, found.strike,
-                                  found.am, found.offset, found.marks, *_parameters(p))
+                                  history.vix, growth, self.market, MODEL, found.valid, found.expiry, found.settles,
+                                  found.strike, found.am, found.offset, found.marks, found.priced, found.entry,
+                                  *_parameters(p))
         return _result(history, p, found, first, growth, walked)
 
 
@@ -214,8 +222,8 @@ def _trades(history: History, p: StrategyParams, found: Candidates, log_i: np.nd
         c = entry - found.lo
         contract = put_contract(dt.date.fromordinal(int(found.expiry[c])), float(found.strike[c]), p.underlying)
         sold = (contract.ticker, contract.root, history.dates[entry], contract.expiry, contract.strike, contracts,
-                float(found.marks[found.offset[c]]), fill, premium, PriceSource.ESTIMATED, float(found.delta[c]),
-                float(found.iv[c]))
+                float(found.marks[found.offset[c]]), fill, premium, PriceSource.ESTIMATED, float(found.entry[c, 1]),
+                float(found.entry[c, 0]))
         if end == k.OPEN:
             made.append(Trade(*sold, None, None))
         elif end == k.SETTLED:

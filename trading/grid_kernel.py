@@ -1,5 +1,6 @@
-"""The sequential part of a backtest, compiled: settlements, exits, margin calls, ruin and entries over candidate
-puts whose whole lives were priced beforehand (trading/grid_engine.py).
+"""The sequential part of a backtest, compiled: settlements, exits, margin calls, ruin and entries over the
+candidate puts of trading/grid_engine.py, each priced over its life the first time a run asks its price and kept
+for the others.
 
 A numeric twin of the engine's loop (backtest/spx_premium_backtest.py) and of the rules it calls
 (trading/rules.py), for sources where every price is the estimate and strikes lie on the grid. The engine stays the
@@ -53,15 +54,67 @@ def _margin(cash_margin: bool, spot: float, strike: float, price: float) -> floa
 
 
 @njit(cache=True)
+def _ndtr(x: float) -> float:
+    """pricing.ndtr."""
+    return 0.5 * math.erfc(x * -math.sqrt(0.5))
+
+
+@njit(cache=True)
+def _estimate(spot: float, strike: float, t: float, r: float, q: float, vix: float, vix3m: float,
+              model: np.ndarray) -> tuple[float, float, float]:
+    """pricing.estimate_put (with term_vol and put_iv): (price, implied vol, delta)."""
+    premium, gap, psi_1m, alpha, min_vol, t30, t93 = model[0], model[1], model[2], model[3], model[4], model[5], \
+        model[6]
+    t_iv = max(t, 1.0 / 365.0)
+    v30 = vix / 100.0
+    v93 = v30 if math.isnan(vix3m) else vix3m / 100.0
+    tc = min(max(t_iv, t30), t93)
+    term = math.sqrt((v30**2 * t30 * (t93 - tc) + v93**2 * t93 * (tc - t30)) / ((t93 - t30) * tc))
+    psi = psi_1m * (t_iv / t30) ** (-alpha)
+    k = math.log(strike / (spot * math.exp((r - q) * t_iv)))
+    vol = max(term * (1.0 - premium) - gap - (psi if k < 0 else 0.5 * psi) * k, min_vol)
+    t_safe = max(t, 1e-12)
+    d1 = (math.log(spot / strike) + (r - q + 0.5 * vol * vol) * t_safe) / (vol * math.sqrt(t_safe))
+    discount_q = math.exp(-q * t_safe)
+    n_minus_d1 = _ndtr(-d1)
+    price = strike * math.exp(-r * t_safe) * _ndtr(vol * math.sqrt(t_safe) - d1) - spot * discount_q * n_minus_d1
+    return (price if t > 0 else max(strike - spot, 0.0)), vol, -discount_q * n_minus_d1
+
+
+@njit(cache=True)
+def price_life(c: int, lo: int, scale: float, ordinals: np.ndarray, market: np.ndarray, model: np.ndarray,
+               expiry: np.ndarray, settles: np.ndarray, strike: np.ndarray, am: np.ndarray, offset: np.ndarray,
+               marks: np.ndarray, priced: np.ndarray, entry: np.ndarray) -> None:
+    """decision.life_marks for candidate c, once: its marks from its session to settlement into `marks`, its
+    implied vol and delta on the first into `entry`. `market` holds each session's close, rate, dividend yield,
+    VIX and VIX3M; `model` the vol model's parameters and constants (pricing.FITTED, MIN_VOL, T30, T93, and
+    AM_SETTLEMENT_EARLIER). (Pricing a whole life at once measured faster than each mark when first needed, even
+    on grids whose exits close most positions early.)"""
+    if priced[c]:
+        return
+    earlier = model[7] if am[c] else 0.0
+    for j in range(settles[c] - lo - c):
+        i = lo + c + j
+        price, vol, delta = _estimate(market[i, 0] * scale, strike[c], (expiry[c] - ordinals[i] - earlier) / 365.0,
+                                      market[i, 1], market[i, 2], market[i, 3], market[i, 4], model)
+        marks[offset[c] + j] = price
+        if j == 0:
+            entry[c, 0], entry[c, 1] = vol, delta
+    priced[c] = True
+
+
+@njit(cache=True)
 def walk(first: int, stop: int, lo: int, ordinals: np.ndarray, opens: np.ndarray, closes: np.ndarray,
-         vix: np.ndarray, growth: np.ndarray, valid: np.ndarray, expiry: np.ndarray, settles: np.ndarray,
-         strike: np.ndarray, am: np.ndarray, offset: np.ndarray, marks: np.ndarray, fp: np.ndarray,
+         vix: np.ndarray, growth: np.ndarray, market: np.ndarray, model: np.ndarray, valid: np.ndarray,
+         expiry: np.ndarray, settles: np.ndarray, strike: np.ndarray, am: np.ndarray, offset: np.ndarray,
+         marks: np.ndarray, priced: np.ndarray, entry: np.ndarray, fp: np.ndarray,
          ip: np.ndarray) -> tuple[np.ndarray, int, int, float, float, np.ndarray, np.ndarray, int]:
     """Sessions first..stop-1 of run_backtest. Candidate c = i - lo is the put the rules would sell on session i
-    (valid, its expiry's ordinal, settlement session, strike, AM settlement, and where its marks start in `marks`).
-    Returns the equity of each session, the session of ruin (-1: none), position-days, the exposure's sum and
-    peak, the trade log (ints: entry session, contracts, how it ended, the session it ended; floats: fill, premium,
-    P&L, settlement value, exit fill, exit cost) and the number of trades."""
+    (valid, its expiry's ordinal, settlement session, strike, AM settlement, where its marks start in `marks`),
+    priced by price_life when a run first asks its price (`priced`, `entry`: see there). Returns the equity of each
+    session, the session of ruin (-1: none), position-days, the exposure's sum and peak, the trade log (ints:
+    entry session, contracts, how it ended, the session it ended; floats: fill, premium, P&L, settlement value,
+    exit fill, exit cost) and the number of trades."""
     capital, scale, penny = fp[CAPITAL], fp[SCALE], ip[PENNY] == 1
     slippage, fee, cash_margin = fp[SLIPPAGE], fp[FEE], ip[CASH_MARGIN] == 1
     most = ip[MAX_OPEN]
@@ -108,8 +161,8 @@ def walk(first: int, stop: int, lo: int, ordinals: np.ndarray, opens: np.ndarray
             break
         c = i - lo
         if fp[MIN_VIX] <= vix[i] <= fp[MAX_VIX] and count < most and valid[c]:  # Rules.decide_entry
-            contracts, fill, premium = _entry(i, c, spot, cash - owed, lo, expiry, strike, offset, marks, fp, ip,
-                                              held, count, log_i)
+            contracts, fill, premium = _entry(i, c, spot, cash - owed, lo, ordinals, market, model, expiry, settles,
+                                              strike, am, offset, marks, priced, entry, fp, ip, held, count, log_i)
             if contracts:
                 log_i[trades, T_ENTRY], log_i[trades, T_CONTRACTS], log_i[trades, T_END] = i, contracts, OPEN
                 log_f[trades, T_FILL], log_f[trades, T_PREMIUM] = fill, premium
@@ -188,18 +241,20 @@ def _margin_calls(i: int, spot: float, cash: float, lo: int, strike: np.ndarray,
                   count: int, log_i: np.ndarray, log_f: np.ndarray) -> float:
     """Rules.margin_call: while the open puts' margin exceeds equity, buy back the one that needs the most.
     Returns the cash the buy-backs cost (added in the positions' order, as the engine does)."""
-    owed = 0.0
-    needs = np.empty(count)
-    total = 0.0
+    owed = total = 0.0
     for k in range(count):
         t = held[k]
         mark, contracts = _mark(t, i, lo, offset, marks, log_i), log_i[t, T_CONTRACTS]
         owed += mark * 100 * contracts
-        needs[k] = _margin(cash_margin, spot, strike[log_i[t, T_ENTRY] - lo], mark) * contracts
-        total += needs[k]
+        total += _margin(cash_margin, spot, strike[log_i[t, T_ENTRY] - lo], mark) * contracts
     equity = cash - owed
-    if total <= equity:
+    if total <= equity:  # the usual day
         return 0.0
+    needs = np.empty(count)
+    for k in range(count):
+        t = held[k]
+        needs[k] = _margin(cash_margin, spot, strike[log_i[t, T_ENTRY] - lo], _mark(t, i, lo, offset, marks, log_i)
+                           ) * log_i[t, T_CONTRACTS]
     costs = np.zeros(count)
     for k in np.argsort(-needs, kind="mergesort"):  # the largest first; a tie in the positions' order
         if total <= equity:
@@ -216,19 +271,21 @@ def _margin_calls(i: int, spot: float, cash: float, lo: int, strike: np.ndarray,
 
 
 @njit(cache=True)
-def _entry(i: int, c: int, spot: float, equity: float, lo: int, expiry: np.ndarray, strike: np.ndarray,
-           offset: np.ndarray, marks: np.ndarray, fp: np.ndarray, ip: np.ndarray, held: np.ndarray, count: int,
-           log_i: np.ndarray) -> tuple[int, float, float]:
+def _entry(i: int, c: int, spot: float, equity: float, lo: int, ordinals: np.ndarray, market: np.ndarray,
+           model: np.ndarray, expiry: np.ndarray, settles: np.ndarray, strike: np.ndarray, am: np.ndarray,
+           offset: np.ndarray, marks: np.ndarray, priced: np.ndarray, entry: np.ndarray, fp: np.ndarray,
+           ip: np.ndarray, held: np.ndarray, count: int, log_i: np.ndarray) -> tuple[int, float, float]:
     """Rules.decide_entry after the VIX and position-count filters: (contracts, fill, net premium), no contracts
-    when it skips."""
+    when it skips. The candidate is priced (price_life) once no filter before its price has skipped it."""
     penny, cash_margin = ip[PENNY] == 1, ip[CASH_MARGIN] == 1
     in_use = 0.0
     for k in range(count):
-        entry = log_i[held[k], T_ENTRY]
-        if expiry[entry - lo] == expiry[c]:  # already holding the expiry
+        sold = log_i[held[k], T_ENTRY]
+        if expiry[sold - lo] == expiry[c]:  # already holding the expiry
             return 0, 0.0, 0.0
-        mark = marks[offset[entry - lo] + i - entry]
-        in_use += _margin(cash_margin, spot, strike[entry - lo], mark) * log_i[held[k], T_CONTRACTS]
+        mark = marks[offset[sold - lo] + i - sold]
+        in_use += _margin(cash_margin, spot, strike[sold - lo], mark) * log_i[held[k], T_CONTRACTS]
+    price_life(c, lo, fp[SCALE], ordinals, market, model, expiry, settles, strike, am, offset, marks, priced, entry)
     price = marks[offset[c]]
     fill = _fill(price, fp[SLIPPAGE], penny, -1)
     if fill * 100 - fp[FEE] <= fp[MIN_PREMIUM]:

@@ -108,7 +108,7 @@ def backtest_each(source: MarketSource, combinations: Sequence[StrategyParams], 
     """Every combination backtested over the window: by the grid engine where it serves the source (`engine`:
     one already prepared over a span that holds the window), else by the engine in `workers` processes (one for
     a source that fetches: what a run misses is learnt in the process that fetches it)."""
-    if engine is None and serves(source, combinations):
+    if engine is None and serves(source):
         engine = GridEngine(source.history(), combinations, start, end)
     if engine is not None:
         return mapped(lambda params: Combination(params, engine.run(params, start, end)), combinations, 1, progress)

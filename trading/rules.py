@@ -49,6 +49,19 @@ def atm_strike(spot: Num, step: float) -> Num:
     return (np.floor(np.asarray(spot, dtype=float) / step + 1e-9) * step)[()]
 
 
+def grid_strike(rule: str, put_delta: float, step: float, spot: Num, t: Num, rate: Num, q: Num, vix: Num,
+                vix3m: Num) -> Num:
+    """The strike rule's choice on the strike grid (before any listing is asked): seed, atm, or bs-delta, the
+    strike whose delta under the estimated skew is -put_delta, to the nearest step. On one day or on arrays of
+    days (the grid engine's); `t`, `rate`, `q`, `vix`, `vix3m` matter to bs-delta alone."""
+    if rule == "seed":
+        return seed_strike(spot, put_delta, step)
+    if rule == "atm":
+        return atm_strike(spot, step)
+    target = skew_strike_for_put_delta(spot, put_delta, t, rate, q, vix, vix3m)
+    return (np.floor(target / step + 0.5) * step)[()]
+
+
 def snap_down(target: float, listed: Strikes) -> float | None:
     """The nearest listed strike at or below the target (None when every listed strike is above it)."""
     position = bisect_right(listed, target + 1e-9)
@@ -198,16 +211,11 @@ class Rules:
             by_chain = chain_delta_strike(listed, p.put_delta)
             if by_chain is not None:
                 return by_chain
-        spot, step = day.spot * u.scale, u.strike_step
-        if p.strike_rule == "seed":
-            target = float(seed_strike(spot, p.put_delta, step))
-        elif p.strike_rule == "atm":
-            target = float(atm_strike(spot, step))
-        else:
-            t = float(years_to_settlement((expiry - day.date).days, settles_am(expiry, u.name)))  # as prices do
-            target = skew_strike_for_put_delta(spot, p.put_delta, t, day.rate, dividend_yield(day.date), day.vix,
-                                               day.vix3m)
-            target = math.floor(target / step + 0.5) * step
+        t = 0.0
+        if p.strike_rule == "bs-delta":  # as prices do
+            t = float(years_to_settlement((expiry - day.date).days, settles_am(expiry, u.name)))
+        target = float(grid_strike(p.strike_rule, p.put_delta, u.strike_step, day.spot * u.scale, t, day.rate,
+                                   dividend_yield(day.date), day.vix, day.vix3m))
         return snap_down(target, listed.strikes) if listed is not None else target
 
     def entry_price(self, q: Quote) -> float:

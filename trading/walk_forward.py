@@ -90,7 +90,7 @@ def walk_forward(source: MarketSource, combinations: Sequence[StrategyParams], s
                  progress: Callable[[int, int], None] = lambda done, total: None, workers: int = 1) -> WalkForward:
     """Every fold (each in one of `workers` processes): the grid on its training window, then its winner on its
     test window; and the stitched out-of-sample record."""
-    engine = GridEngine(source.history(), combinations, start, end) if serves(source, combinations) else None
+    engine = GridEngine(source.history(), combinations, start, end) if serves(source) else None
 
     def one(fold: Fold) -> FoldResult:
         tried = backtest_each(source, combinations, fold.train_start, fold.train_end, engine=engine)

@@ -103,3 +103,33 @@ def test_the_normal_cdf_is_scipys_on_both_paths():
     np.testing.assert_allclose(ndtr(small), reference(small), rtol=1e-14, atol=1e-300)
     np.testing.assert_allclose(ndtr(large), reference(large), rtol=1e-14, atol=1e-300)
     assert isinstance(ndtr(0.3), float) and ndtr(0.0) == 0.5
+
+
+def test_the_closed_form_skew_strike_is_the_root_a_solver_finds():
+    """Against scipy's brentq on the delta gap itself, over random days (VIX3M missing in some), every side of the
+    forward and times below the one-day floor of the vol model; also on arrays at once."""
+    from scipy.optimize import brentq
+
+    rng = np.random.default_rng(7)
+    cases = []
+    while len(cases) < 400:
+        spot, delta, t = rng.uniform(300, 7000), rng.uniform(0.03, 0.6), rng.uniform(0.3, 400) / 365
+        r, q, vix = rng.uniform(0, 0.06), rng.uniform(0, 0.03), rng.uniform(9, 80)
+        vix3m = math.nan if rng.random() < 0.3 else vix * rng.uniform(0.8, 1.2)
+
+        def gap(strike):
+            vol = put_iv(spot, strike, t, r, q, vix, vix3m)
+            return float(-bs_put_delta(spot, strike, t, r, q, vol)) - delta
+
+        if gap(0.3 * spot) * gap(1.5 * spot) < 0:
+            cases.append((spot, delta, t, r, q, vix, vix3m, brentq(gap, 0.3 * spot, 1.5 * spot, xtol=1e-9)))
+    above = 0
+    for spot, delta, t, r, q, vix, vix3m, root in cases:
+        assert skew_strike_for_put_delta(spot, delta, t, r, q, vix, vix3m) == pytest.approx(root, rel=1e-11)
+        above += root > spot * math.exp((r - q) * t)
+    assert 0 < above < len(cases)
+    columns = [np.array(c) for c in zip(*cases)]
+    for delta in (0.1, 0.4):
+        spot, _, t, r, q, vix, vix3m, _ = columns
+        each = [skew_strike_for_put_delta(*row[:1], delta, *row[1:]) for row in zip(spot, t, r, q, vix, vix3m)]
+        assert skew_strike_for_put_delta(spot, delta, t, r, q, vix, vix3m) == pytest.approx(each, rel=1e-12)
