@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -49,6 +49,25 @@ class Trade(Sold):
         return self.pnl is not None and self.pnl > 0
 
 
+class Tally(NamedTuple):
+    """What the output counts of a run's trades, kept beside them: a grid's thousand results are shown without
+    building their trades."""
+
+    real: int  # entries priced by the contract's real close
+    stand_in_settlements: int  # settled on a stand-in value (an AM settlement whose open is not known)
+    buy_backs: int  # closed by an exit rule or a margin call, each priced real or estimated like an entry
+    real_buy_backs: int
+    entry_delta: float  # the mean of -delta at entry; NaN without trades
+
+
+def tally(trades: Sequence[Trade]) -> Tally:
+    bought = [t for t in trades if t.exit_source is not None]
+    return Tally(sum(1 for t in trades if t.source == PriceSource.REAL),
+                 sum(1 for t in trades if t.settlement_source == SettlementSource.STAND_IN), len(bought),
+                 sum(1 for t in bought if t.exit_source == PriceSource.REAL),
+                 sum(-t.entry_delta for t in trades) / len(trades) if trades else math.nan)
+
+
 @dataclass
 class BacktestResult:
     start: dt.date
@@ -58,6 +77,7 @@ class BacktestResult:
     equity: np.ndarray
     metrics: metrics.Metrics
     position_days: int
+    tally: Tally
     ruined: dt.date | None = None  # the session equity reached zero: the run stopped there
     vix3m_missing: int = 0  # sessions without VIX3M, where the estimate used VIX alone
     exposure: tuple[float, float] = (0.0, 0.0)  # open puts' notional (100 x strike) / equity: average, peak
@@ -77,21 +97,15 @@ class BacktestResult:
     @property
     def real(self) -> int:
         """Trades whose entry price was the contract's real close."""
-        return sum(1 for t in self.trades if t.source == PriceSource.REAL)
+        return self.tally.real
 
     @property
     def estimated(self) -> int:
-        return len(self.trades) - self.real
-
-    @property
-    def bought_back(self) -> list[Trade]:
-        """Trades closed by an exit rule or a margin call, each priced real or estimated like an entry."""
-        return [t for t in self.trades if t.exit_source is not None]
+        return len(self.trades) - self.tally.real
 
     @property
     def stand_in_settlements(self) -> int:
-        """Closed trades settled on a stand-in value (an AM settlement whose open is not known)."""
-        return sum(1 for t in self.trades if t.settlement_source == SettlementSource.STAND_IN)
+        return self.tally.stand_in_settlements
 
 
 @dataclass
@@ -191,7 +205,8 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     trades.extend(_trade(p, None, None, None) for p in positions)
     trades.sort(key=lambda t: (t.entry_date, t.expiry))
     return summarize(history, first, capital, growth, equity[:stop - first], trades,
-                     [t.pnl for t in trades if t.pnl is not None], position_days, ruined, exposure_sum, exposure_peak)
+                     [t.pnl for t in trades if t.pnl is not None], tally(trades), position_days, ruined, exposure_sum,
+                     exposure_peak)
 
 
 def session_growth(history: History, first: int, stop: int) -> np.ndarray:
@@ -201,8 +216,8 @@ def session_growth(history: History, first: int, stop: int) -> np.ndarray:
 
 
 def summarize(history: History, first: int, capital: float, growth: np.ndarray, equity: np.ndarray,
-              trades: Sequence[Trade], closed: list[float], position_days: int, ruined: dt.date | None,
-              exposure_sum: float, exposure_peak: float) -> BacktestResult:
+              trades: Sequence[Trade], closed: list[float], counted: Tally, position_days: int,
+              ruined: dt.date | None, exposure_sum: float, exposure_peak: float) -> BacktestResult:
     """The result of a run over sessions first.. (as many as `equity` has): its metrics from the equity curve and
     the closed trades' P&L."""
     stop = first + len(equity)
@@ -211,7 +226,7 @@ def summarize(history: History, first: int, capital: float, growth: np.ndarray, 
     riskfree = np.concatenate([[0.0], growth[:stop - first - 1] - 1.0])  # no interest on the first session
     return BacktestResult(dates[0], dates[-1], trades, dates, equity,
                           metrics.compute(curve, riskfree, (dates[-1] - dates[0]).days, closed), position_days,
-                          ruined, int(np.isnan(history.vix3m[first:stop]).sum()),
+                          counted, ruined, int(np.isnan(history.vix3m[first:stop]).sum()),
                           (exposure_sum / len(dates), exposure_peak), curve[1:] / curve[:-1] - 1.0, riskfree)
 
 

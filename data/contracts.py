@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from data.calendar import friday_expiry
 from data.listings import AM_ROOTS, root_for_expiry, ticker_date
@@ -36,7 +37,7 @@ class OptionContract:
     expiry: dt.date
     strike: float
 
-    @property
+    @cached_property  # every stored trade asks it
     def ticker(self) -> str:
         return f"O:{self.root}{ticker_date(self.root, self.expiry):%y%m%d}P{round(self.strike * 1000):08d}"
 

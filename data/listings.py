@@ -152,6 +152,7 @@ def is_monthly(expiry: dt.date) -> bool:
     return expiry == friday_expiry(third_friday(expiry.year, expiry.month))
 
 
+@lru_cache(maxsize=None)  # asked for every trade a grid stores
 def root_for_expiry(expiry: dt.date) -> str:
     """The root of the put a backtest sells on that expiration: the AM-settled monthly SPX on a monthly date,
     SPXQ on a quarter end from 2008 to mid-2014, an AM Weekly (JXA..JXE) on another Friday before 2010-12-10, else

@@ -2,7 +2,7 @@
 index), the put the rules would sell on every session is chosen once, vectorised; every combination that chooses
 that way (whatever its exits, sizing or filters) then walks the sessions in compiled code (trading/grid_kernel.py),
 which prices a candidate's whole life the first time any of them asks its price and keeps it for the others. Trades
-are built from the kernel's log when first read.
+are built from the kernel's log when read.
 
 It serves the bundled history (EmbeddedSource: every price the estimate, strikes on the grid); every other source
 runs through the engine (backtest/spx_premium_backtest.py), which is the reference
@@ -12,14 +12,15 @@ this must equal (tests/trading/test_grid_engine.py).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import astuple, dataclass
+import math
+from dataclasses import astuple, dataclass, field
 from typing import Callable, Iterator, NamedTuple, Sequence, overload
 
 import numpy as np
 
-from backtest.spx_premium_backtest import BacktestError, BacktestResult, Trade, session_growth, summarize
+from backtest.spx_premium_backtest import BacktestError, BacktestResult, Tally, Trade, session_growth, summarize
 from backtest.types import Holding, MarketDay
-from data.contracts import UNDERLYINGS, put_contract, settles_am
+from data.contracts import UNDERLYINGS, OptionContract, put_contract, settles_am
 from data.listings import listed_expirations
 from data.market import EmbeddedSource, History, MarketSource
 from data.pricing import AM_SETTLEMENT_EARLIER, FITTED, MIN_VOL, T30, T93, years_to_settlement
@@ -64,6 +65,15 @@ class Candidates:
     marks: np.ndarray  # priced by the kernel the first time a combination asks the candidate's price, then shared
     priced: np.ndarray
     entry: np.ndarray  # implied vol and delta on the candidate's session, once priced
+    contracts: dict[tuple[int, str], OptionContract] = field(default_factory=dict)  # built as trades are
+
+    def contract(self, c: int, underlying: str) -> OptionContract:
+        """Candidate c's put (the same object for every trade that sold it)."""
+        key = (c, underlying)
+        if key not in self.contracts:
+            self.contracts[key] = put_contract(dt.date.fromordinal(int(self.expiry[c])), float(self.strike[c]),
+                                               underlying)
+        return self.contracts[key]
 
 
 class Listed(NamedTuple):
@@ -121,16 +131,14 @@ def candidates(history: History, chooser: Chooser, lo: int, hi: int, listings: L
 
 
 class LazyTrades(Sequence[Trade]):
-    """A run's trades, built from the kernel's log the first time they are read."""
+    """A run's trades, built from the kernel's log each time they are read (kept, a thousand combinations' trades
+    would hold gigabytes while a calibration stores them one combination after the other)."""
 
     def __init__(self, count: int, build: Callable[[], list[Trade]]) -> None:
         self._count, self._build = count, build
-        self._trades: list[Trade] | None = None
 
     def _all(self) -> list[Trade]:
-        if self._trades is None:
-            self._trades = self._build()
-        return self._trades
+        return self._build()
 
     def __len__(self) -> int:
         return self._count
@@ -205,9 +213,14 @@ def _result(history: History, p: StrategyParams, found: Candidates, first: int, 
 
     equity, ruined, position_days, exposure_sum, exposure_peak, log_i, log_f, count = walked
     log_i, log_f = log_i[:count].copy(), log_f[:count].copy()  # let the session-sized logs go
-    closed = log_f[log_i[:, k.T_END] != k.OPEN, k.T_PNL].tolist()
+    end, candidate = log_i[:, k.T_END], log_i[:, k.T_ENTRY] - found.lo
+    closed = log_f[end != k.OPEN, k.T_PNL].tolist()
+    assert history.open_real is not None
+    stand_in = (end == k.SETTLED) & found.am[candidate] & ~history.open_real[log_i[:, k.T_DAY]]
+    counted = Tally(0, int(stand_in.sum()), int((end >= k.STOP_LOSS_EXIT).sum()), 0,
+                    float(np.mean(-found.entry[candidate, 1])) if count else math.nan)
     trades = LazyTrades(count, lambda: _trades(history, p, found, log_i, log_f))
-    return summarize(history, first, p.capital, growth, equity, trades, closed, position_days,
+    return summarize(history, first, p.capital, growth, equity, trades, closed, counted, position_days,
                      None if ruined < 0 else history.dates[ruined], exposure_sum, exposure_peak)
 
 
@@ -217,23 +230,25 @@ def _trades(history: History, p: StrategyParams, found: Candidates, log_i: np.nd
     from trading import grid_kernel as k
 
     rules, made = Rules(p), []
-    for (entry, contracts, end, day), (fill, premium, pnl, value, exit_fill, exit_cost) in zip(
-            log_i.tolist(), log_f.tolist(), strict=True):
-        c = entry - found.lo
-        contract = put_contract(dt.date.fromordinal(int(found.expiry[c])), float(found.strike[c]), p.underlying)
+    candidate = log_i[:, k.T_ENTRY] - found.lo
+    first = found.offset[candidate]
+    last = np.where(log_i[:, k.T_END] > k.SETTLED, first + log_i[:, k.T_DAY] - log_i[:, k.T_ENTRY], first)
+    reasons: dict[int, str | None] = {k.MARGIN_CALL_EXIT: MARGIN_CALL}  # each exit rule's text, asked once
+    for (entry, contracts, end, day), (fill, premium, pnl, value, exit_fill, _), c, price, mark, (iv, delta) in zip(
+            log_i.tolist(), log_f.tolist(), candidate.tolist(), found.marks[first].tolist(),
+            found.marks[last].tolist(), found.entry[candidate].tolist(), strict=True):
+        contract = found.contract(c, p.underlying)
         sold = (contract.ticker, contract.root, history.dates[entry], contract.expiry, contract.strike, contracts,
-                float(found.marks[found.offset[c]]), fill, premium, PriceSource.ESTIMATED, float(found.entry[c, 1]),
-                float(found.entry[c, 0]))
+                price, fill, premium, PriceSource.ESTIMATED, delta, iv)
         if end == k.OPEN:
             made.append(Trade(*sold, None, None))
         elif end == k.SETTLED:
             made.append(Trade(*sold, value, pnl, history.settlement_source(day, contract.am_settled)))
         else:
-            mark = float(found.marks[found.offset[c] + day - entry])
-            market = MarketDay(history.dates[day], float(history.spx_close[day]), float(history.vix[day]),
-                               float(history.vix3m[day]), float(history.rate[day]))
-            reason = MARGIN_CALL if end == k.MARGIN_CALL_EXIT else rules.exit_reason(
-                market, Holding(contract, contracts, mark, fill))
-            made.append(Trade(*sold, None, pnl, SettlementSource.EXIT, reason, history.dates[day], mark, exit_fill,
-                              PriceSource.ESTIMATED))
+            if end not in reasons:
+                market = MarketDay(history.dates[day], float(history.spx_close[day]), float(history.vix[day]),
+                                   float(history.vix3m[day]), float(history.rate[day]))
+                reasons[end] = rules.exit_reason(market, Holding(contract, contracts, mark, fill))
+            made.append(Trade(*sold, None, pnl, SettlementSource.EXIT, reasons[end], history.dates[day], mark,
+                              exit_fill, PriceSource.ESTIMATED))
     return made

@@ -164,10 +164,10 @@ def save_calibration(session: Session, calibration: Calibration, kind: str, toda
         session.add(row)
         rows.append(row)
     session.flush()
-    trade_rows = [r for row, c in zip(rows, calibration.combinations, strict=True)
-                  for r in backtest_trade_rows(row.id, c.result.trades)]
-    if trade_rows:
-        session.execute(insert(BacktestTrade), trade_rows)
+    table = BacktestTrade.metadata.tables[BacktestTrade.__tablename__]  # Core: one executemany, not many statements
+    for row, c in zip(rows, calibration.combinations, strict=True):  # one combination's trades at a time
+        if c.result.trades:
+            session.execute(insert(table), backtest_trade_rows(row.id, c.result.trades))
     if kind != "calibrate":
         return run, None
     best = calibration.best_combination

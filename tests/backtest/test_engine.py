@@ -149,7 +149,7 @@ def test_take_profit_buys_back_the_first_day_the_mark_is_half_the_fill():
     history = load_bundled()
     exited = [t for t in early.trades if (t.settlement_source, t.exit_reason) == ("exit", "take profit 50%")]
     assert len(exited) >= 5 and len(early.trades) > len(held.trades)  # capital freed earlier is used again
-    assert len(early.bought_back) == len(exited) and all(t.exit_source == "estimated" for t in exited)
+    assert early.tally.buy_backs == len(exited) and all(t.exit_source == "estimated" for t in exited)
     for trade in exited:
         days, marks = marks_after_entry(history, trade)
         first_low = next(m for m in marks if m <= 0.5 * trade.fill)  # the first day the rule fires

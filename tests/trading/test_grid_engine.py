@@ -69,6 +69,8 @@ def agree(source, start, end, combinations):
         assert grid.metrics.trades == reference.metrics.trades and grid.metrics.wins == reference.metrics.wins
         assert grid.exposure == pytest.approx(reference.exposure, rel=1e-12)
         assert grid.vix3m_missing == reference.vix3m_missing
+        assert grid.tally[:4] == reference.tally[:4]
+        assert grid.tally.entry_delta == pytest.approx(reference.tally.entry_delta, rel=1e-12, nan_ok=True)
         runs.append(grid)
     return runs
 

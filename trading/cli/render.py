@@ -20,7 +20,7 @@ from backtest.values import defined
 
 if TYPE_CHECKING:
     from backtest.metrics import Metrics
-    from backtest.spx_premium_backtest import BacktestResult, Trade
+    from backtest.spx_premium_backtest import BacktestResult
 
 ESTIMATED_WARNING_SHARE = 0.25
 NUMERIC = {"id", "strike", "n", "contracts", "price", "fill", "premium", "delta", "settlement", "P&L", "pnl",
@@ -94,10 +94,6 @@ def seed_line(label: str, m: Metrics) -> str:
             f"Sharpe={number(m.sharpe, 1)}")
 
 
-def mean_entry_delta(trades: Sequence[Trade]) -> float:
-    return sum(-t.entry_delta for t in trades) / len(trades) if trades else math.nan
-
-
 def data_quality(real: int, estimated: int, stand_in_settlements: int = 0, vix3m_missing: int = 0,
                  buy_backs: tuple[int, int] = (0, 0)) -> list[str]:
     """Where the prices came from: entries real or estimated, and (when any) buy-backs (real, estimated)."""
@@ -127,16 +123,15 @@ def metrics_json(m: Metrics, result: BacktestResult) -> dict[str, Any]:
             "sharpe": defined(m.sharpe), "sortino": defined(m.sortino), "calmar": defined(m.calmar),
             "real": result.real, "estimated": result.estimated,
             "stand_in_settlements": result.stand_in_settlements,
-            "mean_entry_delta": defined(mean_entry_delta(result.trades)), "ruined": result.ruined,
+            "mean_entry_delta": defined(result.tally.entry_delta), "ruined": result.ruined,
             "vix3m_missing": result.vix3m_missing, "average_exposure": result.exposure[0],
-            "peak_exposure": result.exposure[1], "buy_backs": len(result.bought_back),
-            "real_buy_backs": buy_backs(result)[0]}
+            "peak_exposure": result.exposure[1], "buy_backs": result.tally.buy_backs,
+            "real_buy_backs": result.tally.real_buy_backs}
 
 
 def buy_backs(result: BacktestResult) -> tuple[int, int]:
     """The result's buy-backs: (priced real, estimated)."""
-    real = sum(1 for t in result.bought_back if t.exit_source == "real")
-    return real, len(result.bought_back) - real
+    return result.tally.real_buy_backs, result.tally.buy_backs - result.tally.real_buy_backs
 
 
 def trade_row(record: Any) -> dict[str, Any]:
@@ -311,7 +306,7 @@ def calibration_json(calibration: Any, run_id: int, params_id: int | None) -> di
     return {"window": {"start": calibration.start, "end": calibration.end}, "source": calibration.source,
             "objective": calibration.objective, "results": results, "best": dimensions(best.params),
             "data_quality": {"real": calibration.real, "estimated": calibration.estimated,
-                             "buy_backs": sum(len(c.result.bought_back) for c in calibration.combinations),
+                             "buy_backs": sum(c.result.tally.buy_backs for c in calibration.combinations),
                              "stand_in_settlements": calibration.stand_in_settlements,
                              "vix3m_missing": calibration.vix3m_missing},
             "min_trades": calibration.min_trades, "run_id": run_id, "parameters_id": params_id}
@@ -327,7 +322,7 @@ def calibrated_lines(done: Any, strike_rule: str, shown_db: str) -> list[str]:
              f"(strike rule {strike_rule}, optimizing {calibration.objective})"]
     exits = exits_used([c.params for c in calibration.combinations])
     for c in calibration.combinations:
-        extra = f"  [{c.result.metrics.trades} trades, real delta ~{mean_entry_delta(c.result.trades):.2f}]"
+        extra = f"  [{c.result.metrics.trades} trades, real delta ~{c.result.tally.entry_delta:.2f}]"
         if c.result.ruined is not None:
             extra += f" RUIN on {c.result.ruined}: never chosen"
         elif not calibration.eligible(c):
@@ -413,7 +408,7 @@ def backtest_lines(calibration: Any, run_id: int, show_trades: bool) -> list[str
                     ("CAGR", pct(m.cagr, True, 2)), ("Sortino", number(m.sortino)), ("Calmar", number(m.calmar)),
                     ("final equity", dollars(float(result.equity[-1]))),
                     ("notional exposure, average / peak", f"{pct(result.exposure[0])} / {pct(result.exposure[1])}"),
-                    ("mean real delta at entry", number(mean_entry_delta(result.trades), 3))]),
+                    ("mean real delta at entry", number(result.tally.entry_delta, 3))]),
              "", *data_quality(result.real, result.estimated, result.stand_in_settlements, result.vix3m_missing,
                                buy_backs(result))]
     if show_trades:
