@@ -18,6 +18,8 @@ if [ ! -f "$STAMP" ]; then
         echo "spx-wheel: installation failed (full log: $LOG)" >&2
         exit 1
     fi
+    echo "spx-wheel: compiling the grid engine (once) ..." >&2
+    "$VENV/bin/python" -c "from trading.grid_engine import warm; warm()" >>"$LOG" 2>&1 || true
     find "$VENV" -maxdepth 1 -name '.installed-*' ! -name ".installed-$SUM*" -delete
     touch "$STAMP" "$VENV/.installed-$SUM"
 fi

@@ -22,7 +22,7 @@ from backtest.spx_premium_backtest import BacktestError, BacktestResult, Tally, 
 from backtest.types import Holding, MarketDay
 from data.contracts import UNDERLYINGS, OptionContract, put_contract, settles_am
 from data.listings import listed_expirations
-from data.market import EmbeddedSource, History, MarketSource
+from data.market import EmbeddedSource, History, MarketSource, load_bundled
 from data.pricing import AM_SETTLEMENT_EARLIER, FITTED, MIN_VOL, T30, T93, years_to_settlement
 from data.provenance import PriceSource, SettlementSource
 from trading.rules import MARGIN_CALL, Rules, grid_strike
@@ -193,6 +193,15 @@ class GridEngine:
                                   found.strike, found.am, found.offset, found.marks, found.priced, found.entry,
                                   *_parameters(p))
         return _result(history, p, found, first, growth, walked)
+
+
+def warm() -> None:
+    """Compile the kernel into numba's cache beside it (6 s once): the install does it, so that no command waits
+    for it later."""
+    history = load_bundled()
+    p = StrategyParams(put_delta=0.2, dte_target=30)
+    start, end = history.dates[-30], history.dates[-1]
+    GridEngine(history, [p], start, end).run(p, start, end)
 
 
 def _parameters(p: StrategyParams) -> tuple[np.ndarray, np.ndarray]:

@@ -53,7 +53,8 @@ def _start(positional: dt.date | None, option: dt.date | None) -> dt.date | None
 @click.option("--report", "report_path", type=click.Path(dir_okay=False),
               help="Also write the run's HTML report (spx-wheel report) to this file.")
 @click.option("--workers", type=Whole(1, 256), default=lambda: os.cpu_count() or 1, show_default="the core count",
-              help="Processes to backtest the combinations (and walk-forward folds) in.")
+              help="Processes to run walk-forward folds in, and on a source other than embedded the "
+                   "combinations (the embedded source's grid engine runs them in one).")
 @grid_options
 @source_option
 @strategy_options
