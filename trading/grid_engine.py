@@ -5,8 +5,8 @@ which prices a candidate's whole life the first time any of them asks its price 
 are built from the kernel's log when read.
 
 It serves the bundled history (EmbeddedSource: every price the estimate, strikes on the grid); every other source
-runs through the engine (backtest/spx_premium_backtest.py), which is the reference
-this must equal (tests/trading/test_grid_engine.py).
+runs through the engine (backtest/spx_premium_backtest.py), the reference this must equal
+(tests/trading/test_grid_engine.py).
 """
 
 from __future__ import annotations
@@ -53,10 +53,11 @@ class Chooser(NamedTuple):
 
 @dataclass(frozen=True)
 class Candidates:
-    """The put the rules would sell on each session lo.. of the history, and its marks to settlement."""
+    """The put the rules would sell on each session lo.. of the history, and room for its marks to settlement."""
 
     lo: int
-    valid: np.ndarray  # a listed expiration was found and the life priced
+    underlying: str
+    valid: np.ndarray  # an expiration was listed in reach, and the VIX lets some combination enter
     expiry: np.ndarray  # ordinals
     settles: np.ndarray  # history index of the settlement session (len(dates) beyond the data)
     strike: np.ndarray
@@ -65,15 +66,14 @@ class Candidates:
     marks: np.ndarray  # priced by the kernel the first time a combination asks the candidate's price, then shared
     priced: np.ndarray
     entry: np.ndarray  # implied vol and delta on the candidate's session, once priced
-    contracts: dict[tuple[int, str], OptionContract] = field(default_factory=dict)  # built as trades are
+    contracts: dict[int, OptionContract] = field(default_factory=dict)  # built as trades are
 
-    def contract(self, c: int, underlying: str) -> OptionContract:
+    def contract(self, c: int) -> OptionContract:
         """Candidate c's put (the same object for every trade that sold it)."""
-        key = (c, underlying)
-        if key not in self.contracts:
-            self.contracts[key] = put_contract(dt.date.fromordinal(int(self.expiry[c])), float(self.strike[c]),
-                                               underlying)
-        return self.contracts[key]
+        if c not in self.contracts:
+            self.contracts[c] = put_contract(dt.date.fromordinal(int(self.expiry[c])), float(self.strike[c]),
+                                             self.underlying)
+        return self.contracts[c]
 
 
 class Listed(NamedTuple):
@@ -126,7 +126,7 @@ def candidates(history: History, chooser: Chooser, lo: int, hi: int, listings: L
     settles = np.searchsorted(history.ordinals, expiry)
     lengths = np.where(valid, settles - np.arange(lo, hi), 0)
     offset = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    return Candidates(lo, valid, expiry, settles, strike, am, offset, np.empty(int(lengths.sum())),
+    return Candidates(lo, chooser.underlying, valid, expiry, settles, strike, am, offset, np.empty(int(lengths.sum())),
                       np.zeros(len(days), dtype=bool), np.full((len(days), 2), np.nan))
 
 
@@ -243,10 +243,10 @@ def _trades(history: History, p: StrategyParams, found: Candidates, log_i: np.nd
     first = found.offset[candidate]
     last = np.where(log_i[:, k.T_END] > k.SETTLED, first + log_i[:, k.T_DAY] - log_i[:, k.T_ENTRY], first)
     reasons: dict[int, str | None] = {k.MARGIN_CALL_EXIT: MARGIN_CALL}  # each exit rule's text, asked once
-    for (entry, contracts, end, day), (fill, premium, pnl, value, exit_fill, _), c, price, mark, (iv, delta) in zip(
+    for (entry, contracts, end, day), (fill, premium, pnl, value, exit_fill), c, price, mark, (iv, delta) in zip(
             log_i.tolist(), log_f.tolist(), candidate.tolist(), found.marks[first].tolist(),
             found.marks[last].tolist(), found.entry[candidate].tolist(), strict=True):
-        contract = found.contract(c, p.underlying)
+        contract = found.contract(c)
         sold = (contract.ticker, contract.root, history.dates[entry], contract.expiry, contract.strike, contracts,
                 price, fill, premium, PriceSource.ESTIMATED, delta, iv)
         if end == k.OPEN:

@@ -25,7 +25,7 @@ SIZE_CONTRACTS, SIZE_NOTIONAL, SIZE_MARGIN = range(3)
 OPEN, SETTLED, STOP_LOSS_EXIT, TAKE_PROFIT_EXIT, CLOSE_DTE_EXIT, MARGIN_CALL_EXIT = range(6)
 # the columns of the trade log: integers, and floats
 T_ENTRY, T_CONTRACTS, T_END, T_DAY = range(4)
-T_FILL, T_PREMIUM, T_PNL, T_VALUE, T_EXIT_FILL, T_EXIT_COST = range(6)
+T_FILL, T_PREMIUM, T_PNL, T_VALUE, T_EXIT_FILL = range(5)
 
 
 @njit(cache=True)
@@ -114,14 +114,14 @@ def walk(first: int, stop: int, lo: int, ordinals: np.ndarray, opens: np.ndarray
     priced by price_life when a run first asks its price (`priced`, `entry`: see there). Returns the equity of each
     session, the session of ruin (-1: none), position-days, the exposure's sum and peak, the trade log (ints:
     entry session, contracts, how it ended, the session it ended; floats: fill, premium, P&L, settlement value,
-    exit fill, exit cost) and the number of trades."""
+    exit fill) and the number of trades."""
     capital, scale, penny = fp[CAPITAL], fp[SCALE], ip[PENNY] == 1
     slippage, fee, cash_margin = fp[SLIPPAGE], fp[FEE], ip[CASH_MARGIN] == 1
     most = ip[MAX_OPEN]
     n = stop - first
     equity = np.zeros(n)
     log_i = np.zeros((n, 4), dtype=np.int64)
-    log_f = np.full((n, 6), np.nan)
+    log_f = np.full((n, 5), np.nan)
     held = np.zeros(most, dtype=np.int64)  # the open positions' trade numbers, in the order they were opened
     count = trades = 0
     cash = capital
@@ -207,7 +207,7 @@ def _buy_back(t: int, i: int, mark: float, reason: int, slippage: float, fee: fl
     price = _fill(mark, slippage, penny, 1)
     cost = round(price * 100 * contracts + fee * contracts, 2)
     log_i[t, T_END], log_i[t, T_DAY] = reason, i
-    log_f[t, T_EXIT_FILL], log_f[t, T_EXIT_COST] = price, cost
+    log_f[t, T_EXIT_FILL] = price
     log_f[t, T_PNL] = round(log_f[t, T_PREMIUM] - cost, 2)
     return float(cost)
 
