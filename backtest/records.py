@@ -26,8 +26,9 @@ class Sold:
 
 @dataclass(frozen=True)
 class TradeRecord(Sold):
-    """A trade as every output shows it (deltas positive, money in dollars). The optional fields belong to
-    live positions (id, fill source, the day it was settled) or to a stored run (its combination)."""
+    """A trade as every output shows it (deltas positive, money in dollars). `closed_on` is the session it was
+    settled or bought back (None while open). The optional fields belong to live positions (id, fill source) or to
+    a stored run (its combination)."""
 
     price: float  # the put's price at entry, before slippage
     price_source: str  # real / estimated / manual
@@ -37,11 +38,11 @@ class TradeRecord(Sold):
     settlement: float | None
     settlement_source: str | None  # real / stand-in / manual / exit
     pnl: float | None
+    closed_on: dt.date | None
     exit_reason: str | None = None  # for a put bought back before expiry: why, and what a share paid
     exit_fill: float | None = None
     id: int | None = None
     fill_source: str | None = None
-    settled_on: dt.date | None = None
     put_delta: float | None = None
     dte_target: int | None = None
 
@@ -53,4 +54,9 @@ class TradeRecord(Sold):
     def of_trade(cls, t: Trade) -> TradeRecord:
         return cls(t.ticker, t.root, t.entry_date, t.expiry, t.strike, t.contracts, round(t.entry_price, 4),
                    t.source, t.fill, t.premium, round(-t.entry_delta, 4), t.settlement, t.settlement_source, t.pnl,
-                   t.exit_reason, t.exit_fill)
+                   closed_on(t.exit_date, t.expiry, t.pnl), t.exit_reason, t.exit_fill)
+
+
+def closed_on(exit_date: dt.date | None, expiry: dt.date, pnl: float | None) -> dt.date | None:
+    """The session a backtest trade closed: its buy-back's, else its expiry's once settled."""
+    return exit_date or (expiry if pnl is not None else None)

@@ -104,8 +104,9 @@ class CboeSource(ChainSource):
         return self.requests
 
     def window_problem(self, start: dt.date, end: dt.date) -> str | None:
-        return ("--source cboe prices the daily trade from today's quotes: backtest on the snapshots it stored "
-                "with --source chains")
+        """Not a gap in the data but the wrong source for a window: bad input."""
+        raise BadInput("--source cboe prices the daily trade from today's quotes: backtest on the snapshots it "
+                       "stored with --source chains")
 
     def prepare(self, start: dt.date, end: dt.date, listings_from: dt.date | None = None,
                 horizon: int | None = None) -> None:

@@ -38,6 +38,7 @@ import pandas as pd
 
 from data.calendar import is_session
 from data.errors import BadInput
+from data.locale_dates import written_moment, written_time
 
 CHAIN_COLUMNS = ["quote_date", "snapshot", "root", "expiry", "right", "strike", "bid", "ask", "iv", "delta", "last",
                  "spot"]
@@ -45,11 +46,6 @@ STRIKE_GRID = 5.0  # every SPX strike of every era is a multiple of five points
 XSP_STRIKE_GRID = 0.5  # XSP: dollars, and half-dollars on weeklies
 PM_ROOTS = frozenset({"SPXW", "SPXPM", "SPXQ", "XSP"})  # every other root of the eras covered settles at the open
 
-MONTHS = {name: i + 1 for i, names in enumerate([
-    ("jan", "january", "enero"), ("feb", "february", "febrero"), ("mar", "march", "marzo"), ("apr", "april", "abril"),
-    ("may", "mayo"), ("jun", "june", "junio"), ("jul", "july", "julio"), ("aug", "august", "agosto"),
-    ("sep", "sept", "september", "septiembre"), ("oct", "october", "octubre"), ("nov", "november", "noviembre"),
-    ("dec", "december", "diciembre")]) for name in names}
 _OLD_CBOE_TICKER = re.compile(r"\(([A-Z]+?)(\d{2})(\d{2})([A-X])\d+")  # (SPX1821L1325): year 18, day 21, L = Dec call
 
 
@@ -58,8 +54,10 @@ def read_chain(path: Path) -> pd.DataFrame:
     return load_chain(path)[1]
 
 
-def load_chain(path: Path) -> tuple[str, pd.DataFrame]:
-    """(the layout's name, every option quote of the file in CHAIN_COLUMNS)."""
+def load_chain(path: Path, quote_date: dt.date | None = None) -> tuple[str, pd.DataFrame]:
+    """(the layout's name, every option quote of the file in CHAIN_COLUMNS). `quote_date`: the day the user says
+    the file's quotes are of, for a Cboe download whose date line cannot be read; a file dated otherwise is
+    refused."""
     try:
         with open(path, "rb") as raw:
             data = raw.read()
@@ -71,11 +69,15 @@ def load_chain(path: Path) -> tuple[str, pd.DataFrame]:
     if found is None:
         raise BadInput(f"{path}: not a chain layout spx-wheel reads (first line: {head[0][:60] if head else ''!r})")
     try:
-        chain = found[1](text)
+        chain = _read_cboe(text, quote_date) if found[1] is _read_cboe else found[1](text)
     except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise BadInput(f"{path}: malformed, read as {found[0]} ({exc})") from None
+        hint = ": give the day with --quote-date" if found[1] is _read_cboe and quote_date is None else ""
+        raise BadInput(f"{path}: malformed, read as {found[0]} ({exc}){hint}") from None
     if chain.empty:
         raise BadInput(f"{path}: no SPX or XSP option in it, read as {found[0]}")
+    dated = sorted(set(chain["quote_date"]))
+    if quote_date is not None and dated != [quote_date]:
+        raise BadInput(f"{path}: its quotes are of {', '.join(map(str, dated[:3]))}, not --quote-date {quote_date}")
     check_rows(chain, str(path))
     return found[0], chain[CHAIN_COLUMNS].reset_index(drop=True)
 
@@ -233,21 +235,18 @@ def _read_polygon_flat(text: str) -> pd.DataFrame:
         "delta": np.nan, "last": raw["close"], "spot": np.nan})
 
 
-def capture_time(text: str) -> dt.datetime:
-    """The snapshot time of a Cboe download's second line, in any of its formats ("Dec 28 2017 @ 11:12 ET",
-    "Date: February 13, 2024 at 6:40 AM EST", "Date: 23 de marzo de 2022, 10:11 GMT-4"...), as ET wall time."""
-    clock = re.search(r"(\d{1,2}):(\d{2})\s*([AP]M)?", text, re.IGNORECASE)
-    if clock is None:
-        raise ValueError(f"no time of day in {text!r}")
-    hour = int(clock.group(1)) % 12 if clock.group(3) else int(clock.group(1))
-    hour += 12 if (clock.group(3) or "").upper() == "PM" else 0
-    rest = text[:clock.start()]
-    year = re.search(r"\b(\d{4})\b", rest)
-    month = next((MONTHS[w.lower()] for w in re.findall(r"[A-Za-z]+", rest) if w.lower() in MONTHS), None)
-    day = re.search(r"\b(\d{1,2})\b", rest)
-    if year is None or month is None or day is None:
-        raise ValueError(f"no date in {text!r}")
-    return dt.datetime(int(year.group(1)), month, int(day.group(1)), hour, int(clock.group(2)))
+def _snapshot_session(line: str, given: dt.date | None) -> tuple[dt.date, str]:
+    """The session of a Cboe download's date line, or of the day given where the line's date cannot be read (its
+    time of day, where readable, still tells a close from an intraday snapshot; without one, the close)."""
+    try:
+        return session_of(written_moment(line))
+    except ValueError:
+        if given is None:
+            raise
+    try:
+        return session_of(dt.datetime.combine(given, written_time(line)))
+    except ValueError:
+        return given, "close"
 
 
 def session_of(moment: dt.datetime) -> tuple[dt.date, str]:
@@ -272,11 +271,11 @@ _CBOE_NAMES = {"CBid": "Bid", "CAsk": "Ask", "PBid": "Bid", "PAsk": "Ask", "Open
                "Volume": "Vol"}
 
 
-def _read_cboe(text: str) -> pd.DataFrame:
+def _read_cboe(text: str, given: dt.date | None = None) -> pd.DataFrame:
     lines = text.splitlines()
     first = [i for i, line in enumerate(lines) if line.strip()][:3]
     spot = _stated_level(lines[first[0]])
-    quote_date, snapshot = session_of(capture_time(lines[first[1]]))
+    quote_date, snapshot = _snapshot_session(lines[first[1]], given)
     header = [_CBOE_NAMES.get(h.strip(), h.strip()) for h in next(csv.reader([lines[first[2]]]))]
     split = header.index("Puts")
     calls, puts = header[:split], header[split:]

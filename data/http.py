@@ -69,10 +69,10 @@ class HttpClient:
             try:
                 response = self.session.get(self.base_url + path, params=params, timeout=self.timeout)
             except TRANSIENT as exc:
-                kind = "no answer" if isinstance(exc, requests.Timeout) else (
-                    "cannot connect" if type(exc) is requests.ConnectionError else "a broken answer")
+                kind = "no answer from" if isinstance(exc, requests.Timeout) else (
+                    "cannot connect to" if type(exc) is requests.ConnectionError else "a broken answer from")
                 self._retry_or_raise(attempt, self.error(
-                    f"{kind} from {self.service} at {urlsplit(self.base_url).netloc} for {what} after {attempt} "
+                    f"{kind} {self.service} at {urlsplit(self.base_url).netloc} for {what} after {attempt} "
                     f"tries: check the network or {self.setting}"), None)
                 continue
             except MALFORMED_URL:

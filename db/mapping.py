@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Sequence
 
-from backtest.records import TradeRecord
+from backtest.records import TradeRecord, closed_on
 from data.provenance import SettlementSource
 from db.models import BacktestTrade, Position, PositionStatus
 
@@ -60,13 +60,14 @@ def record_of_position(p: Position) -> TradeRecord:
     return TradeRecord(p.ticker, p.root, p.opened_on, p.expiry, p.strike_cents / 100, p.contracts,
                        p.price_cents / 100, p.price_source, p.fill_cents / 100, p.premium_cents / 100,
                        round(-p.entry_delta, 4), dollars(p.settlement_cents), p.settlement_source,
-                       dollars(p.pnl_cents), p.exit_reason, dollars(p.exit_fill_cents), id=p.id,
-                       fill_source=p.fill_source, settled_on=p.settled_on)
+                       dollars(p.pnl_cents), p.settled_on, p.exit_reason, dollars(p.exit_fill_cents),
+                       id=p.id, fill_source=p.fill_source)
 
 
 def record_of_stored(t: BacktestTrade, put_delta: float, dte_target: int) -> TradeRecord:
     return TradeRecord(t.ticker, t.root, t.entry_date, t.expiry, t.strike_cents / 100, t.contracts,
                        t.entry_price_cents / 100, t.source, t.fill_cents / 100, t.premium_cents / 100,
                        round(-t.entry_delta, 4), dollars(t.settlement_cents), t.settlement_source,
-                       dollars(t.pnl_cents), t.exit_reason, dollars(t.exit_fill_cents), put_delta=put_delta,
+                       dollars(t.pnl_cents), closed_on(t.exit_date, t.expiry, dollars(t.pnl_cents)), t.exit_reason,
+                       dollars(t.exit_fill_cents), put_delta=put_delta,
                        dte_target=dte_target)

@@ -1,6 +1,7 @@
 """Every command has help with an example and is shown in the README, every console command of the docs runs as
-shown, and the scripts stay thin."""
+shown (a JSON sample key by key), and the scripts stay thin."""
 
+import json
 import os
 import re
 import subprocess
@@ -48,6 +49,42 @@ def words(line):
     return " ".join(line.split())
 
 
+def json_sample(lines):
+    """A JSON document as the docs show it, `...` marking left-out rows or keys, parsed without them."""
+    text = " ".join(lines)
+    text = re.sub(r",\s*\.\.\.(?=\s*[\]}])", "", text)  # `{..., ...}` and `[..., ...]`: the tail left out
+    text = re.sub(r"\.\.\.\s*,", "", text)  # `..., "key": v`: keys left out in the middle
+    return json.loads(text)
+
+
+def matches(shown, printed, where="$"):
+    """Every value the docs show is the one printed: objects by their keys, lists by their first items, numbers at
+    the precision shown."""
+    if isinstance(shown, dict):
+        assert isinstance(printed, dict), where
+        for key, value in shown.items():
+            assert key in printed, f"{where}.{key} is not printed"
+            matches(value, printed[key], f"{where}.{key}")
+    elif isinstance(shown, list):
+        assert isinstance(printed, list) and len(printed) >= len(shown), where
+        for i, value in enumerate(shown):
+            matches(value, printed[i], f"{where}[{i}]")
+    elif isinstance(shown, float) and not isinstance(printed, bool) and isinstance(printed, (int, float)):
+        decimals = len(repr(shown).partition(".")[2])
+        assert round(printed, decimals) == shown, f"{where}: shown {shown}, printed {printed}"
+    else:
+        assert shown == printed and type(shown) is type(printed), f"{where}: shown {shown!r}, printed {printed!r}"
+
+
+def test_json_samples_are_checked_key_by_key():
+    shown = json_sample(['{"a": 0.78, "b": [{"c": 1, ..., "d": true}, ...], "e": "x"}'])
+    matches(shown, {"a": 0.7777, "b": [{"c": 1, "z": 2, "d": True}, {}], "e": "x", "f": 0})
+    for printed in ({"a": 0.77, "b": [{"c": 1, "d": True}], "e": "x"}, {"a": 0.78, "b": [{"c": 1.0, "d": True}],
+                    "e": "x"}, {"a": 0.78, "b": [{"c": 1}], "e": "x"}, {"a": 0.78, "b": [], "e": "x"}):
+        with pytest.raises(AssertionError):
+            matches(shown, printed)
+
+
 def test_every_console_command_in_the_docs_runs_as_shown(tmp_path, httpserver):
     """The README's and WORKFLOW's commands, run verbatim in order from the checkout, as a new user with an empty
     HOME and no key would (Cboe and FRED served by the fake on 127.0.0.1); each shown output line must appear."""
@@ -66,7 +103,11 @@ def test_every_console_command_in_the_docs_runs_as_shown(tmp_path, httpserver):
     for i, (command, shown) in enumerate(commands):
         code = int((tmp_path / f"{i}.rc").read_text())
         assert code in (0, 10, 11, 12, 13), (command, (tmp_path / f"{i}.err").read_text())
-        printed = {words(line) for line in (tmp_path / f"{i}.out").read_text().splitlines()}
+        output = (tmp_path / f"{i}.out").read_text()
+        if "--json" in command.split():
+            matches(json_sample(shown), json.loads(output))
+            continue
+        printed = {words(line) for line in output.splitlines()}
         for line in shown:
             if line.strip() and line.strip() != "...":
                 assert words(line) in printed, (command, line)

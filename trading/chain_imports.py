@@ -58,8 +58,9 @@ def store_chain(factory: sessionmaker[Session], store: ChainStore, chain: pd.Dat
 
 def import_files(factory: sessionmaker[Session], store: ChainStore, paths: list[Path], now: dt.datetime,
                  progress: Callable[[str, int, int], None] = lambda name, done, total: None,
-                 ) -> tuple[list[ImportResult], list[str]]:
-    """Import each file on its own: (the files imported or already held, one line for each refused)."""
+                 quote_date: dt.date | None = None) -> tuple[list[ImportResult], list[str]]:
+    """Import each file on its own: (the files imported or already held, one line for each refused).
+    `quote_date`: the day every file's quotes are of (load_chain)."""
     from data.chain_files import load_chain
 
     results, refused = [], []
@@ -76,7 +77,7 @@ def import_files(factory: sessionmaker[Session], store: ChainStore, paths: list[
                 results.append(_result(known, new=False))
                 continue
         try:
-            layout, chain = load_chain(path)
+            layout, chain = load_chain(path, quote_date)
         except BadInput as exc:
             refused.append(str(exc))
             continue

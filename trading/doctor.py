@@ -19,11 +19,19 @@ from trading.sources import polygon_settings
 LOOK_BACK = 400  # days searched for the newest index bar (one request)
 
 
+STALE_SESSIONS = 5  # a history more sessions behind than this is a warning: the daily run trades on old closes
+
+
 @dataclass(frozen=True)
 class Check:
     name: str
-    ok: bool
+    ok: bool  # False: a failure (exit 1)
     detail: str
+    warning: bool = False  # works, but wants attention
+
+    @property
+    def mark(self) -> str:
+        return "FAIL" if not self.ok else "warn" if self.warning else "ok  "
 
 
 def check_key(environ: Mapping[str, str]) -> Check:
@@ -75,7 +83,7 @@ def check_storage(url: str, today: dt.date) -> list[Check]:
     database = (Check("database", True, f"{shown_url(url)} opens and is up to date: {contents}") if can_write else
                 Check("database", False, f"{shown_url(url)} is read-only ({contents}): params, positions, export, "
                                          "check and dry runs work; trade, calibrate and update need write access"))
-    return [Check("market history", True, history), database]
+    return [Check("market history", True, history, warning=behind > STALE_SESSIONS), database]
 
 
 def run_checks(environ: Mapping[str, str], db_url: str, today: dt.date) -> list[Check]:

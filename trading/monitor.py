@@ -22,13 +22,14 @@ class Status:
     name: str
     exit_code: int
     action: str
+    mark: str  # beside the divergence: ✓ fine, ! act, - too few trades to say either
 
 
-WITHIN = Status("WITHIN TOLERANCE", 0, "normal variance, continue")
-INSUFFICIENT = Status("INSUFFICIENT SAMPLE", 10, "too few closed trades to judge; continue")
-MONITOR = Status("MONITOR", 11, "monitor closely")
-RECALIBRATE = Status("RECALIBRATE", 12, "recalibrate now: ./scripts/calibrate_spx_wheel.sh")
-STOP = Status("STOP TRADING", 13, "trading halted: investigate, then recalibrate or run spx-wheel resume")
+WITHIN = Status("WITHIN TOLERANCE", 0, "normal variance, continue", "✓")
+INSUFFICIENT = Status("INSUFFICIENT SAMPLE", 10, "too few closed trades to judge; continue", "-")
+MONITOR = Status("MONITOR", 11, "monitor closely", "!")
+RECALIBRATE = Status("RECALIBRATE", 12, "recalibrate now: ./scripts/calibrate_spx_wheel.sh", "!")
+STOP = Status("STOP TRADING", 13, "trading halted: investigate, then recalibrate or run spx-wheel resume", "!")
 
 
 def divergence_status(divergence_points: float, closed_trades: int, min_trades: int = MIN_TRADES) -> Status:

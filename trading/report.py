@@ -15,6 +15,8 @@ from typing import Any, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backtest.records import closed_on
+from backtest.values import money
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, WalkForwardFold
 from trading.choices import OBJECTIVES
 from trading.ledger import TradeError
@@ -111,8 +113,30 @@ def heatmap(results: Sequence[CombinationResult], best: CombinationResult, colum
         text = "n/a" if np.isnan(value) else f"{value:.1%}" if share else f"{value:.2f}"
         edge = (deltas[row], dtes[col]) == (best.put_delta, best.dte_target)
         axes.text(col, row, text, ha="center", va="center", fontsize=9, fontweight="bold" if edge else "normal")
-    figure.colorbar(image, ax=axes)
+    bar = figure.colorbar(image, ax=axes)
+    if share:  # the scale in the cells' unit
+        from matplotlib.ticker import PercentFormatter
+
+        bar.formatter = PercentFormatter(1.0)
+        bar.update_ticks()
     return _png(figure)
+
+
+def trade_cells(t: BacktestTrade) -> list[Any]:
+    """A stored trade as the report's row: how and when it closed (a buy-back's reason and fill, or the
+    expiry's settlement value), each price with its source."""
+    bought = t.exit_reason is not None
+    closed = "open" if t.pnl_cents is None else f"buy-back: {t.exit_reason}" if bought else "settlement"
+    at = t.exit_fill_cents if bought else t.settlement_cents
+    return [t.ticker, t.entry_date, t.expiry, f"{t.strike_cents / 100:g}", t.contracts,
+            f"{t.entry_price_cents / 100:.2f}", t.source, f"{t.fill_cents / 100:.2f}",
+            closed_on(t.exit_date, t.expiry, t.pnl_cents), closed, "" if at is None else f"{at / 100:,.2f}",
+            (t.exit_source if bought else t.settlement_source) or "",
+            "open" if t.pnl_cents is None else money(t.pnl_cents / 100)]
+
+
+def _years(years: Sequence[int]) -> str:
+    return ", ".join(map(str, years)) if len(years) < 4 else f"{years[0]}-{years[-1]}"
 
 
 def yearly_returns(dates: Sequence[dt.date], equity: Sequence[float], capital: float) -> dict[int, float]:
@@ -213,10 +237,13 @@ def render_report(data: ReportData) -> str:
                   heatmap(data.results, best, "win_rate", "win rate by delta x DTE")]
     if data.dates:
         years = yearly_returns(data.dates, data.equity, capital)
+        unpublished = sorted(y for y in years if y not in data.put_returns)
         parts += ["<h2>Years against Cboe PUT</h2>", yearly_chart(years, data.put_returns),
                   '<p class="note">PUT: Cboe S&amp;P 500 PutWrite index, published calendar-year total returns '
                   "(at-the-money monthly puts, fully cash-secured). The first and last years of the run may be "
-                  "partial.</p>"]
+                  "partial." + (f" No PUT return is shipped for {_years(unpublished)}: those years have no PUT "
+                                f"bar (the shipped series ends {max(data.put_returns)})." if unpublished else "")
+                  + "</p>"]
     if data.walk is not None:
         s: dict[str, Any] = data.walk.settings
         oos = s["out_of_sample"]
@@ -235,11 +262,7 @@ def render_report(data: ReportData) -> str:
                            "" if f.out_of_sample is None or f.out_of_sample["sharpe"] is None else
                            f"{f.out_of_sample['sharpe']:.2f}"] for f in data.folds])]
     parts += [f"<h2>Trades ({len(data.trades)})</h2>",
-              _table(["ticker", "entry", "expiry", "strike", "n", "price", "source", "fill", "closed by",
-                      "exit source", "P&L"],
-                     [[t.ticker, t.entry_date, t.expiry, f"{t.strike_cents / 100:g}", t.contracts,
-                       f"{t.entry_price_cents / 100:.2f}", t.source, f"{t.fill_cents / 100:.2f}",
-                       t.exit_reason or t.settlement_source or "open", t.exit_source or "",
-                       "open" if t.pnl_cents is None else f"{t.pnl_cents / 100:,.2f}"] for t in data.trades])]
+              _table(["ticker", "entry", "expiry", "strike", "n", "price", "source", "fill", "closed",
+                      "closed by", "at", "its source", "P&L"], [trade_cells(t) for t in data.trades])]
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>spx-wheel run #{run.id}</title>'
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")

@@ -18,9 +18,9 @@ JOBS = [
 ]
 
 
-def _shell(path: Path) -> str:
-    """A path as one shell word in a crontab line: quoted, and % escaped (cron reads it as a newline)."""
-    return shlex.quote(str(path)).replace("%", "\\%")
+def _shell(word: Path | str) -> str:
+    """A path or a URL as one shell word in a crontab line: quoted, and % escaped (cron reads it as a newline)."""
+    return shlex.quote(str(word)).replace("%", "\\%")
 
 
 def local_zone() -> dt.tzinfo:
@@ -40,11 +40,12 @@ def local_times(hour: int, minute: int, zone: dt.tzinfo, year: int) -> list[tupl
     return sorted(times)
 
 
-def crontab_text(root: Path, zone: dt.tzinfo, year: int = 2027, installed: Path | None = None) -> str:
+def crontab_text(root: Path, zone: dt.tzinfo, year: int = 2027, installed: Path | None = None,
+                 db: str | None = None) -> str:
     """Crontab lines for the checkout at `root` (its scripts, logs in root/logs), or, for a package installed
     without a checkout, for the `installed` spx-wheel command (logs in root). Each job is listed at every local
     time its New York time can fall on; a guard on the New York clock lets only the right one act (`trade` is
-    idempotent, so even a double start would change nothing)."""
+    idempotent, so even a double start would change nothing). `db`: the database every job names with --db."""
     logs = root if installed is not None else root / "logs"
     lines = [f"# spx-wheel jobs for {installed or root}",
              "# Times are New York times: each job is listed at every local time that New York time can be,",
@@ -57,6 +58,8 @@ def crontab_text(root: Path, zone: dt.tzinfo, year: int = 2027, installed: Path 
         if script.startswith("calibrate"):
             day_guard += ' && [ "$(TZ=America/New_York date +\\%d)" -le 7 ]'
         run = f"{_shell(installed)} {command}" if installed is not None else _shell(root / "scripts" / script)
+        if db is not None:
+            run += f" --db {_shell(db)}"
         for local_hour, local_minute in local_times(hour, minute, zone, year):
             lines.append(f'{local_minute} {local_hour} * * * [ "$(TZ=America/New_York date +\\%H)" = {hour:02d} ]'
                          f'{day_guard} && {run} >> {_shell(logs / log)} 2>&1')

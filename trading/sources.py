@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from dateutil.relativedelta import relativedelta
 
 from data.contracts import UNDERLYINGS
-from data.errors import BadInput
+from data.errors import BadInput, DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -139,7 +139,8 @@ def polygon_settings(environ: Mapping[str, str], offline: bool = False) -> dict[
 
     key = environ.get("POLYGON_API_KEY", "").strip()
     if not key and not offline:
-        raise BadInput("--source polygon needs POLYGON_API_KEY in the environment (or use --offline)")
+        raise BadInput("Polygon needs an API key: set POLYGON_API_KEY in the environment (--offline serves "
+                       "--source polygon from the cache alone)")
     rate = _whole(environ, "POLYGON_RATE_LIMIT", 5, 0, 100_000)
     workers = _whole(environ, "POLYGON_MAX_WORKERS", 4, 1, 64)
     tries = _whole(environ, "POLYGON_MAX_TRIES", 5, 1, 20)
@@ -171,5 +172,5 @@ def window_dates(market: MarketSource, start: dt.date | None, end: dt.date | Non
         raise BadInput(f"START {start} is after END {end}")
     problem = market.window_problem(start, end)
     if problem:
-        raise BadInput(problem)
+        raise DataError(problem)
     return start, end

@@ -181,14 +181,14 @@ def quote(ctx: Context, source: str, offline: bool, day: dt.date, expiry: dt.dat
 
 
 def import_chains(ctx: Context, paths: list[Path], progress: Callable[[str, int, int], None],
-                  ) -> tuple[list[ImportResult], list[str]]:
+                  quote_date: dt.date | None = None) -> tuple[list[ImportResult], list[str]]:
     """Import chain files into the chain store: (the files imported or already held, a line for each refused)."""
     from data.chain_store import ChainStore
     from trading.chain_imports import import_files
 
     factory = ctx.open()
     store = ChainStore(chain_store_dir(ctx.db_url, ctx.environ))
-    return import_files(factory, store, paths, ctx.now, progress)
+    return import_files(factory, store, paths, ctx.now, progress, quote_date)
 
 
 def stored_chains(ctx: Context) -> tuple[Path, list[ChainImport], int]:
@@ -254,9 +254,10 @@ def _trade_day(ctx: Context, factory: sessionmaker[Session], market: MarketSourc
         first = settlement_window_start(session, day)
     if done is not None:
         return done
-    market.prepare(first, day, listings_from=day)
-    if market.fetches:  # learn what the day needs, then fetch it
-        market.resolve(lambda: plan_daily(factory, market, day, ctx.now, manual))
+    if is_session(day):  # a closed market is told without a request
+        market.prepare(first, day, listings_from=day)
+        if market.fetches:  # learn what the day needs, then fetch it
+            market.resolve(lambda: plan_daily(factory, market, day, ctx.now, manual))
     if dry_run:
         return plan_daily(factory, market, day, ctx.now, manual)
     with transaction(factory, write=True) as session:

@@ -17,15 +17,17 @@ class StrategyError(BadInput):
 
 
 def knob(default: Any, help: str, *, low: float | None = None, high: float | None = None, low_open: bool = False,
-         high_open: bool = False, choices: tuple[str, ...] = (), unit: str = "", option: str = "",
-         grid: str = "", parse: Callable[[str], object] | None = None) -> Any:
+         high_open: bool = False, choices: tuple[str, ...] = (), unit: str = "", option: str = "", alias: str = "",
+         grid: str = "", off: bool = False, parse: Callable[[str], object] | None = None) -> Any:
     """A field of StrategyParams with what the command line and the renderers need to know about it.
-    `unit`: 'dollars' or 'share' (shown as money or a percentage); `option`: the CLI flag when it is not
-    --field-name; `grid`: the calibrate option that lists several values (the backtest option is `option`);
+    `unit`: 'dollars', 'share' (shown as a percentage, given as 0.5 or 50%), 'multiple' (of the price sold at)
+    or 'days'; `option`: the CLI flag when it is not --field-name, `alias` an older flag still accepted; `grid`:
+    the calibrate option that lists several values (the backtest option is `option`); `off`: 0 turns the rule off;
     `parse`: for a text knob of a pattern, what raises ValueError with the reason when a value does not fit."""
     return field(default=default, metadata={"help": help, "low": low, "high": high, "low_open": low_open,
                                             "high_open": high_open, "choices": choices, "unit": unit,
-                                            "option": option, "grid": grid, "parse": parse})
+                                            "option": option, "alias": alias, "grid": grid, "off": off,
+                                            "parse": parse})
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,12 @@ class StrategyParams:
                             option="--delta", grid="--deltas")
     dte_target: int = knob(None, "Days-to-expiry target, e.g. 45.", low=0, high=3650, option="--dte", grid="--dtes")
     take_profit: float = knob(0.0, "Buy back when the put's mark is at or below (1 - F) of the price it was sold "
-                                   "at, e.g. 0.5 (0: off).", low=0, high=1, high_open=True, unit="share",
-                              grid="--take-profits")
+                                   "at, e.g. 0.5 or 50% (0: off).", low=0, high=1, high_open=True, unit="share",
+                              grid="--take-profits", off=True)
     stop_loss: float = knob(0.0, "Buy back when the put's mark reaches M times the price it was sold at, e.g. 2 "
-                                 "(0: off).", low=0, high=100, grid="--stop-losses")
+                                 "(0: off).", low=0, high=100, unit="multiple", grid="--stop-losses", off=True)
     close_dte: int = knob(0, "Buy back N calendar days before expiry (0: hold to expiry).", low=0, high=3650,
-                          grid="--close-dtes")
+                          unit="days", grid="--close-dtes", off=True)
     underlying: str = knob("SPX", "The index: SPX, or XSP (Mini-SPX: 1/10 the size, $1 strikes, penny ticks, "
                                   "PM-settled; priced by the same estimate on SPX/10).", choices=UNDERLYING_NAMES)
     strike_rule: str = knob("seed", "seed: spot*(1-(0.04+delta*0.15)) to $5; bs-delta: strike with that "
@@ -60,14 +62,15 @@ class StrategyParams:
                                      "new position's notional (100 x strike) or margin within --size-target of "
                                      "equity, so that size means the same in every era.", choices=SIZE_MODES)
     size_target: float = knob(1.0, "With --size-by notional or margin: the share of equity one new position may "
-                                    "take.", low=0, high=10, low_open=True, unit="share")
+                                    "take, e.g. 1 or 100%.", low=0, high=10, low_open=True, unit="share")
     max_open_positions: int = knob(3, "Most positions open at once.", low=1, high=1_000, option="--max-open")
-    max_margin_pct: float = knob(0.50, "Largest share of equity committed to margin.", low=0, high=1, low_open=True,
-                                 unit="share")
+    max_margin_pct: float = knob(0.50, "Largest share of equity committed to margin, e.g. 0.5 or 50%.", low=0,
+                                 high=1, low_open=True, unit="share", option="--max-margin",
+                                 alias="--max-margin-pct")
     min_vix: float = knob(12.0, "No new position below this VIX close.", low=0, high=1_000)
     max_vix: float = knob(35.0, "No new position above this VIX close.", low=0, high=1_000)
-    slippage: float = knob(0.05, "Share of the option price given up on entry (at least $0.05).", low=0, high=1,
-                           high_open=True, unit="share")
+    slippage: float = knob(0.05, "Share of the option price given up on entry, e.g. 0.05 or 5% (at least "
+                                 "$0.05).", low=0, high=1, high_open=True, unit="share")
     fill: str = knob("slippage", "Entry price where the source has the day's real bid and ask (chains, cboe): "
                                  "mid, bid, or mid-spread:F (F of the half-spread given up below the mid); "
                                  "slippage: --slippage off the price, as without quotes.",

@@ -68,9 +68,11 @@ def contract_of(position: Position) -> OptionContract:
     return parse_ticker(position.ticker)
 
 
-def settle_expired(session: Session, source: MarketSource, as_of: dt.date) -> tuple[list[Position], list[str]]:
+def settle_expired(session: Session, source: MarketSource, as_of: dt.date,
+                   typed_close: float | None = None) -> tuple[list[Position], list[str]]:
     """Cash-settle every open position whose expiry is on or before `as_of`: at a value given by hand where there
-    is one, else from the source (AM at the open, PM at the close)."""
+    is one (`settle`, or today's close typed with --spot for a PM settlement today), else from the source (AM at
+    the open, PM at the close)."""
     history = source.history()
     given = session.execute(select(SettlementValue.expiry, SettlementValue.value_cents))
     manual: dict[dt.date, int] = {expiry: cents for expiry, cents in given}
@@ -79,6 +81,8 @@ def settle_expired(session: Session, source: MarketSource, as_of: dt.date) -> tu
                               .order_by(Position.expiry, Position.id))
     for position in expired:
         contract, premium = contract_of(position), position.premium_cents / 100
+        if typed_close is not None and position.expiry == as_of and not contract.am_settled:
+            manual.setdefault(as_of, round(typed_close * 100))
         if position.expiry in manual:
             value = manual[position.expiry] / 100
             _close(position, as_of, value, settle_at(contract, position.contracts, premium, value),
@@ -188,7 +192,7 @@ def already_ran(session: Session, as_of: dt.date) -> DailyReport | None:
     if done is None:
         return None
     return DailyReport(as_of, Outcome.ALREADY_RAN,
-                       f"already ran for {as_of} ({done.outcome}: {done.message}); nothing changed")
+                       f"already ran for {as_of} ({done.message}); nothing changed")
 
 
 def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.datetime,
@@ -212,7 +216,7 @@ def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.da
                                  settled=0))
         return report
     with session.no_autoflush:  # a dry run's settlements stay in memory: the queries below see them there
-        settled, unsettled = settle_expired(session, source, as_of)
+        settled, unsettled = settle_expired(session, source, as_of, manual.spot)
         saved = active_parameters(session)
         if saved is None:
             raise TradeError("no WheelParameters saved: run calibrate first")

@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from data.chain_files import REAL_CHAINS, SHIPPED_CHAINS, capture_time, parity_forwards, read_chain, session_of
+from data.chain_files import REAL_CHAINS, SHIPPED_CHAINS, parity_forwards, read_chain, session_of
+from data.locale_dates import LANGUAGES, month_words, written_moment
 from data.errors import BadInput
 from data.market import load_bundled
 
@@ -110,9 +111,39 @@ def test_the_2018_l2_file():
     ("Date: 6 May 2023, 8:40 PM EDT,Bid: 4118.0601", dt.datetime(2023, 5, 6, 20, 40)),
     ('"Date: February 13, 2024 at 6:40 AM EST",Bid: 4953.0801', dt.datetime(2024, 2, 13, 6, 40)),
     ('"Date: July 12, 2022, 11:55 AM EDT",Bid: 3855.3701', dt.datetime(2022, 7, 12, 11, 55)),
+    # the same moment as browsers in other languages write it (the page's clock, toLocaleString)
+    ("Date: 9 декабря 2023 г. в 13:49 GMT-5", dt.datetime(2023, 12, 9, 13, 49)),
+    ("Date: 9 de diciembre de 2023, 13:49 GMT-5", dt.datetime(2023, 12, 9, 13, 49)),
+    ("Date: 9 dic 2023, 1:49 p. m. GMT-5", dt.datetime(2023, 12, 9, 13, 49)),
+    ("Date: 9. Dezember 2023 um 13:49 GMT-5", dt.datetime(2023, 12, 9, 13, 49)),
+    ("Date: 9 déc. 2023, 13:49 UTC−5", dt.datetime(2023, 12, 9, 13, 49)),
+    ("Date: 9 de dezembro de 2023 às 13:49 GMT-5", dt.datetime(2023, 12, 9, 13, 49)),
+    ("Date: 2023年12月9日 GMT-5 13:49", dt.datetime(2023, 12, 9, 13, 49)),
+    ("Date: 2023年12月9日 下午1:49", dt.datetime(2023, 12, 9, 13, 49)),
+    ("Date: 2023年12月9日 13:49 GMT-5", dt.datetime(2023, 12, 9, 13, 49)),
+    ("Date: 2023年12月9日 午後1:49", dt.datetime(2023, 12, 9, 13, 49)),
+    ("Date: 2023년 12월 9일 오후 1:49", dt.datetime(2023, 12, 9, 13, 49)),
+    ("Date: 9 dicembre 2023 alle ore 13:49", dt.datetime(2023, 12, 9, 13, 49)),
+    ("Date: 3 maja 2023 13:05", dt.datetime(2023, 5, 3, 13, 5)),
+    ("Date: December 9, 2023 at 12:05 AM EST", dt.datetime(2023, 12, 9, 0, 5)),
 ])
-def test_capture_times_in_every_format(text, moment):
-    assert capture_time(text) == moment
+def test_capture_times_in_every_format_and_language(text, moment):
+    assert written_moment(text) == moment
+
+
+@pytest.mark.parametrize("text,missing", [("Date: 9 Brumaire 2023 13:49", "no month name"),
+                                          ("Date: December 2023 13:49", "no day"),
+                                          ("Date: 31 февраля 2023 г. в 13:49", "no such day"),
+                                          ("Date: 9 декабря 2023 г.", "no time of day")])
+def test_a_date_that_cannot_be_read_says_what_is_missing(text, missing):
+    with pytest.raises(ValueError, match=missing):
+        written_moment(text)
+
+
+def test_month_words_of_every_language_read():
+    words = month_words()
+    assert words["декабря"] == words["dezember"] == words["12月"] == words["déc"] == 12
+    assert words["mar"] == 3 and words["maja"] == 5 and len(LANGUAGES) >= 8
 
 
 @pytest.mark.parametrize("moment,session", [

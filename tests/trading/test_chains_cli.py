@@ -143,7 +143,7 @@ def test_calibrate_quote_and_trade_on_chains_are_real(runner, imported):
 def test_chains_source_without_imports_and_the_store_setting(runner, db_path, tmp_path, monkeypatch):
     monkeypatch.setenv("SPX_WHEEL_CHAINS", str(tmp_path / "elsewhere"))
     result = invoke(runner, db_path, "backtest", "--delta", "0.2", "--dte", "30", "--source", "chains")
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a data failure (README: Exit codes)
     assert result.stderr.strip().startswith("Error: no option chain imported between")
     assert invoke(runner, db_path, "import", str(SPX_2018)).exit_code == 0
     assert list((tmp_path / "elsewhere").rglob("*.parquet")) and not (tmp_path / "wheel-chains").exists()
@@ -179,3 +179,36 @@ def test_xsp_chains_price_xsp_and_stay_out_of_spx(runner, imported):
     refused = invoke(runner, imported, "backtest", "--delta", "0.2", "--dte", "30", "--underlying", "XSP",
                      "--source", "cboe")
     assert refused.exit_code == 2 and "Cboe's SPX quotes only" in refused.stderr
+
+
+def cboe_download_dated(tmp_path, date_line, name):
+    """The real 2023-05-05 Cboe download (saved on Saturday 6 May) with its Date: line as another browser wrote it."""
+    lines = gzip.decompress((REAL_CHAINS / "cboe_quotedata_2023-05-05.csv.gz").read_bytes()).decode().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Date:"))
+    lines[at] = date_line + lines[at][lines[at].index(",Bid:"):]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_download_in_another_language_imports_as_the_same_day(runner, db_path, tmp_path):
+    russian = cboe_download_dated(tmp_path, "Date: 6 мая 2023 г. в 20:40 GMT-4", "ru.csv")
+    result = invoke(runner, db_path, "import", str(russian), "--json")
+    assert result.exit_code == 0, result.stderr
+    (held,) = json.loads(invoke(runner, db_path, "chains", "--json").stdout)["files"]
+    assert (held["first_day"], held["last_day"]) == ("2023-05-05", "2023-05-05")
+
+
+def test_quote_date_settles_a_date_line_that_cannot_be_read(runner, db_path, tmp_path):
+    unreadable = cboe_download_dated(tmp_path, "Date: 17 Floréal an 231, 20:40", "floreal.csv")
+    refused = invoke(runner, db_path, "import", str(unreadable))
+    assert refused.exit_code == 2 and "give the day with --quote-date" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    wrong = invoke(runner, db_path, "import", str(cboe_download_dated(tmp_path, "Date: 6 May 2023, 8:40 PM EDT",
+                                                                       "en.csv")), "--quote-date", "2023-05-04")
+    assert wrong.exit_code == 2 and "not --quote-date 2023-05-04" in wrong.stderr
+    assert json.loads(invoke(runner, db_path, "chains", "--json").stdout)["files"] == []
+    given = invoke(runner, db_path, "import", str(unreadable), "--quote-date", "2023-05-05")
+    assert given.exit_code == 0, given.stderr
+    (held,) = json.loads(invoke(runner, db_path, "chains", "--json").stdout)["files"]
+    assert (held["first_day"], held["last_day"]) == ("2023-05-05", "2023-05-05")

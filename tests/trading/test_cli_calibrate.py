@@ -135,7 +135,7 @@ BAD_INPUTS = [
     (["calibrate", "2022-13-01"], 2, "not a date"),
     (["calibrate", "yesterday"], 2, "not a date"),
     (["calibrate", "2022-01-01", "--end", "2021-01-01"], 2, "after END"),
-    (["calibrate", "1970-01-01", "--end", "1980-01-01"], 2, "no market data"),
+    (["calibrate", "1970-01-01", "--end", "1980-01-01"], 1, "no market data"),
     (["calibrate", "2022-01-01", "--optimize", "luck"], 2, "luck"),
     (["calibrate", "2022-01-01", "--deltas", "0.15,1.5"], 2, "1.5 is outside (0, 1)"),
     (["calibrate", "2022-01-01", "--deltas", "0,0.2"], 2, "0 is outside (0, 1)"),

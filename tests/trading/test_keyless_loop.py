@@ -67,12 +67,18 @@ def test_the_loop_past_the_bundled_history(runner, calibrated, daily):
     assert settled[0]["settlement"] == spx[pm["expiry"]] and settled[0]["settlement_source"] == "real"  # its close
     assert settled[0]["pnl"] == round(pm["premium"] - max(pm["strike"] - spx[pm["expiry"]], 0) * 100, 2)
 
-    on_am = invoke(runner, calibrated, "trade", "--as-of", "2026-08-21", "--json")
-    am_row = next(p for p in json.loads(on_am.stdout)["settled"] if p["ticker"] == am["ticker"])
+    on_am = invoke(runner, calibrated, "trade", "--as-of", "2026-08-21")
+    assert "give the real opening value with: spx-wheel settle --expiry 2026-08-21 --value V" in on_am.stdout
+    am_row = next(p for p in json.loads(invoke(runner, calibrated, "positions", "--json").stdout)
+                  if p["ticker"] == am["ticker"])
     assert am_row["settlement_source"] == "stand-in" and am_row["settlement"] == spx["2026-08-20"]  # prior close
+    assert am_row["closed_on"] == "2026-08-21"
 
     given = invoke(runner, calibrated, "settle", "--expiry", "2026-08-21", "--value", "7400.5")
-    assert given.exit_code == 0 and f"SETTLED AGAIN: {am['ticker']}" in given.stdout
+    pnl = am["premium"] - max(am["strike"] - 7400.5, 0) * 100
+    assert given.exit_code == 0
+    assert (f"SETTLED AGAIN: {am['ticker']} at 7,400.50: P&L {'+' if pnl >= 0 else '-'}${abs(pnl):,.2f} "
+            f"{'WIN' if pnl > 0 else 'LOSS'}") in given.stdout
     with sqlite3.connect(calibrated) as connection:
         row = connection.execute("select settlement_cents, settlement_source, pnl_cents from positions "
                                  "where ticker = ?", (am["ticker"],)).fetchone()
@@ -81,6 +87,17 @@ def test_the_loop_past_the_bundled_history(runner, calibrated, daily):
     check = json.loads(invoke(runner, calibrated, "check", "--as-of", "2026-08-31", "--min-trades", "1",
                               "--json").stdout)
     assert check["closed_trades"] >= 2
+
+
+def test_the_close_typed_on_an_expiry_day_settles_its_pm_position(runner, calibrated):
+    pm = json.loads(invoke(runner, calibrated, "trade", "--as-of", "2026-07-13", "--spot", "7500", "--vix", "17",
+                           "--json").stdout)["opened"]
+    on_expiry = json.loads(invoke(runner, calibrated, "trade", "--as-of", "2026-08-10", "--spot", "7480", "--vix",
+                                  "17", "--json").stdout)
+    assert on_expiry["unsettled"] == []
+    (settled,) = on_expiry["settled"]
+    assert (settled["ticker"], settled["settlement"], settled["settlement_source"]) == (pm["ticker"], 7480.0, "manual")
+    assert settled["pnl"] == round(pm["premium"] - max(pm["strike"] - 7480, 0) * 100, 2)
 
 
 def test_a_value_given_before_expiry_settles_at_it(runner, calibrated, daily):

@@ -91,7 +91,7 @@ def test_a_replay_with_exits_equals_the_backtest_and_says_close(runner, db_path)
     closes = [line for line in result.stdout.splitlines() if line.startswith("CLOSE: ")]
     bought = [t for t in backtest.trades if t.exit_reason is not None]
     assert closes == [f"CLOSE: {t.ticker} @ ${t.exit_fill:.2f} ({t.exit_reason}): P&L "
-                      f"{'-' if t.pnl < 0 else '+'}${abs(t.pnl):,.0f} {'WIN' if t.pnl > 0 else 'LOSS'}"
+                      f"{'-' if t.pnl < 0 else '+'}${abs(t.pnl):,.2f} {'WIN' if t.pnl > 0 else 'LOSS'}"
                       for t in sorted(bought, key=lambda t: (t.exit_date, t.entry_date))]
 
 

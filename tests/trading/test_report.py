@@ -103,3 +103,47 @@ def test_report_command_picks_a_run_and_refuses_what_is_not_one(runner, reported
     assert empty.exit_code == 1 and "no run stored yet" in empty.stderr
     missing = runner.invoke(cli, ["report", "--out", str(tmp_path / "no" / "such" / "r.html"), "--db", str(db)])
     assert missing.exit_code == 1 and "cannot write" in missing.stderr and "Traceback" not in missing.output
+
+
+def test_the_trades_say_what_closed_them_and_when(reported):
+    db, page = reported
+    trade_list = page.read_text().split("<h2>Trades")[1]
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("select t.ticker, t.exit_reason, t.exit_date, t.expiry, t.pnl_cents from "
+                                  "backtest_trades t join combination_results r on r.id = t.result_id where r.best"
+                                  ).fetchall()
+    assert any(reason for _, reason, *_ in rows) and any(not reason for _, reason, *_ in rows)
+    for ticker, reason, exit_date, expiry, pnl in rows:
+        row = next(r for r in trade_list.split("<tr>") if f"<td>{ticker}</td>" in r)
+        if pnl is None:
+            assert "<td>open</td>" in row
+        elif reason:
+            assert f"<td>{exit_date}</td><td>buy-back: {reason}</td>" in row
+        else:
+            assert f"<td>{expiry}</td><td>settlement</td>" in row
+
+
+def test_years_without_a_published_put_return_are_said(runner, tmp_path):
+    db, page = tmp_path / "late.db", tmp_path / "late.html"
+    assert runner.invoke(cli, ["calibrate", "2021-01-01", "--deltas", "0.2", "--dtes", "30", "--report", str(page),
+                               "--db", str(db)]).exit_code == 0
+    note = page.read_text().split("<h2>Years against Cboe PUT</h2>")[1].split("</p>")[0]
+    assert re.search(r"No PUT return is shipped for 2022-2026: those years have no PUT bar \(the shipped series "
+                     r"ends 2021\)", note)
+
+
+def test_a_heatmap_of_shares_has_its_scale_in_percent(monkeypatch):
+    from types import SimpleNamespace
+
+    from trading import report
+
+    figures = []
+    monkeypatch.setattr(report, "_png", figures.append)
+    results = [SimpleNamespace(put_delta=d, dte_target=n, take_profit=0.0, stop_loss=0.0, close_dte=0,
+                               win_rate=rate, sharpe=rate * 2)
+               for (d, n), rate in {(0.15, 30): 0.93, (0.15, 45): 0.95, (0.3, 30): 0.97, (0.3, 45): 0.99}.items()]
+    report.heatmap(results, results[0], "win_rate", "win rate")
+    report.heatmap(results, results[0], "sharpe", "sharpe")
+    scales = [[t.get_text() for t in f.axes[1].get_yticklabels()] for f in figures]
+    assert scales[0] and all(label.endswith("%") for label in scales[0])
+    assert not any(label.endswith("%") for label in scales[1])

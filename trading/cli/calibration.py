@@ -19,6 +19,7 @@ from trading.cli.params import (
     combination_options,
     command,
     context,
+    db_named,
     db_option,
     grid_of,
     grid_options,
@@ -90,7 +91,8 @@ def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.d
     if as_json and done.run_id is not None:
         click.echo(render.to_json(render.calibrated_json(done)))
     elif not as_json:
-        click.echo("\n".join(render.calibrated_lines(done, combinations[0].strike_rule, ctx.shown_db)))
+        click.echo("\n".join(render.calibrated_lines(done, combinations[0].strike_rule, ctx.shown_db,
+                                                     db_named(db_url))))
     done.calibration.best_combination  # raises CalibrationError (exit 1) when no combination was eligible
     if report_path:
         from trading.cli.reports import write_report
@@ -129,7 +131,7 @@ def backtest_cmd(start_option: dt.date | None, end: dt.date | None, show_trades:
 
 
 @command("quote")
-@click.option("--date", "day", type=DATE, required=True, help="Trading day whose close prices the put.")
+@click.option("--as-of", "--date", "day", type=DATE, required=True, help="Trading day whose close prices the put.")
 @click.option("--expiry", type=DATE, required=True, help="Expiration date of the put.")
 @click.option("--strike", type=INDEX, required=True, help="Strike, e.g. 5280.")
 @knob_option(UNDERLYING)
@@ -142,8 +144,8 @@ def quote_cmd(day: dt.date, expiry: dt.date, strike: float, underlying: str, sou
 
     \b
     Example:
-      spx-wheel quote --date 2024-11-05 --expiry 2024-12-20 --strike 5280
-      spx-wheel quote --date 2024-11-05 --expiry 2024-12-20 --strike 528 --underlying XSP
+      spx-wheel quote --as-of 2024-11-05 --expiry 2024-12-20 --strike 5280
+      spx-wheel quote --as-of 2024-11-05 --expiry 2024-12-20 --strike 528 --underlying XSP
     """
     from trading import spx_wheel_system as system
     from trading.cli import render

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
 import click
 
-from trading.cli.params import command, context, db_option, json_option
+from trading.cli.params import DATE, command, context, db_option, json_option
 
 
 def _progress(name: str, done: int, total: int) -> None:
@@ -16,9 +17,11 @@ def _progress(name: str, done: int, total: int) -> None:
 
 @command("import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--quote-date", type=DATE, help="The day the files' quotes are of: settles a Cboe download whose "
+                                               "Date: line cannot be read (a file dated otherwise is refused).")
 @db_option
 @json_option
-def import_cmd(files: tuple[Path, ...], db_url: str, as_json: bool) -> None:
+def import_cmd(files: tuple[Path, ...], quote_date: dt.date | None, db_url: str, as_json: bool) -> None:
     """Import option chain files as their vendors publish them into the chain store.
 
     Layouts are recognised from the file's header: OptionsDX EOD, Cboe DataShop Option EOD Summary (with or
@@ -35,7 +38,7 @@ def import_cmd(files: tuple[Path, ...], db_url: str, as_json: bool) -> None:
     from trading.cli import render
 
     results, refused = system.import_chains(context(db_url), list(files),
-                                            _progress if sys.stderr.isatty() else lambda *_: None)
+                                            _progress if sys.stderr.isatty() else lambda *_: None, quote_date)
     for line in refused:
         click.echo(line, err=True)
     click.echo(render.to_json(render.imports_json(results, refused)) if as_json else

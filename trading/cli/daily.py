@@ -49,6 +49,9 @@ def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3
     Run it once a day after the close; running it again the same day changes nothing. A day after today (in
     New York) is refused.
 
+    Exit codes: 0 done (opened, skipped, halted, market closed or already run), 1 a data, network or database
+    failure, 2 bad input; each failure is one line on stderr and writes nothing.
+
     \b
     Example:
       spx-wheel trade
@@ -160,7 +163,7 @@ def settle_cmd(expiry: dt.date, value: float, db_url: str, as_json: bool) -> Non
         return
     click.echo(f"Recorded the settlement of {expiry} at {value:,.2f} (manual).")
     for record in again:
-        click.echo(f"SETTLED AGAIN: {record.ticker} at {value:,.2f}: P&L {render.money(record.pnl or 0.0)}")
+        click.echo(f"SETTLED AGAIN: {record.ticker} at {value:,.2f}: {render.outcome(record.pnl)}")
     if not again:
         click.echo("The next trade settles the open positions of that expiration at it.")
 
@@ -186,8 +189,8 @@ def fill_cmd(position_id: int, price: float, buy_back: bool, db_url: str, as_jso
     if as_json:
         click.echo(render.to_json(render.trade_row(record)))
     elif buy_back:
-        click.echo(f"Position #{record.id} {record.ticker}: bought back at ${price:.2f}, P&L "
-                   f"{render.money(record.pnl or 0.0)}")
+        click.echo(f"Position #{record.id} {record.ticker}: bought back at ${price:.2f}, "
+                   f"{render.outcome(record.pnl)}")
     else:
         click.echo(f"Position #{record.id} {record.ticker}: fill ${price:.2f}, premium "
                    f"{render.dollars(record.premium)} net")

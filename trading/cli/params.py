@@ -83,6 +83,19 @@ class Number(Checked):
         return value
 
 
+class Share(Number):
+    """A share as a fraction or a percentage: 0.5 and 50% are the same."""
+
+    name = "SHARE"
+
+    def check(self, text: str) -> float:
+        stripped = text.strip()
+        if not stripped.endswith("%"):
+            return super().check(stripped)
+        if not NUMBER.fullmatch(stripped[:-1].strip()):
+            raise ValueError(f"{text!r} is not a percentage")
+        return super().check(repr(float(stripped[:-1]) / 100))
+
 
 class Whole(Checked):
     """A whole number within [low, high], in ASCII digits."""
@@ -197,6 +210,14 @@ def db_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="Database file or SQLAlchemy URL (env SPX_WHEEL_DB).")(f)
 
 
+def db_named(db_url: str) -> str | None:
+    """The database as the user named it (--db or SPX_WHEEL_DB), None for the default: what a hint or a crontab
+    line must repeat for a later command to find the same database."""
+    source = click.get_current_context().get_parameter_source("db_url")
+    return db_url if source in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT) \
+        else None
+
+
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")(f)
 
@@ -205,7 +226,9 @@ def source_option(f: Callable[..., Any]) -> Callable[..., Any]:
     f = click.option("--offline", is_flag=True, help="Polygon source: use the cache only, make no request.")(f)
     return click.option("--source", type=click.Choice(list(SOURCES)), default=lambda: default_source(os.environ),
                         show_default="polygon when POLYGON_API_KEY is set, else embedded",
-                        help="Market data: the local history (option prices estimated) or Polygon.")(f)
+                        help="Market data: embedded (the bundled history, option prices estimated), polygon (real "
+                             "prices, needs POLYGON_API_KEY), chains (the chain files imported) or cboe (Cboe's "
+                             "delayed quotes, for the daily trade).")(f)
 
 
 def notify_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -229,7 +252,8 @@ def window_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--as-of", type=DATE, help="The day to act for (default: today in New York).")(f)
+    return click.option("--as-of", "--date", "as_of", type=DATE,
+                        help="The day to act for (default: today in New York).")(f)
 
 
 def value_type(f: Field[Any]) -> click.ParamType:
@@ -241,15 +265,16 @@ def value_type(f: Field[Any]) -> click.ParamType:
         return click.Choice(meta["choices"])
     if f.type == "int":
         return Whole(int(meta["low"]), int(meta["high"]))
-    return Number(meta["low"], meta["high"], meta["low_open"], meta["high_open"])
+    kind = Share if meta["unit"] == "share" else Number
+    return kind(meta["low"], meta["high"], meta["low_open"], meta["high_open"])
 
 
 def knob_option(f: Field[Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The option of a StrategyParams field: --field-name (or its declared flag), type, default, help."""
-    flag = f.metadata["option"] or "--" + f.name.replace("_", "-")
+    flags = [f.metadata["option"] or "--" + f.name.replace("_", "-")] + [a for a in [f.metadata["alias"]] if a]
     if f.default is None:  # a grid dimension: no default
-        return click.option(flag, f.name, type=value_type(f), required=True, help=f.metadata["help"])
-    return click.option(flag, f.name, type=value_type(f), default=f.default, show_default=True,
+        return click.option(*flags, f.name, type=value_type(f), required=True, help=f.metadata["help"])
+    return click.option(*flags, f.name, type=value_type(f), default=f.default, show_default=True,
                         help=f.metadata["help"])
 
 

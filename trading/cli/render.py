@@ -12,19 +12,20 @@ import csv
 import datetime as dt
 import json
 import math
+import shlex
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from backtest.records import TradeRecord
-from backtest.values import defined
+from backtest.values import defined, money
 
 if TYPE_CHECKING:
     from backtest.metrics import Metrics
     from backtest.spx_premium_backtest import BacktestResult
 
 ESTIMATED_WARNING_SHARE = 0.25
-NUMERIC = {"id", "strike", "n", "contracts", "price", "fill", "premium", "delta", "settlement", "P&L", "pnl",
-           "entry_delta", "value", "year", "engine", "PUT", "gap", "fold", "in-sample Sharpe", "Sharpe", "return",
+NUMERIC = {"id", "strike", "n", "contracts", "price", "fill", "premium", "delta", "settled at", "bought", "P&L",
+           "pnl", "entry_delta", "value", "year", "engine", "PUT", "gap", "fold", "in-sample Sharpe", "Sharpe", "return",
            "trades", "open at end"}
 
 
@@ -40,10 +41,6 @@ def number(value: float | None, digits: int = 2) -> str:
     return "n/a" if known is None else f"{known:.{digits}f}"
 
 
-def money(value: float) -> str:
-    return f"{'-' if value < 0 else '+'}${abs(value):,.0f}"
-
-
 def dollars(value: float) -> str:
     return f"${value:,.2f}"
 
@@ -56,10 +53,11 @@ def likelihood(value: float | None) -> str:
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
     """A table with numbers right-aligned (every cell already formatted as text)."""
-    from tabulate import tabulate  # 20 ms to import: not for the commands that print no table
+    import tabulate  # 20 ms to import: not for the commands that print no table
 
+    tabulate.MIN_PADDING = 0  # columns as wide as their widest cell, two spaces apart
     headers = list(rows[0])
-    return tabulate([[row[h] for h in headers] for row in rows], headers=headers, disable_numparse=True,
+    return tabulate.tabulate([[row[h] for h in headers] for row in rows], headers=headers, disable_numparse=True,
                     colalign=["right" if h in NUMERIC else "left" for h in headers])
 
 
@@ -136,30 +134,30 @@ def buy_backs(result: BacktestResult) -> tuple[int, int]:
 
 def trade_row(record: Any) -> dict[str, Any]:
     """A TradeRecord as a row for JSON and CSV, with the same names live and backtest: a live position adds its
-    id, the fill's source and the day it was settled; a stored run's trade, its combination."""
+    id and the fill's source; a stored run's trade, its combination."""
     live = {"id": record.id} if record.id is not None else {}
     run = {"put_delta": record.put_delta, "dte_target": record.dte_target} if record.put_delta is not None else {}
     row = {**live, **run, "ticker": record.ticker, "root": record.root, "entry_date": record.entry_date,
            "expiry": record.expiry, "strike": record.strike, "contracts": record.contracts, "price": record.price,
            "price_source": record.price_source, "fill": record.fill, "premium": record.premium,
            "entry_delta": record.entry_delta, "status": record.status, "settlement": record.settlement,
-           "settlement_source": record.settlement_source, "exit_reason": record.exit_reason,
-           "exit_fill": record.exit_fill, "pnl": record.pnl}
+           "settlement_source": record.settlement_source, "closed_on": record.closed_on,
+           "exit_reason": record.exit_reason, "exit_fill": record.exit_fill, "pnl": record.pnl}
     if live:
-        row.update(fill_source=record.fill_source, settled_on=record.settled_on)
+        row.update(fill_source=record.fill_source)
     return row
 
 
 def trade_table(records: Sequence[Any]) -> str:
-    """Trades (TradeRecords) as a table that fits 120 columns."""
+    """Trades (TradeRecords) as a table that fits 120 columns (the expiry is in the ticker, and in JSON and CSV)."""
     def cells(r: Any) -> dict[str, Any]:
         shown = {"id": str(r.id)} if r.id is not None else {}
-        return {**shown, "ticker": r.ticker, "entry": r.entry_date, "expiry": r.expiry, "strike": f"{r.strike:g}",
-                "n": str(r.contracts), "source": r.price_source, "fill": f"{r.fill:.2f}",
-                "delta": f"{r.entry_delta:.3f}",
-                "settlement": f"{r.settlement:,.2f}" if r.settlement is not None else
-                              f"bought {r.exit_fill:.2f}" if r.exit_fill is not None else "",
-                "P&L": "open" if r.pnl is None else f"{r.pnl:,.2f}"}
+        return {**shown, "ticker": r.ticker, "entry": r.entry_date, "strike": f"{r.strike:g}",
+                "n": str(r.contracts), "source": "broker" if r.fill_source == "broker" else r.price_source,
+                "fill": f"{r.fill:.2f}", "delta": f"{r.entry_delta:.3f}", "closed": r.closed_on or "",
+                "settled at": "" if r.settlement is None else f"{r.settlement:,.2f}",
+                "bought": "" if r.exit_fill is None else f"{r.exit_fill:.2f}",
+                "P&L": "open" if r.pnl is None else money(r.pnl)}
 
     return table([cells(r) for r in records])
 
@@ -185,15 +183,19 @@ def write_csv(handle: Any, rows: list[dict[str, Any]]) -> None:
 def settled_line(r: TradeRecord) -> str:
     how = {"manual": "given by hand", "stand-in": "previous close, a stand-in for the unknown open"}.get(
         r.settlement_source or "", "AM open" if r.root == "SPX" else "PM close")
-    pnl = r.pnl or 0.0
-    return (f"SETTLED: {r.ticker} at {r.settlement or 0.0:,.2f} ({how} of {r.expiry}): P&L {money(pnl)} "
-            f"{'WIN' if pnl > 0 else 'LOSS'}")
+    line = f"SETTLED: {r.ticker} at {r.settlement or 0.0:,.2f} ({how} of {r.expiry}): {outcome(r.pnl)}"
+    if r.settlement_source == "stand-in":
+        line += f"\n         give the real opening value with: spx-wheel settle --expiry {r.expiry} --value V"
+    return line
 
 
 def close_line(r: TradeRecord) -> str:
-    pnl = r.pnl or 0.0
-    return (f"CLOSE: {r.ticker} @ ${r.exit_fill or 0.0:.2f} ({r.exit_reason}): P&L {money(pnl)} "
-            f"{'WIN' if pnl > 0 else 'LOSS'}")
+    return f"CLOSE: {r.ticker} @ ${r.exit_fill or 0.0:.2f} ({r.exit_reason}): {outcome(r.pnl)}"
+
+
+def outcome(pnl: float | None) -> str:
+    """A closed trade's P&L and what it was: `P&L +$1,138.50 WIN`."""
+    return f"P&L {money(pnl or 0.0)} {'WIN' if (pnl or 0.0) > 0 else 'LOSS'}"
 
 
 def daily_lines(report: Any, dry_run: bool) -> list[str]:
@@ -239,11 +241,11 @@ def check_lines(report: Any, halted_now: bool) -> list[str]:
         mark = "mark n/a (no market data)" if o.mark is None else f"mark {o.mark:.2f}, unrealised {money(o.unrealised)}"
         lines.append(f"    #{o.position.id} {o.position.ticker} x{o.position.contracts}: {mark}")
     state = report.status
-    divergence = "n/a" if report.divergence is None else f"{report.divergence:+.1f}%"
+    divergence = "n/a" if report.divergence is None else f"{report.divergence:+.1f} pp"
     lines += ["", "BACKTEST COMPARISON:", f"  Live Win Rate: {pct(report.live_win_rate)}",
               f"  Backtest Win Rate: {pct(p.backtest_win_rate)}  (WheelParameters #{p.id}: delta "
               f"{p.strategy['put_delta']:.2f}, DTE {p.strategy['dte_target']}, {p.window_start} .. {p.window_end})",
-              f"  Divergence: {divergence} {'✓' if state.exit_code == 0 else '!'} {state.name}"]
+              f"  Divergence: {divergence} {state.mark} {state.name}"]
     if report.likelihood is not None:
         lines.append("  Likelihood of a record this far off if the backtest rate were true: "
                      f"{likelihood(report.likelihood)}")
@@ -312,7 +314,7 @@ def calibration_json(calibration: Any, run_id: int, params_id: int | None) -> di
             "min_trades": calibration.min_trades, "run_id": run_id, "parameters_id": params_id}
 
 
-def calibrated_lines(done: Any, strike_rule: str, shown_db: str) -> list[str]:
+def calibrated_lines(done: Any, strike_rule: str, shown_db: str, db_named: str | None = None) -> list[str]:
     """The seed's calibration output: every combination, BEST (with the checks of the choice), the walk-forward
     when asked, DATA QUALITY, where it was saved."""
     from trading.choices import OBJECTIVES
@@ -340,8 +342,14 @@ def calibrated_lines(done: Any, strike_rule: str, shown_db: str) -> list[str]:
                                 calibration.vix3m_missing, (sum(b[0] for b in bought), sum(b[1] for b in bought))),
               f"\nSaved as WheelParameters #{done.params_id} (calibration run #{run_id}"
               + ("" if done.walk_run_id is None else f", walk-forward run #{done.walk_run_id}") + ") in "
-              f"{shown_db}.", "Show them with: spx-wheel params"]
+              f"{shown_db}.", "Show them with: spx-wheel params" + ("" if db_named is None else
+                                                                    f" --db {shell_word(shown_db)}")]
     return lines
+
+
+def shell_word(shown: str) -> str:
+    """A shown path or URL as one word to paste into a shell (a leading ~/ left for the shell to expand)."""
+    return "~/" + shlex.quote(shown[2:]) if shown.startswith("~/") else shlex.quote(shown)
 
 
 def selection_lines(check: Any, exits: Sequence[str]) -> list[str]:
@@ -438,13 +446,21 @@ def parameters_text(saved: Any) -> str:
     from trading.strategy import StrategyParams
 
     shown = parameters_json(saved)
-    units = {f.name: f.metadata["unit"] for f in fields(StrategyParams)}
-    units.update(backtest_win_rate="share", backtest_max_drawdown="share")
-    for key, unit in units.items():
-        shown[key] = dollars(shown[key]) if unit == "dollars" else pct(shown[key]) if unit == "share" else shown[key]
+    for f in fields(StrategyParams):
+        shown[f.name] = knob_text(shown[f.name], f.metadata["unit"], f.metadata["off"])
+    for key in ("backtest_win_rate", "backtest_max_drawdown"):
+        shown[key] = pct(shown[key])
     shown["backtest_total_return"] = pct(shown["backtest_total_return"], True)
     shown["backtest_sharpe"] = number(shown["backtest_sharpe"])
     return "WheelParameters (active):\n" + pairs(list(shown.items()))
+
+
+def knob_text(value: Any, unit: str, off: bool = False) -> str:
+    """A strategy knob in its declared unit: $1.50, 50.0%, 2x, 7 days; a rule that 0 turns off, `off`."""
+    if off and value == 0:
+        return "off"
+    shown = {"dollars": dollars, "share": pct, "multiple": lambda v: f"{v:g}x", "days": lambda v: f"{v} days"}
+    return shown[unit](value) if unit in shown else str(value)
 
 
 def validation_lines(v: Any) -> list[str]:
@@ -454,13 +470,18 @@ def validation_lines(v: Any) -> list[str]:
     gaps = sorted(v.years, key=lambda r: -abs(r[1] - r[2]))[:3]
     by_year = {year: (engine, put) for year, engine, put in v.years}
     crisis = by_year.get(2008)
+    def verdict(met: bool) -> str:
+        return "met" if met else "MISSED"
+
+    cagr_gap = abs(v.cagr[0] - v.cagr[1]) * 100
     lines = ["The engine as Cboe's PutWrite index (estimated premiums) against the published PUT returns:", "",
              table(rows), "",
              f"CAGR {pct(v.cagr[0], digits=2)} against {pct(v.cagr[1], digits=2)}: "
-             f"{abs(v.cagr[0] - v.cagr[1]) * 100:.2f} points apart (target 0.5)",
-             f"yearly correlation {v.correlation:.3f} (target 0.97)"]
+             f"{cagr_gap:.2f} points apart (target 0.5): {verdict(cagr_gap <= 0.5)}",
+             f"yearly correlation {v.correlation:.3f} (target 0.97): {verdict(v.correlation >= 0.97)}"]
     if crisis:
-        lines.append(f"2008: {pct(crisis[0])} against {pct(crisis[1])} (target within 3 points)")
+        lines.append(f"2008: {pct(crisis[0])} against {pct(crisis[1])} (target within 3 points): "
+                     f"{verdict(abs(crisis[0] - crisis[1]) * 100 <= 3)}")
     lines.append("largest gaps: " + ", ".join(f"{y} {pct(e - p, True)}" for y, e, p in gaps))
     return lines
 

@@ -98,6 +98,7 @@ def positions_cmd(only_open: bool, only_closed: bool, db_url: str, as_json: bool
 @json_option
 def export_cmd(path: str, run_id: int | None, db_url: str, as_json: bool) -> None:
     """Write live positions (or a run's backtest trades) to a CSV file ('-' for stdout), one column set for both.
+    With --json: the file's path and row count; to '-', the rows themselves as JSON.
 
     \b
     Example:
@@ -111,7 +112,10 @@ def export_cmd(path: str, run_id: int | None, db_url: str, as_json: bool) -> Non
     records = ledger.run_trades(ctx, run_id) if run_id is not None else ledger.positions(ctx, None)
     rows = [render.trade_row(r) for r in records]
     if path == "-":
-        render.write_csv(sys.stdout, rows)
+        if as_json:
+            click.echo(render.to_json({"path": path, "rows": len(rows), "trades": rows}))
+        else:
+            render.write_csv(sys.stdout, rows)
         return
     try:
         with open(path, "w", newline="") as handle:
@@ -194,29 +198,37 @@ def doctor_cmd(db_url: str, as_json: bool) -> None:
     if as_json:
         click.echo(render.to_json([asdict(check) for check in checks]))
     else:
-        click.echo("\n".join(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}" for check in checks))
+        click.echo("\n".join(f"{check.mark} {check.name}: {check.detail}" for check in checks))
     if not all(check.ok for check in checks):
         sys.exit(1)
 
 
 @command("cron")
-def cron_cmd() -> None:
+@db_option
+def cron_cmd(db_url: str) -> None:
     """Print crontab lines at New York times, whatever this machine's zone: for this checkout's scripts, or,
     when spx-wheel is installed without a checkout, for the installed command.
 
     \b
     Example:
       spx-wheel cron >> my-crontab && crontab my-crontab
+      spx-wheel cron --db ~/xsp.db    # every job on that database
     """
-    from trading.cli.params import default_db_path
+    from trading.cli.params import db_named, default_db_path
     from trading.schedule import crontab_text, local_zone
 
-    root = Path(__file__).resolve().parents[2]
+    from urllib.parse import urlsplit
+
+    root, db = Path(__file__).resolve().parents[2], db_named(db_url)
+    if db is not None and "://" in db and (urlsplit(db).password or urlsplit(db).query):
+        raise BadInput("the database URL may hold a password, which spx-wheel never prints: put SPX_WHEEL_DB=<url> "
+                       "on a line of the crontab yourself and run spx-wheel cron without --db")
     if (root / "scripts" / "run_spx_daily.sh").is_file():
-        click.echo(crontab_text(root, local_zone()))
+        click.echo(crontab_text(root, local_zone(), db=db))
         return
     installed = Path(shutil.which("spx-wheel") or Path(sys.executable).with_name("spx-wheel"))
-    click.echo(crontab_text(default_db_path(dict(os.environ)).parent / "logs", local_zone(), installed=installed))
+    click.echo(crontab_text(default_db_path(dict(os.environ)).parent / "logs", local_zone(), installed=installed,
+                            db=db))
 
 
 @command("validate")
