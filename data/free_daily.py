@@ -26,6 +26,7 @@ CBOE_DEFAULT_URL = "https://cdn.cboe.com"
 FRED_DEFAULT_URL = "https://fred.stlouisfed.org"
 CBOE_PATH = "/api/global/us_indices/daily_prices/{}_History.csv"
 FRED_PATH = "/graph/fredgraph.csv"
+MAX_FILE_BYTES = 16 << 20  # the largest of these files (SPX since 1978) is about 0.6 MB
 BILL_DAYS = 91
 
 
@@ -104,7 +105,8 @@ def fetch_daily_files(cboe: HttpClient, fred: HttpClient,
     series = {}
     for name in ("SPX", "VIX", "VIX3M"):
         progress(f"Cboe {name}")
-        series[name] = parse_cboe(cboe.get(CBOE_PATH.format(name), None, f"{name}_History.csv", _text), name)
+        series[name] = parse_cboe(cboe.get(CBOE_PATH.format(name), None, f"{name}_History.csv", _text,
+                                           MAX_FILE_BYTES), name)
     progress("FRED DTB3")
-    rate = parse_fred_dtb3(fred.get(FRED_PATH, {"id": "DTB3"}, "DTB3", _text))
+    rate = parse_fred_dtb3(fred.get(FRED_PATH, {"id": "DTB3"}, "DTB3", _text, MAX_FILE_BYTES))
     return DailyFiles(series["SPX"], series["VIX"], series["VIX3M"], rate)

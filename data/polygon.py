@@ -65,9 +65,12 @@ class RateLimiter:
                 self.sleep(60.0 - (now - self.starts[0]))
 
 
+MAX_PAGE_BYTES = 32 << 20  # a page of 50,000 day bars is about 5 MB of JSON
+
+
 class PolygonClient:
     def __init__(self, api_key: str, base_url: str = DEFAULT_BASE_URL, *, rate_limit: int = 5, max_tries: int = 5,
-                 timeout: tuple[float, float] = (5.0, 30.0), backoff: float = 1.0,
+                 timeout: tuple[float, float] = (5.0, 30.0), deadline: float = 120.0, backoff: float = 1.0,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic, jitter: Callable[[], float] = random.random) -> None:
         api_key = api_key.strip()  # a key pasted from a Windows file ends in a carriage return
@@ -79,7 +82,7 @@ class PolygonClient:
         self.requests_made = 0
         self._count_lock = threading.Lock()
         self.http = HttpClient(base_url, "Polygon", "POLYGON_BASE_URL", max_tries=max_tries, timeout=timeout,
-                               backoff=backoff, session=session, sleep=sleep, jitter=jitter,
+                               deadline=deadline, max_bytes=MAX_PAGE_BYTES, backoff=backoff, session=session, sleep=sleep, jitter=jitter,
                                before_request=self._before_request, error=PolygonError)
         self.http.session.headers.update({"Authorization": f"Bearer {api_key}", "Accept-Encoding": "gzip"})
         self.base_url = self.http.base_url

@@ -111,3 +111,15 @@ def test_every_console_command_in_the_docs_runs_as_shown(tmp_path, httpserver):
         for line in shown:
             if line.strip() and line.strip() != "...":
                 assert words(line) in printed, (command, line)
+
+
+def test_the_crontab_sample_is_what_cron_prints_on_a_utc_machine():
+    from zoneinfo import ZoneInfo
+
+    from trading.schedule import crontab_text
+
+    text = (ROOT / "README.md").read_text()
+    sample = text.split("On a UTC machine, for a checkout in /opt/spx-wheel, the daily job reads:")[1]
+    shown = re.search(r"```\n(.*?)```", sample, re.S).group(1).splitlines()
+    printed = crontab_text(Path("/opt/spx-wheel"), ZoneInfo("UTC")).splitlines()
+    assert shown and all(line in printed for line in shown)

@@ -145,8 +145,13 @@ def polygon_settings(environ: Mapping[str, str], offline: bool = False) -> dict[
     workers = _whole(environ, "POLYGON_MAX_WORKERS", 4, 1, 64)
     tries = _whole(environ, "POLYGON_MAX_TRIES", 5, 1, 20)
     base = environ.get("POLYGON_BASE_URL", "").strip() or DEFAULT_BASE_URL
-    return {"client": {"api_key": key, "base_url": base, "rate_limit": rate, "max_tries": tries},
-            "workers": workers}
+    return {"client": {"api_key": key, "base_url": base, "rate_limit": rate, "max_tries": tries,
+                       "deadline": request_deadline(environ)}, "workers": workers}
+
+
+def request_deadline(environ: Mapping[str, str]) -> float:
+    """Seconds one try of a request may take from its start to the body's last byte (SPX_WHEEL_DEADLINE)."""
+    return float(_whole(environ, "SPX_WHEEL_DEADLINE", 120, 1, 3600))
 
 
 def free_daily_clients(environ: Mapping[str, str]) -> tuple[HttpClient, HttpClient]:
@@ -154,11 +159,11 @@ def free_daily_clients(environ: Mapping[str, str]) -> tuple[HttpClient, HttpClie
     from data.free_daily import CBOE_DEFAULT_URL, FRED_DEFAULT_URL
     from data.http import HttpClient
 
-    tries = _whole(environ, "SPX_WHEEL_MAX_TRIES", 5, 1, 20)
+    tries, deadline = _whole(environ, "SPX_WHEEL_MAX_TRIES", 5, 1, 20), request_deadline(environ)
     cboe = HttpClient(environ.get("SPX_WHEEL_CBOE_URL", "").strip() or CBOE_DEFAULT_URL, "Cboe",
-                      "SPX_WHEEL_CBOE_URL", max_tries=tries)
+                      "SPX_WHEEL_CBOE_URL", max_tries=tries, deadline=deadline)
     fred = HttpClient(environ.get("SPX_WHEEL_FRED_URL", "").strip() or FRED_DEFAULT_URL, "FRED",
-                      "SPX_WHEEL_FRED_URL", max_tries=tries)
+                      "SPX_WHEEL_FRED_URL", max_tries=tries, deadline=deadline)
     return cboe, fred
 
 
