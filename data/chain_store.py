@@ -5,12 +5,19 @@ Parquet through pyarrow: columnar and compressed (a year of SPX and SPXW end-of-
 takes tens of megabytes), read a column and a date range at a time with the filter pushed down, and pandas reads and
 writes it natively. Each import writes its own file per day (named by the import's key), so an import is undone by
 deleting its files, and two imports of one day are both kept (read back, the close snapshot wins).
+
+The files and the database's record of them are one unit: a reader is given the keys of the committed imports and
+sees only their files, so a half-written import, or one killed before its record was committed, is never read;
+imports into one store take turns (a lock file), and each first sweeps away the files no record owns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import os
+from collections.abc import Callable, Collection
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -35,11 +42,37 @@ def _schema() -> pa.Schema:
     return pa.schema([(c, kinds.get(c, number)) for c in CHAIN_COLUMNS])
 
 
-class ChainStore:
-    """Parquet files under `root`: root/YYYY/YYYY-MM-DD/<import key>.parquet."""
+def import_key(digest: str) -> str:
+    """The name of an import's files: the start of its file's SHA-256."""
+    return digest[:16]
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+
+class ChainStore:
+    """Parquet files under `root`: root/YYYY/YYYY-MM-DD/<import key>.parquet. `committed`: the keys of the imports
+    the database has recorded, the only files a reader sees."""
+
+    def __init__(self, root: Path, committed: Collection[str]) -> None:
+        self.root, self.committed = root, frozenset(committed)
+
+    @contextmanager
+    def writing(self, committed_now: Callable[[], Collection[str]]) -> Iterator[None]:
+        """Hold the store's import lock (imports take turns; readers never wait) and sweep away what no committed
+        import owns (the keys `committed_now` gives once the lock is held): the files of an import killed or
+        failed before its record was committed."""
+        try:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            lock = os.open(self.root / ".import.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise DataError(f"cannot write the chain store {self.root}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            owned = frozenset(committed_now())
+            for path in [*self.root.glob("*/*/*.parquet"), *self.root.glob("*/*/*.partial")]:
+                if path.suffix == ".partial" or path.stem not in owned:
+                    path.unlink(missing_ok=True)
+            yield
+        finally:
+            os.close(lock)  # releases the lock
 
     def _folder(self, day: dt.date) -> Path:
         return self.root / f"{day:%Y}" / day.isoformat()
@@ -52,10 +85,12 @@ class ChainStore:
         try:
             for day, quotes in chain[CHAIN_COLUMNS].groupby("quote_date", sort=True):
                 folder = self._folder(day)  # type: ignore[arg-type]
-                folder.mkdir(parents=True, exist_ok=True)
+                folder.parent.mkdir(mode=0o700, exist_ok=True)
+                folder.mkdir(mode=0o700, exist_ok=True)
                 path = folder / f"{key}.parquet"
                 partial = path.with_suffix(".partial")
                 pq.write_table(as_table(quotes), partial, compression="zstd")
+                os.chmod(partial, 0o600)
                 os.replace(partial, path)
                 written.append(path)
         except OSError as exc:
@@ -69,7 +104,7 @@ class ChainStore:
             path.unlink(missing_ok=True)
 
     def files(self, start: dt.date, end: dt.date) -> list[Path]:
-        """The stored files of the quote dates start..end."""
+        """The committed imports' files of the quote dates start..end."""
         found = []
         for year in range(start.year, end.year + 1):
             folder = self.root / str(year)
@@ -77,15 +112,15 @@ class ChainStore:
                 continue
             for day in sorted(folder.iterdir()):
                 if start.isoformat() <= day.name <= end.isoformat():
-                    found += sorted(day.glob("*.parquet"))
+                    found += sorted(p for p in day.glob("*.parquet") if p.stem in self.committed)
         return found
 
     def days(self) -> list[dt.date]:
-        """Every quote date stored."""
+        """Every quote date a committed import holds."""
         if not self.root.is_dir():
             return []
         return sorted(dt.date.fromisoformat(day.name) for year in self.root.iterdir() if year.is_dir()
-                      for day in year.iterdir() if any(day.glob("*.parquet")))
+                      for day in year.iterdir() if any(p.stem in self.committed for p in day.glob("*.parquet")))
 
     def puts(self, start: dt.date, end: dt.date, horizon: int | None = None, underlying: str = "SPX") -> pa.Table:
         """The stored puts on `underlying` (SPX: every root but XSP) quoted start..end expiring at most `horizon`

@@ -64,7 +64,7 @@ def checked_base_url(url: str, setting: str) -> str:
 def _read_some(response: requests.Response) -> bytes:
     """The next bytes of the body as they arrive (decompressed), urllib3's failures named as requests names them."""
     try:
-        return response.raw.read1(CHUNK, decode_content=True)  # type: ignore[no-any-return]
+        return response.raw.read1(CHUNK, decode_content=True)
     except urllib3.exceptions.ReadTimeoutError as exc:
         raise requests.Timeout(str(exc)) from None
     except urllib3.exceptions.DecodeError as exc:

@@ -39,7 +39,8 @@ def afternoon_words() -> tuple[frozenset[str], frozenset[str]]:
     """The words for before and after noon in LANGUAGES (AM, a. m., 午前, 下午, 오후 ...), lower case."""
     from babel import Locale
 
-    before, after = set(), set()
+    before: set[str] = set()
+    after: set[str] = set()
     for code in LANGUAGES:
         periods = Locale.parse(code).day_periods
         for context in ("format", "stand-alone"):

@@ -13,7 +13,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.chain_store import ChainStore, summary
+from data.chain_store import ChainStore, import_key, summary
 from data.errors import BadInput
 from db.models import ChainImport
 from db.session import transaction
@@ -37,26 +37,41 @@ def _result(row: ChainImport, new: bool) -> ImportResult:
     return ImportResult(row.file, row.layout, row.rows, row.days, row.expiries, row.first_day, row.last_day, new)
 
 
-def store_chain(factory: sessionmaker[Session], store: ChainStore, chain: pd.DataFrame, digest: str, name: str,
+def committed_keys(factory: sessionmaker[Session]) -> set[str]:
+    """The keys of the imports the database has committed."""
+    with transaction(factory) as session:
+        return {import_key(d) for d in session.scalars(select(ChainImport.sha256))}
+
+
+def committed_store(factory: sessionmaker[Session], root: Path) -> ChainStore:
+    """The chain store at `root` as the database has it: only the files of committed imports are read."""
+    return ChainStore(root, committed_keys(factory))
+
+
+def store_chain(factory: sessionmaker[Session], root: Path, chain: pd.DataFrame, digest: str, name: str,
                 layout: str, now: dt.datetime) -> ImportResult:
-    """Store a chain read from a file (or a snapshot) whose bytes hash to `digest`, unless it is stored already."""
-    written: list[Path] = []
-    try:
-        with transaction(factory, write=True) as session:
-            known = session.scalar(select(ChainImport).where(ChainImport.sha256 == digest))
-            if known is not None:
-                return _result(known, new=False)
-            written = store.add(chain, digest[:16])
-            row = ChainImport(sha256=digest, file=name[-500:], layout=layout, imported_at=now, **summary(chain))
-            session.add(row)
-            session.flush()
-            return _result(row, new=True)
-    except BaseException:
-        store.remove(written)
-        raise
+    """Store a chain read from a file (or a snapshot) whose bytes hash to `digest`, unless it is stored already.
+    The files are written, then the record committed, while the store's lock is held: a reader sees the import
+    whole or not at all, and a kill at any moment leaves files the next import sweeps away."""
+    store, written = ChainStore(root, ()), []
+    with store.writing(lambda: committed_keys(factory)):
+        try:
+            with transaction(factory, write=True) as session:  # committed on leaving, inside the lock
+                known = session.scalar(select(ChainImport).where(ChainImport.sha256 == digest))
+                if known is not None:
+                    return _result(known, new=False)
+                written = store.add(chain, import_key(digest))
+                row = ChainImport(sha256=digest, file=name[-500:], layout=layout, imported_at=now,
+                                  **summary(chain))
+                session.add(row)
+                session.flush()
+                return _result(row, new=True)
+        except BaseException:
+            store.remove(written)
+            raise
 
 
-def import_files(factory: sessionmaker[Session], store: ChainStore, paths: list[Path], now: dt.datetime,
+def import_files(factory: sessionmaker[Session], root: Path, paths: list[Path], now: dt.datetime,
                  progress: Callable[[str, int, int], None] = lambda name, done, total: None,
                  quote_date: dt.date | None = None) -> tuple[list[ImportResult], list[str]]:
     """Import each file on its own: (the files imported or already held, one line for each refused).
@@ -81,7 +96,7 @@ def import_files(factory: sessionmaker[Session], store: ChainStore, paths: list[
         except BadInput as exc:
             refused.append(str(exc))
             continue
-        results.append(store_chain(factory, store, chain, digest, path.name, layout, now))
+        results.append(store_chain(factory, root, chain, digest, path.name, layout, now))
     return results, refused
 
 

@@ -68,9 +68,9 @@ def _polygon(args: SourceArgs) -> MarketSource:
 
 def _chains(args: SourceArgs) -> MarketSource:
     from data.chain_source import ChainSource
-    from data.chain_store import ChainStore
+    from trading.chain_imports import committed_store
 
-    store = ChainStore(chain_store_dir(args.db_url, args.environ))
+    store = committed_store(args.factory, chain_store_dir(args.db_url, args.environ))
     return ChainSource("chains", _stored_history(args),
                        lambda start, end, horizon: store.puts(start, end, horizon, args.underlying), store.days(),
                        UNDERLYINGS[args.underlying])
@@ -78,17 +78,16 @@ def _chains(args: SourceArgs) -> MarketSource:
 
 def _cboe(args: SourceArgs) -> MarketSource:
     from data.cboe_quotes import CboeSource
-    from data.chain_store import ChainStore
 
     if args.offline:
         raise BadInput("--source cboe takes Cboe's quotes of the moment: it has no --offline (use --source chains "
                        "for the snapshots already taken)")
     from trading.chain_imports import store_chain
 
-    store = ChainStore(chain_store_dir(args.db_url, args.environ))
+    root = chain_store_dir(args.db_url, args.environ)
 
     def keep(chain: pd.DataFrame, digest: str) -> None:
-        store_chain(args.factory, store, chain, digest, f"cboe delayed quotes {digest[:12]}", "Cboe delayed JSON",
+        store_chain(args.factory, root, chain, digest, f"cboe delayed quotes {digest[:12]}", "Cboe delayed JSON",
                     args.now)
 
     return CboeSource(free_daily_clients(args.environ)[0], _stored_history(args), keep)

@@ -183,24 +183,20 @@ def quote(ctx: Context, source: str, offline: bool, day: dt.date, expiry: dt.dat
 def import_chains(ctx: Context, paths: list[Path], progress: Callable[[str, int, int], None],
                   quote_date: dt.date | None = None) -> tuple[list[ImportResult], list[str]]:
     """Import chain files into the chain store: (the files imported or already held, a line for each refused)."""
-    from data.chain_store import ChainStore
     from trading.chain_imports import import_files
 
-    factory = ctx.open()
-    store = ChainStore(chain_store_dir(ctx.db_url, ctx.environ))
-    return import_files(factory, store, paths, ctx.now, progress, quote_date)
+    return import_files(ctx.open(), chain_store_dir(ctx.db_url, ctx.environ), paths, ctx.now, progress, quote_date)
 
 
 def stored_chains(ctx: Context) -> tuple[Path, list[ChainImport], int]:
     """The chain store's folder, the files imported into it, and the quote dates it holds."""
-    from data.chain_store import ChainStore
-    from trading.chain_imports import stored_imports
+    from trading.chain_imports import committed_store, stored_imports
 
-    folder = chain_store_dir(ctx.db_url, ctx.environ)
-    with transaction(ctx.open()) as session:
+    folder, factory = chain_store_dir(ctx.db_url, ctx.environ), ctx.open()
+    with transaction(factory) as session:
         imports = stored_imports(session)
         session.expunge_all()
-    return folder, imports, len(ChainStore(folder).days())
+    return folder, imports, len(committed_store(factory, folder).days())
 
 
 def update(ctx: Context, progress: Callable[[str], None] = lambda name: None) -> UpdateReport:
@@ -354,11 +350,11 @@ def imported_seller_puts(ctx: Context, history: History) -> pd.DataFrame | None:
     year; None when the store holds none in the history's span. (The estimate is fitted and checked on SPX.)"""
     import pandas as pd
 
-    from data.chain_store import ChainStore
     from data.model_check import seller_puts
+    from trading.chain_imports import committed_store
 
     found = []
-    for chain in ChainStore(chain_store_dir(ctx.db_url, ctx.environ)).each_day():
+    for chain in committed_store(ctx.open(), chain_store_dir(ctx.db_url, ctx.environ)).each_day():
         chain = chain[[d <= history.dates[-1] and root != "XSP" for d, root in zip(chain["quote_date"],
                                                                                 chain["root"], strict=True)]]
         if len(chain):

@@ -1,0 +1,110 @@
+"""The chain store and its record in the database are one unit: an import killed at any moment, two imports of one
+file at once and a backtest reading during an import, each as real processes, on SQLite and PostgreSQL.
+SPX_WHEEL_STRESS_ROUNDS (default 3 here) sets the kill rounds; the closing note reports 30."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from data.chain_files import REAL_CHAINS, SHIPPED_CHAINS
+from tests.conftest import fresh_database
+
+ROOT = Path(__file__).resolve().parents[2]
+ROUNDS = int(os.environ.get("SPX_WHEEL_STRESS_ROUNDS", "3"))
+NOVEMBER_2008 = REAL_CHAINS / "deltaneutral_spx_200811.csv.gz"  # 18 quote dates
+FEBRUARY_2018 = SHIPPED_CHAINS[0]  # 40 quote dates
+
+
+def spx_wheel(db, store, *args, wait=True):
+    command = [sys.executable, "-m", "trading", *args, "--db", str(db)]
+    env = {**os.environ, "SPX_WHEEL_CHAINS": str(store)}
+    if not wait:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def held(db, store):
+    """(the files the database records, the quote dates a reader sees)."""
+    shown = json.loads(spx_wheel(db, store, "chains", "--json").stdout)
+    return [f["file"] for f in shown["files"]], shown["quote_dates"]
+
+
+def parquet_stems(store):
+    return sorted(p.stem for p in Path(store).glob("*/*/*.parquet"))
+
+
+def database(kind, tmp_path, postgres_url, name):
+    return tmp_path / f"{name}.db" if kind == "sqlite" else fresh_database(postgres_url, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def kind(request):
+    return request.param
+
+
+@pytest.fixture
+def postgres_url(kind, request):
+    return request.getfixturevalue("postgres") if kind == "postgresql" else None
+
+
+def test_an_import_killed_at_any_moment_is_whole_or_absent(tmp_path, kind, postgres_url):
+    db, store = database(kind, tmp_path, postgres_url, "killed"), tmp_path / "store"
+    for round_ in range(ROUNDS):
+        process = spx_wheel(db, store, "import", str(NOVEMBER_2008), wait=False)
+        time.sleep(random.uniform(0.4, 2.0))
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+        files, days = held(db, store)
+        if files:
+            assert (files, days) == (["deltaneutral_spx_200811.csv.gz"], 18), round_
+            break
+        assert days == 0, round_  # orphaned files, if any, are not read
+        backtest = spx_wheel(db, store, "backtest", "--delta", "0.2", "--dte", "30", "--source", "chains",
+                             "--start", "2008-11-03", "--end", "2008-11-28")
+        assert backtest.returncode == 1 and "no option chain imported" in backtest.stderr
+    # the next import sweeps what no record owns and lands whole
+    assert spx_wheel(db, store, "import", str(NOVEMBER_2008)).returncode == 0
+    assert held(db, store) == (["deltaneutral_spx_200811.csv.gz"], 18)
+    assert len(parquet_stems(store)) == 18 and len(set(parquet_stems(store))) == 1
+
+
+def test_one_file_imported_twice_at_once_is_held_once(tmp_path, kind, postgres_url):
+    db, store = database(kind, tmp_path, postgres_url, "twice"), tmp_path / "store"
+    assert spx_wheel(db, store, "params").returncode in (0, 1)  # the schema first: both imports then race on data
+    both = [spx_wheel(db, store, "import", str(NOVEMBER_2008), "--json", wait=False) for _ in range(2)]
+    outcomes = [(p.communicate(timeout=300), p.returncode) for p in both]
+    assert [code for _, code in outcomes] == [0, 0], outcomes
+    new = sorted(f["new"] for (out, _), _ in outcomes for f in json.loads(out)["files"])
+    assert new == [False, True]
+    assert held(db, store) == (["deltaneutral_spx_200811.csv.gz"], 18)
+    assert len(parquet_stems(store)) == 18
+
+
+def test_a_backtest_during_an_import_sees_it_whole_or_not_at_all(tmp_path):
+    db, store = tmp_path / "reading.db", tmp_path / "store"
+    assert spx_wheel(db, store, "import", str(FEBRUARY_2018)).returncode == 0
+    window = ["backtest", "--delta", "0.2", "--dte", "30", "--source", "chains", "--start", "2008-11-03", "--end",
+              "2018-03-01", "--max-vix", "100", "--json"]  # November 2008's VIX was 55-80
+
+    def counts():
+        result = spx_wheel(db, store, *window)
+        assert result.returncode == 0, result.stderr
+        document = json.loads(result.stdout)
+        return document["real"], document["estimated"]
+
+    before = counts()
+    importing = spx_wheel(db, store, "import", str(NOVEMBER_2008), wait=False)
+    seen = set()
+    while importing.poll() is None:
+        seen.add(counts())
+    importing.communicate()
+    assert importing.returncode == 0
+    after = counts()
+    assert before != after and seen <= {before, after}
