@@ -20,6 +20,7 @@ import pandas as pd
 import requests
 
 from data.chain_files import CHAIN_COLUMNS, check_rows, session_of
+from data.plausible import INDEX_LEVEL
 from data.chain_source import ChainQuotes, ChainSource
 from data.chain_store import as_table
 from data.errors import BadInput, DataError
@@ -39,9 +40,9 @@ def _number(value: Any, what: str) -> float:
     return float(value)
 
 
-def parse_delayed_quotes(body: dict[str, Any]) -> pd.DataFrame:
+def parse_delayed_quotes(body: dict[str, Any], today: dt.date) -> pd.DataFrame:
     """The snapshot as a chain (CHAIN_COLUMNS); DataError naming what is missing when the shape is not the known
-    one."""
+    one, or the first number that cannot be a price (data/plausible.py)."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or not isinstance(data.get("options"), list):
         raise DataError(f"{SHAPE_HINT}: no data.options list")
@@ -51,8 +52,8 @@ def parse_delayed_quotes(body: dict[str, Any]) -> pd.DataFrame:
     except ValueError:
         raise DataError(f"{SHAPE_HINT}: timestamp {stamp!r} is not YYYY-MM-DD HH:MM:SS") from None
     spot = _number(data.get("current_price"), "data.current_price")
-    if not spot > 0:
-        raise DataError(f"{SHAPE_HINT}: no data.current_price")
+    if not INDEX_LEVEL.holds(spot):
+        raise DataError(f"{SHAPE_HINT}: data.current_price {spot:g} is not an index level {INDEX_LEVEL.text()}")
     quote_date, snapshot = session_of(moment)
     rows = []
     for number, option in enumerate(data["options"], start=1):
@@ -69,7 +70,7 @@ def parse_delayed_quotes(body: dict[str, Any]) -> pd.DataFrame:
     if chain.empty:
         raise DataError(f"{SHAPE_HINT}: data.options is empty")
     try:
-        check_rows(chain, "Cboe's delayed quotes", "option")
+        check_rows(chain, "Cboe's delayed quotes", today, unit="option")
     except BadInput as exc:
         raise DataError(str(exc)) from None
     return chain[CHAIN_COLUMNS]
@@ -94,10 +95,10 @@ class CboeSource(ChainSource):
 
     fetches = True
 
-    def __init__(self, client: HttpClient, history: History,
-                 keep: Callable[[pd.DataFrame, str], None]) -> None:
+    def __init__(self, client: HttpClient, history: History, keep: Callable[[pd.DataFrame, str], None],
+                 today: dt.date) -> None:
         super().__init__("cboe", history, lambda start, end, horizon: as_table(), [])
-        self.client, self.keep, self.requests = client, keep, 0
+        self.client, self.keep, self.requests, self.today = client, keep, 0, today
         self.snapshot: pd.DataFrame | None = None
 
     def requests_made(self) -> int:
@@ -113,7 +114,7 @@ class CboeSource(ChainSource):
         if self.snapshot is None:
             self.requests += 1
             raw, body = self.client.get(OPTIONS_PATH, None, "the SPX delayed quotes", _json)
-            self.snapshot = parse_delayed_quotes(body)
+            self.snapshot = parse_delayed_quotes(body, self.today)
             self.keep(self.snapshot, hashlib.sha256(raw).hexdigest())
             days = sorted(set(self.snapshot["quote_date"]))
             self.chain_days = days

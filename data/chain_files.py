@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gzip
 import io
+import os
 import re
+import stat
+import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,8 @@ import pandas as pd
 
 from data.calendar import is_session
 from data.errors import BadInput
-from data.locale_dates import written_moment, written_time
+from data.plausible import DELTA, IMPLIED_VOL, INDEX_LEVEL, OPTION_PRICE, FIRST_QUOTE_DAY
+from data.locale_dates import UnreadableDate, written_moment, written_time
 
 CHAIN_COLUMNS = ["quote_date", "snapshot", "root", "expiry", "right", "strike", "bid", "ask", "iv", "delta", "last",
                  "spot"]
@@ -49,37 +52,117 @@ PM_ROOTS = frozenset({"SPXW", "SPXPM", "SPXQ", "XSP"})  # every other root of th
 _OLD_CBOE_TICKER = re.compile(r"\(([A-Z]+?)(\d{2})(\d{2})([A-X])\d+")  # (SPX1821L1325): year 18, day 21, L = Dec call
 
 
+MAX_FILE_BYTES = 4 << 30  # a file as stored (a year of OptionsDX quotes is about 2 GB as text)
+MAX_TEXT_BYTES = 8 << 30  # and decompressed: a gzip bomb stops here
+READ_ERRORS = (ValueError, KeyError, IndexError, TypeError, AttributeError, OverflowError, csv.Error)
+
+
+class LayoutError(ValueError):
+    """A reader's own finding, worded without the file's text."""
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a file did not read, in words that never repeat its content (a library's message may quote it)."""
+    if isinstance(exc, (LayoutError, UnreadableDate)):
+        return str(exc)
+    if isinstance(exc, KeyError):
+        return f"no column {exc}"  # the name the reader asked for
+    if isinstance(exc, csv.Error):
+        return "a field past the size limit or an unclosed quote"
+    return "a date, number or symbol that does not parse as the layout's"
+
+
 def read_chain(path: Path) -> pd.DataFrame:
     """Every option quote of one file, in CHAIN_COLUMNS; BadInput naming the file when no layout matches."""
     return load_chain(path)[1]
 
 
-def load_chain(path: Path, quote_date: dt.date | None = None) -> tuple[str, pd.DataFrame]:
-    """(the layout's name, every option quote of the file in CHAIN_COLUMNS). `quote_date`: the day the user says
-    the file's quotes are of, for a Cboe download whose date line cannot be read; a file dated otherwise is
-    refused."""
+def load_chain(path: Path, quote_date: dt.date | None = None, today: dt.date | None = None,
+               ) -> tuple[str, pd.DataFrame]:
+    """(the layout's name, every option quote of the file in CHAIN_COLUMNS), as parse_chain reads it."""
+    return parse_chain(file_bytes(path), shown_path(path), quote_date, today)
+
+
+def parse_chain(data: bytes, name: str, quote_date: dt.date | None = None, today: dt.date | None = None,
+                ) -> tuple[str, pd.DataFrame]:
+    """(the layout's name, every option quote of a file's bytes in CHAIN_COLUMNS). `quote_date`: the day the user
+    says the file's quotes are of, for a Cboe download whose date line cannot be read; a file dated otherwise is
+    refused. `today`: no quote may be dated after it. Every refusal is one line naming the file `name` (and the
+    line), never quoting its content."""
     try:
-        with open(path, "rb") as raw:
-            data = raw.read()
-        text = (gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
-        raise BadInput(f"{path}: cannot read it as a text chain file ({exc})") from None
+        text = (_gunzip(data, name) if data[:2] == b"\x1f\x8b" else data).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise BadInput(f"{name}: not a text file (nor gzip-compressed text)") from None
     head = text[:8192].splitlines()
     found = _reader_for(head)
     if found is None:
-        raise BadInput(f"{path}: not a chain layout spx-wheel reads (first line: {head[0][:60] if head else ''!r})")
+        raise BadInput(f"{name}: not a chain layout spx-wheel reads (OptionsDX, Cboe DataShop, DeltaNeutral, "
+                       "iVolatility, the Cboe quotes page, Polygon flat files)")
     try:
         chain = _read_cboe(text, quote_date) if found[1] is _read_cboe else found[1](text)
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
+    except READ_ERRORS as exc:
         hint = ": give the day with --quote-date" if found[1] is _read_cboe and quote_date is None else ""
-        raise BadInput(f"{path}: malformed, read as {found[0]} ({exc}){hint}") from None
+        raise BadInput(f"{name}: malformed, read as {found[0]} ({_reason(exc)}){hint}") from None
     if chain.empty:
-        raise BadInput(f"{path}: no SPX or XSP option in it, read as {found[0]}")
+        raise BadInput(f"{name}: no SPX or XSP option in it, read as {found[0]}")
+    check_rows(chain, name, today)
+    chain = chain[~(chain["expiry"] < chain["quote_date"])]  # expired, never tradable: Cboe's page shows Friday's
+    if chain.empty:                                        # series until Monday's open
+        raise BadInput(f"{name}: only expired options in it, read as {found[0]}")
     dated = sorted(set(chain["quote_date"]))
     if quote_date is not None and dated != [quote_date]:
-        raise BadInput(f"{path}: its quotes are of {', '.join(map(str, dated[:3]))}, not --quote-date {quote_date}")
-    check_rows(chain, str(path))
+        raise BadInput(f"{name}: its quotes are of {', '.join(map(str, dated[:3]))}, not --quote-date {quote_date}")
     return found[0], chain[CHAIN_COLUMNS].reset_index(drop=True)
+
+
+def file_bytes(path: Path) -> bytes:
+    """A chain file's bytes: a regular file only (a FIFO, a device or a folder is refused without waiting on it),
+    at most MAX_FILE_BYTES."""
+    name = shown_path(path)
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise BadInput(f"{name}: cannot read it ({exc.strerror or 'error'})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise BadInput(f"{name}: not a regular file")
+        with os.fdopen(handle, "rb", closefd=False) as raw:
+            data = raw.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise BadInput(f"{name}: cannot read it ({exc.strerror or 'error'})") from None
+    finally:
+        os.close(handle)
+    if len(data) > MAX_FILE_BYTES:
+        raise BadInput(f"{name}: larger than {MAX_FILE_BYTES >> 20:,} MB")
+    return data
+
+
+def _gunzip(data: bytes, name: str) -> bytes:
+    """Every gzip member of `data`, decompressed, refused past MAX_TEXT_BYTES before it is held."""
+    parts, size, rest = [], 0, data
+    try:
+        while rest:
+            member = zlib.decompressobj(wbits=31)
+            while True:
+                part = member.decompress(rest, MAX_TEXT_BYTES + 1 - size)
+                parts.append(part)
+                size += len(part)
+                if size > MAX_TEXT_BYTES:
+                    raise BadInput(f"{name}: decompresses to more than {MAX_TEXT_BYTES >> 20:,} MB")
+                rest = member.unconsumed_tail
+                if member.eof or not rest:
+                    break
+            if not member.eof:
+                raise BadInput(f"{name}: a truncated gzip file")
+            rest = member.unused_data.lstrip(b"\0")
+    except zlib.error:
+        raise BadInput(f"{name}: a broken gzip file") from None
+    return b"".join(parts)
+
+
+def shown_path(path: Path) -> str:
+    """A path as an error shows it: on one line, control characters escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
 
 
 def _reader_for(lines: list[str]) -> tuple[str, Callable[[str], pd.DataFrame]] | None:
@@ -121,19 +204,41 @@ def _csv(text: str, **options: object) -> pd.DataFrame:
     return kept
 
 
-SANITY: tuple[tuple[Callable[[pd.DataFrame], pd.Series], str], ...] = (  # (which rows fail, what to say of the
-    # first), checked on every file before anything is stored
-    (lambda c: ~(c["strike"] > 0) | (c["strike"] % np.where(c["root"] == "XSP", XSP_STRIKE_GRID, STRIKE_GRID) != 0),
-     "strike {strike:g} is off the {root} grid (SPX 5 points, XSP 0.5)"),
-    (lambda c: (c["bid"] < 0) | (c["ask"] < 0) | (c["last"] < 0), "a price below zero (bid {bid:g}, ask {ask:g})"),
-    (lambda c: (c["ask"] > 0) & (c["ask"] < c["bid"]), "the ask {ask:g} is below the bid {bid:g}"),
-)
+ROOT = re.compile(r"[A-Z]{1,6}")  # SPX, SPXW, SPXPM, JXA, QSE...
+ROW_KEY = ["quote_date", "snapshot", "root", "expiry", "right", "strike"]
 
 
-def check_rows(chain: pd.DataFrame, where: str, unit: str = "line") -> None:
+def _sanity(today: dt.date | None) -> list[tuple[Callable[[pd.DataFrame], Any], str]]:
+    """(which rows fail, what to say of the first): every row of every file is checked before anything is
+    stored. The texts name numbers the checks parsed, never the file's own text."""
+    last_day = today or dt.date.max
+    return [
+        (lambda c: ~c["root"].map(lambda r: isinstance(r, str) and ROOT.fullmatch(r) is not None),
+         "a root that is not 1 to 6 capital letters"),
+        (lambda c: ~c["right"].isin(["C", "P"]), "neither a call nor a put"),
+        (lambda c: INDEX_LEVEL.failing(c["strike"]), f"strike {{strike:g}} outside {INDEX_LEVEL.text()}"),
+        (lambda c: c["strike"] % np.where(c["root"] == "XSP", XSP_STRIKE_GRID, STRIKE_GRID) != 0,
+         "strike {strike:g} is off the {root} grid (SPX 5 points, XSP 0.5)"),
+        (lambda c: (c["bid"] < 0) | (c["ask"] < 0) | (c["last"] < 0), "a price below zero (bid {bid:g}, ask {ask:g})"),
+        (lambda c: OPTION_PRICE.failing(c["bid"], True) | OPTION_PRICE.failing(c["ask"], True) |
+         OPTION_PRICE.failing(c["last"], True),
+         f"a price outside {OPTION_PRICE.text()} (bid {{bid:g}}, ask {{ask:g}}, last {{last:g}})"),
+        (lambda c: (c["ask"] > 0) & (c["ask"] < c["bid"]), "the ask {ask:g} is below the bid {bid:g}"),
+        (lambda c: IMPLIED_VOL.failing(c["iv"], True), f"implied volatility {{iv:g}} outside {IMPLIED_VOL.text()}"),
+        (lambda c: DELTA.failing(c["delta"], True), f"delta {{delta:g}} outside {DELTA.text()}"),
+        (lambda c: INDEX_LEVEL.failing(c["spot"], True), f"index level {{spot:g}} outside {INDEX_LEVEL.text()}"),
+        (lambda c: ~c["quote_date"].map(lambda d: FIRST_QUOTE_DAY <= d <= last_day and is_session(d)),
+         f"quote date {{quote_date}} is not an NYSE session from {FIRST_QUOTE_DAY} to "
+         f"{'today' if today else 'now'}"),
+        (lambda c: c.duplicated(ROW_KEY, keep=False), "the same option ({root} {expiry} {right} {strike:g}) is "
+                                                       "quoted twice that day"),
+    ]
+
+
+def check_rows(chain: pd.DataFrame, where: str, today: dt.date | None = None, unit: str = "line") -> None:
     """BadInput for the first row (by its `line`) that fails a sanity check; nothing is kept from the chain."""
-    for failing, template in SANITY:
-        mask = failing(chain).to_numpy(bool)
+    for failing, template in _sanity(today):
+        mask = np.asarray(failing(chain), dtype=bool)
         if mask.any():
             row = chain[mask].iloc[0]
             raise BadInput(f"{where}, {unit} {int(row['line'])}: {template.format(**row)}; nothing imported from it")
@@ -163,7 +268,8 @@ def _read_ivolatility(text: str) -> pd.DataFrame:
         "quote_date": _dates(raw["date"], "%m/%d/%Y"), "snapshot": "close",
         "root": raw["option_symbol"].str.split().str[0], "expiry": _dates(raw["option_expiration"], "%m/%d/%Y"),
         "right": raw["call/put"].str.strip().str.upper(), "strike": raw["strike"], "bid": raw["bid"],
-        "ask": raw["ask"], "iv": raw["iv"], "delta": raw["delta"], "spot": raw["stock_price_close"]})
+        "ask": raw["ask"], "iv": raw["iv"].where(raw["iv"] != -1),  # -1: no IV computed
+        "delta": raw["delta"], "spot": raw["stock_price_close"]})
 
 
 def _iso_or_us_dates(values: pd.Series) -> list[dt.date]:
@@ -263,7 +369,7 @@ def _stated_level(line: str) -> float:
     fields = next(csv.reader([line]))
     match = re.search(r"-?\d+(?:\.\d+)?", fields[1])
     if match is None:
-        raise ValueError(f"no index level in {line[:60]!r}")
+        raise LayoutError("no index level on the first line")
     return float(match.group())
 
 
@@ -303,7 +409,7 @@ def _cboe_contract(cells: dict[str, str], name: str) -> tuple[str, dt.date, str]
         return occ.group(1), dt.datetime.strptime(occ.group(2), "%y%m%d").date(), str(int(occ.group(4)) / 1000)
     old = _OLD_CBOE_TICKER.search(name)
     if old is None:
-        raise ValueError(f"unrecognised option symbol {name!r}")
+        raise LayoutError("an option symbol of no known form")
     month = (ord(old.group(4)) - ord("A")) % 12 + 1
     strike = name.split("(")[0].split()[-1]
     return old.group(1), dt.date(2000 + int(old.group(2)), month, int(old.group(3))), strike
@@ -317,7 +423,10 @@ def parity_forwards(chain: pd.DataFrame, rates: Mapping[dt.date, float] | pd.Ser
     two_sided["mid"] = (two_sided["bid"] + two_sided["ask"]) / 2
     two_sided["am"] = ~two_sided["root"].isin(PM_ROOTS)
     keys = ["quote_date", "expiry", "am", "strike"]
-    pairs = two_sided.pivot_table(index=keys, columns="right", values="mid", aggfunc="mean").dropna().reset_index()
+    pairs = (two_sided.pivot_table(index=keys, columns="right", values="mid", aggfunc="mean")
+             .reindex(columns=["C", "P"]).dropna().reset_index())
+    if pairs.empty:  # a puts-only file: no pair, no forward
+        return pd.DataFrame({"quote_date": [], "expiry": [], "am": pd.Series([], dtype=bool), "forward": []})
     pairs = pairs[[e > q for e, q in zip(pairs["expiry"], pairs["quote_date"], strict=True)]]
     days = np.array([(e - q).days for e, q in zip(pairs["expiry"], pairs["quote_date"], strict=True)], dtype=float)
     discount = np.exp(-pairs["quote_date"].map(rates).to_numpy(float) * days / 365.0)

@@ -19,6 +19,10 @@ _NUMBER = re.compile(r"(?<!\d)(\d{1,2})(?!\d)")
 _WORD = re.compile(r"\d{1,2}\s*[月월]|[^\W\d_]+", re.UNICODE)  # CJK months are digits with 月 / 월
 
 
+class UnreadableDate(ValueError):
+    """What of a date could not be read (the text itself is never repeated: it may be anything)."""
+
+
 @cache
 def month_words() -> dict[str, int]:
     """Every month name and abbreviation of LANGUAGES, lower case without its dot: {word: month}."""
@@ -68,7 +72,7 @@ def written_time(text: str) -> dt.time:
     """The time of day written in `text` (13:49, 1:49 PM, 下午1:49, 1:49 p. m.)."""
     clock = _CLOCK.search(text)
     if clock is None or int(clock.group(1)) > 23 or int(clock.group(2)) > 59:
-        raise ValueError(f"no time of day in {text!r}")
+        raise UnreadableDate("no time of day in the date line")
     hour, minute = int(clock.group(1)), int(clock.group(2))
     before, after = afternoon_words()
     around = {_key(w) for w in re.findall(r"[^\W\d_]+(?:\.\s?[^\W\d_]+\.?)?", text)}  # a. m., p.m., PM, 下午
@@ -83,17 +87,17 @@ def written_date(text: str) -> dt.date:
     """The calendar date written in `text` (a four-digit year, a month by name, a day of one or two digits)."""
     year = _YEAR.search(text)
     if year is None:
-        raise ValueError(f"no year in {text!r}")
+        raise UnreadableDate("no year in the date line")
     rest = text[:year.start()] + " " + text[year.end():]
     months = month_words()
     month = next(((m.group(), months[_key(m.group())]) for m in _WORD.finditer(rest)
                   if _key(m.group()) in months), None)
     if month is None:
-        raise ValueError(f"no month name in {text!r}")
+        raise UnreadableDate("no month name in the date line")
     day = _NUMBER.search(rest.replace(month[0], " ", 1))
     if day is None:
-        raise ValueError(f"no day of the month in {text!r}")
+        raise UnreadableDate("no day of the month in the date line")
     try:
         return dt.date(int(year.group(1)), month[1], int(day.group(1)))
     except ValueError:
-        raise ValueError(f"no such day in {text!r}") from None
+        raise UnreadableDate("no such day in the date line") from None

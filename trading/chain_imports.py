@@ -76,23 +76,20 @@ def import_files(factory: sessionmaker[Session], root: Path, paths: list[Path], 
                  quote_date: dt.date | None = None) -> tuple[list[ImportResult], list[str]]:
     """Import each file on its own: (the files imported or already held, one line for each refused).
     `quote_date`: the day every file's quotes are of (load_chain)."""
-    from data.chain_files import load_chain
+    from data.chain_files import file_bytes, parse_chain, shown_path
 
     results, refused = [], []
     for done, path in enumerate(paths, start=1):
         progress(path.name, done, len(paths))
         try:
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError as exc:
-            refused.append(f"{path}: cannot read it ({exc.strerror or exc})")
-            continue
-        with transaction(factory) as session:
-            known = session.scalar(select(ChainImport).where(ChainImport.sha256 == digest))
-            if known is not None:
-                results.append(_result(known, new=False))
-                continue
-        try:
-            layout, chain = load_chain(path, quote_date)
+            data = file_bytes(path)
+            digest = hashlib.sha256(data).hexdigest()
+            with transaction(factory) as session:
+                known = session.scalar(select(ChainImport).where(ChainImport.sha256 == digest))
+                if known is not None:
+                    results.append(_result(known, new=False))
+                    continue
+            layout, chain = parse_chain(data, shown_path(path), quote_date, now.date())
         except BadInput as exc:
             refused.append(str(exc))
             continue

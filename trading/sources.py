@@ -90,7 +90,7 @@ def _cboe(args: SourceArgs) -> MarketSource:
         store_chain(args.factory, root, chain, digest, f"cboe delayed quotes {digest[:12]}", "Cboe delayed JSON",
                     args.now)
 
-    return CboeSource(free_daily_clients(args.environ)[0], _stored_history(args), keep)
+    return CboeSource(free_daily_clients(args.environ)[0], _stored_history(args), keep, args.today)
 
 
 SOURCES: dict[str, Callable[[SourceArgs], MarketSource]] = {

@@ -26,14 +26,14 @@ def row(chain, root, expiry, right, strike, quote_date=None):
 LAYOUTS = [
     ("cboe_quotedata_2017-12-28_old_layout.dat.gz", 142, 1, "intraday", 2684.79),
     ("cboe_quotedata_2019-02-08_old_layout.dat.gz", 132, 1, "close", 2707.88),
-    ("cboe_quotedata_2019-05-13.csv.gz", 13944, 1, "overnight", 2881.4),
+    ("cboe_quotedata_2019-05-13.csv.gz", 13522, 1, "overnight", 2881.4),  # less the 422 rows of Friday 05-10, expired
     ("cboe_quotedata_2020-09-04.csv.gz", 18738, 1, "close", 3426.96),
     ("cboe_quotedata_2022-02-04.csv.gz", 20514, 1, "close", 4500.5298),
     ("cboe_quotedata_2022-03-23.csv.gz", 19002, 1, "intraday", 4479.0898),
     ("cboe_quotedata_2022-06-10.csv.gz", 19670, 1, "close", 3900.8601),
     ("cboe_quotedata_2022-07-12.csv.gz", 19378, 1, "intraday", 3856.28),
     ("cboe_quotedata_2023-05-05.csv.gz", 17360, 1, "close", 4136.25),
-    ("cboe_quotedata_2024-02-13.csv.gz", 22120, 1, "overnight", 5021.8398),
+    ("cboe_quotedata_2024-02-13.csv.gz", 21758, 1, "overnight", 5021.8398),  # less the 362 rows of Monday 02-12, expired
     ("deltaneutral_spx_200811.csv.gz", 30588, 18, "close", None),
     ("ivolatility_spx_201101.csv.gz", 7896, 4, "close", None),
 ]
@@ -174,7 +174,7 @@ def test_parity_finds_the_forward_an_overnight_snapshot_trades_at():
 @pytest.mark.parametrize("content,message", [
     (b"", "not a chain layout"),
     (b"hello,world\n1,2\n", "not a chain layout"),
-    (b"\xff\xfe\x00garbage", "cannot read"),
+    (b"\xff\xfe\x00garbage", "not a text file"),
     (b"SPX (S&P 500 INDEX),2684.79,+2.17,\nDec 28 2017 @ 11:12 ET,\nCalls,Last Sale,Net,Bid,Ask,Vol,Open Int,Puts,"
      b"Last Sale,Net,Bid,Ask,Vol,Open Int,\n18 Dec 1325.00 (SPX1821L1325),1077.7,0.0,abc,1349.1,0,1,"
      b"18 Dec 1325.00 (SPX1821X1325),3.7,0.0,1.3,2.95,0,1103,\n", "malformed"),
