@@ -53,7 +53,7 @@ def parse_delayed_quotes(body: dict[str, Any], today: dt.date) -> pd.DataFrame:
         raise DataError(f"{SHAPE_HINT}: timestamp {stamp!r} is not YYYY-MM-DD HH:MM:SS") from None
     spot = _number(data.get("current_price"), "data.current_price")
     if not INDEX_LEVEL.holds(spot):
-        raise DataError(f"{SHAPE_HINT}: data.current_price {spot:g} is not an index level {INDEX_LEVEL.text()}")
+        raise DataError(f"{SHAPE_HINT}: data.current_price {INDEX_LEVEL.problem(spot)}")
     quote_date, snapshot = session_of(moment)
     rows = []
     for number, option in enumerate(data["options"], start=1):

@@ -21,6 +21,7 @@ import requests
 
 from data.errors import DataError
 from data.http import HttpClient, Retry
+from data.plausible import DISCOUNT_RATE, INDEX_LEVEL, VOL_INDEX
 
 CBOE_DEFAULT_URL = "https://cdn.cboe.com"
 FRED_DEFAULT_URL = "https://fred.stlouisfed.org"
@@ -56,7 +57,9 @@ def _rows(text: str, name: str, headers: tuple[tuple[str, ...], ...]) -> tuple[t
 
 
 def parse_cboe(text: str, name: str) -> dict[dt.date, float]:
-    """Closes by date from a Cboe daily index history (`DATE,<NAME>` or `DATE,OPEN,HIGH,LOW,CLOSE`)."""
+    """Closes by date from a Cboe daily index history (`DATE,<NAME>` or `DATE,OPEN,HIGH,LOW,CLOSE`), each within
+    its series' plausible bounds (data/plausible.py)."""
+    bound = INDEX_LEVEL if name == "SPX" else VOL_INDEX
     header, rows = _rows(text, f"Cboe's {name}_History.csv", (("DATE", name), ("DATE", "OPEN", "HIGH", "LOW", "CLOSE")))
     column = len(header) - 1
     found = {}
@@ -66,8 +69,8 @@ def parse_cboe(text: str, name: str) -> dict[dt.date, float]:
             value = float(row[column])
         except (ValueError, IndexError):
             raise DataError(f"Cboe's {name}_History.csv line {line} is malformed: {','.join(row)[:80]!r}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise DataError(f"Cboe's {name}_History.csv line {line} has a non-positive value: {value}")
+        if not bound.holds(value):
+            raise DataError(f"Cboe's {name}_History.csv line {line}: {bound.problem(value)}: nothing stored")
         found[day] = value
     return found
 
@@ -85,8 +88,8 @@ def parse_fred_dtb3(text: str) -> dict[dt.date, float]:
             discount = float(value)
         except ValueError:
             raise DataError(f"FRED's DTB3 line {line} is malformed: {','.join(row)[:80]!r}") from None
-        if not -5.0 < discount < 50.0:
-            raise DataError(f"FRED's DTB3 line {line} is out of range: {discount}")
+        if not DISCOUNT_RATE.holds(discount):
+            raise DataError(f"FRED's DTB3 line {line}: {DISCOUNT_RATE.problem(discount)}: nothing stored")
         found[day] = discount_to_continuous(discount)
     return found
 

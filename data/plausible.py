@@ -40,6 +40,9 @@ class Bound:
     def text(self) -> str:
         return f"{'(' if self.positive else '['}{self.low:g}, {self.high:g}]"
 
+    def problem(self, value: float) -> str:
+        return f"{value:g} is not a plausible {self.name} {self.text()}"
+
 
 INDEX_LEVEL = Bound("index level", 1.0, 1e6, positive=True)  # SPX, XSP and their strikes
 VOL_INDEX = Bound("volatility index", 1.0, 1_000.0)  # VIX, VIX3M

@@ -23,6 +23,7 @@ import requests
 
 from data.contracts import OptionContract, parse_ticker
 from data.http import FetchError, HttpClient, Retry
+from data.plausible import INDEX_LEVEL, OPTION_PRICE, VOL_INDEX
 
 DEFAULT_BASE_URL = "https://api.polygon.io"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -146,9 +147,15 @@ class PolygonClient:
         for item in self.paginate(path, {"sort": "asc", "limit": 50000}, ticker):
             try:
                 day = dt.datetime.fromtimestamp(item["t"] / 1000, NEW_YORK).date()
-                bars.append(Bar(day, float(item["o"]), float(item["c"])))
-            except (KeyError, TypeError, ValueError) as exc:
+                bar = Bar(day, float(item["o"]), float(item["c"]))
+            except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
                 raise PolygonError(f"malformed bar from Polygon for {ticker}: {item!r:.120}") from exc
+            bound = INDEX_LEVEL if ticker.startswith("I:SPX") or ticker.startswith("I:XSP") else \
+                VOL_INDEX if ticker.startswith("I:") else OPTION_PRICE
+            if not (bound.holds(bar.open) and bound.holds(bar.close)):
+                raise PolygonError(f"Polygon sent a {ticker} bar of {day} outside {bound.text()} (open {bar.open:g}, "
+                                   f"close {bar.close:g}): nothing stored")
+            bars.append(bar)
         return bars
 
     def listed_puts(self, as_of: dt.date, expiry_from: dt.date, expiry_to: dt.date, strike_from: float,

@@ -57,7 +57,7 @@ def update_history(session: Session, files: DailyFiles, now: dt.datetime) -> Upd
     if anchor in files.spx and abs(files.spx[anchor] / bundled.spx_close[-1] - 1) > AGREEMENT:
         raise DataError(f"Cboe's SPX close of {anchor} ({files.spx[anchor]:.2f}) disagrees with the bundled history "
                         f"({bundled.spx_close[-1]:.2f}): nothing stored")
-    newest = max(files.spx, default=anchor)
+    newest = min(max(files.spx, default=anchor), now.date())  # a session dated after today is not a close yet
     sessions = nyse_sessions(anchor + dt.timedelta(days=1), min(newest, last_calendar_day())) if newest > anchor else []
     rate_days = sorted(files.rate)
     rows: list[dict[str, object]] = []
