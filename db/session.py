@@ -29,7 +29,9 @@ class StorageError(SpxWheelError):
 
 
 def _parse(url: str) -> URL:
-    return make_url(url) if "://" in url else make_url(f"sqlite:///{Path(url).expanduser()}")
+    """A SQLAlchemy URL, or a plain path as the SQLite file of exactly that name (built, not parsed, so that ?,
+    %, # and spaces stay part of the name)."""
+    return make_url(url) if "://" in url else URL.create("sqlite", database=str(Path(url).expanduser()))
 
 
 def shown_url(url: str) -> str:

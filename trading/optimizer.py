@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from backtest.spx_premium_backtest import BacktestResult, run_backtest
 from backtest.values import defined
-from data.errors import SpxWheelError
+from data.errors import BadInput, SpxWheelError
 from data.market import MarketSource
 from db.mapping import backtest_trade_rows
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, WheelParameters
@@ -89,10 +89,16 @@ def rank_key(objective: str, combination: Combination) -> tuple[float, float, in
     return _score(OBJECTIVES[objective][1](m)), _score(m.sharpe), -m.trades
 
 
+MAX_COMBINATIONS = 2_000  # what a 24 GB machine holds with room to spare
+
+
 def grid_combinations(dimensions: dict[str, Sequence[Any]], knobs: dict[str, Any]) -> list[StrategyParams]:
     """Every combination of the grid's dimensions (StrategyParams fields, each with the values to try) with the
     other knobs, each validated before anything runs."""
-    names = list(dimensions)
+    names, size = list(dimensions), math.prod(len(values) for values in dimensions.values())
+    if size > MAX_COMBINATIONS:
+        raise BadInput(f"a grid of {size:,} combinations is more than {MAX_COMBINATIONS:,}, the most one calibrate "
+                       "runs (a 1,000-combination grid over 1990-2026 peaks at about 1.4 GB): try fewer values")
     return [StrategyParams(**knobs, **dict(zip(names, values, strict=True)))
             for values in itertools.product(*dimensions.values())]
 

@@ -187,8 +187,19 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1%}"
+def _e(value: Any) -> str:
+    """Any stored value as page text: escaped, whatever it holds (the database is not trusted to hold only
+    what spx-wheel wrote)."""
+    return html.escape(str(value))
+
+
+def _pct(value: Any) -> str:
+    """A share as a percentage; anything but a number is shown escaped, as it is."""
+    return "n/a" if value is None else f"{value:.1%}" if isinstance(value, (int, float)) else _e(value)
+
+
+def _number(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.2f}" if isinstance(value, (int, float)) else _e(value)
 
 
 def _label(r: CombinationResult) -> str:
@@ -225,8 +236,8 @@ def render_report(data: ReportData) -> str:
     if selection:
         summary.append(("deflated Sharpe ratio", _pct(selection["deflated_sharpe"])))
         summary.append(("probability of backtest overfitting", _pct(selection["probability_of_overfitting"])))
-    parts = [f"<h1>spx-wheel {html.escape(run.kind)} run #{run.id}</h1>",
-             f'<p class="note">Made {html.escape(str(run.created_at)[:16])}. Every price carries its source; '
+    parts = [f"<h1>spx-wheel {_e(run.kind)} run #{_e(run.id)}</h1>",
+             f'<p class="note">Made {_e(str(run.created_at)[:16])}. Every price carries its source; '
              "estimated prices come from the Black-Scholes/VIX model, not real quotes.</p>",
              _table(["", ""], summary), "<h2>Equity and drawdown</h2>"]
     parts.append(equity_chart(data.dates, data.equity, capital) if data.dates else
@@ -247,22 +258,21 @@ def render_report(data: ReportData) -> str:
     if data.walk is not None:
         s: dict[str, Any] = data.walk.settings
         oos = s["out_of_sample"]
-        parts += [f"<h2>Walk-forward {html.escape(s['train'])}:{html.escape(s['test'])} "
+        parts += [f"<h2>Walk-forward {_e(s['train'])}:{_e(s['test'])} "
                   f"({'anchored' if s['anchored'] else 'rolling'})</h2>", folds_chart(data.folds),
-                  f"<p>Out of sample {oos['start']} .. {oos['end']}: return {_pct(oos['total_return'])}, max "
-                  f"drawdown {_pct(oos['max_drawdown'])}, Sharpe {oos['sharpe']:.2f}, "
-                  f"{oos['closed_trades']} trades.</p>",
+                  f"<p>Out of sample {_e(oos['start'])} .. {_e(oos['end'])}: return {_pct(oos['total_return'])}, "
+                  f"max drawdown {_pct(oos['max_drawdown'])}, Sharpe {_number(oos['sharpe'])}, "
+                  f"{_e(oos['closed_trades'])} trades.</p>",
                   _table(["fold", "train", "test", "chosen", "in-sample Sharpe", "return", "Sharpe"],
                          [[f.fold, f"{f.train_start} .. {f.train_end}", f"{f.test_start} .. {f.test_end}",
                            "none eligible" if f.strategy is None else
-                           f"delta {f.strategy['put_delta']:.2f}, DTE {f.strategy['dte_target']}",
-                           "" if f.in_sample is None or f.in_sample["sharpe"] is None else
-                           f"{f.in_sample['sharpe']:.2f}",
+                           f"delta {_number(f.strategy['put_delta'])}, DTE {f.strategy['dte_target']}",
+                           "" if f.in_sample is None else _number(f.in_sample["sharpe"]),
                            "" if f.out_of_sample is None else _pct(f.out_of_sample["total_return"]),
-                           "" if f.out_of_sample is None or f.out_of_sample["sharpe"] is None else
-                           f"{f.out_of_sample['sharpe']:.2f}"] for f in data.folds])]
+                           "" if f.out_of_sample is None else _number(f.out_of_sample["sharpe"])]
+                          for f in data.folds])]
     parts += [f"<h2>Trades ({len(data.trades)})</h2>",
               _table(["ticker", "entry", "expiry", "strike", "n", "price", "source", "fill", "closed",
                       "closed by", "at", "its source", "P&L"], [trade_cells(t) for t in data.trades])]
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>spx-wheel run #{run.id}</title>'
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>spx-wheel run #{_e(run.id)}</title>'
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")

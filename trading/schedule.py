@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.tz import tzlocal
 
+from data.errors import BadInput
+
 NEW_YORK = ZoneInfo("America/New_York")
 JOBS = [
     # (what, New York hour, minute, New York weekdays (ISO), script, the command it runs, log)
@@ -47,6 +49,9 @@ def crontab_text(root: Path, zone: dt.tzinfo, year: int = 2027, installed: Path 
     time its New York time can fall on; a guard on the New York clock lets only the right one act (`trade` is
     idempotent, so even a double start would change nothing). `db`: the database every job names with --db."""
     logs = root if installed is not None else root / "logs"
+    if any(not part.isprintable() for part in (str(root), str(installed or ""), db or "")):
+        raise BadInput("a path or database holds a line break or a control character: cron would read it as "
+                       "more than one line; move the checkout or the database")
     lines = [f"# spx-wheel jobs for {installed or root}",
              "# Times are New York times: each job is listed at every local time that New York time can be,",
              f"# and acts only when the New York clock says so. Logs go to {logs}.",

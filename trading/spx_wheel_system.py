@@ -279,6 +279,8 @@ def settle(ctx: Context, expiry: dt.date, value: float) -> list[TradeRecord]:
     """Record a settlement value given by hand; returns the positions settled again at it."""
     if not is_session(expiry):
         raise BadInput(f"{expiry} is not an NYSE trading day, so no SPX option expires on it")
+    if expiry > ctx.today:
+        raise BadInput(f"{expiry} is after today ({ctx.today}): its settlement value is not known yet")
     with transaction(ctx.open(), write=True) as session:
         return [record_of_position(p) for p in record_manual_settlement(session, expiry, value, ctx.now)]
 

@@ -1,6 +1,9 @@
 """Upgrading an existing database keeps its rows; a fresh one gets the whole schema."""
 
+import re
 import sqlite3
+
+import pytest
 
 from alembic import command
 from alembic.config import Config
@@ -104,3 +107,46 @@ def test_upgrade_to_0005_moves_the_knobs_into_one_json_object(tmp_path):
         columns = [r[1] for r in connection.execute("pragma table_info(wheel_parameters)")]
         assert "capital_cents" not in columns and json.loads(
             connection.execute("select strategy from wheel_parameters").fetchone()[0])["fee"] == 1.25
+
+
+PARAMETERS_0004 = (
+    "insert into wheel_parameters (id, created_at, calibration_date, run_id, result_id, put_delta, dte_target, "
+    "strike_rule, expiries, margin, capital_cents, contracts_per_trade, max_open_positions, max_margin_pct, "
+    "min_vix, max_vix, slippage, fee_cents, backtest_trades, backtest_win_rate, backtest_total_return, "
+    "backtest_max_drawdown, backtest_sharpe, source, window_start, window_end, objective) values (1, "
+    "'2024-12-02 10:00:00', '2024-12-02', 1, 1, 0.3, 30, 'seed', 'all', 'regt', 50000000, 1, 3, 0.5, "
+    "12.0, 35.0, 0.05, 150, 100, 0.98, 0.5, 0.1, 1.5, 'embedded', '2022-01-03', '2024-11-29', 'sharpe')")
+PARAMETERS_0005 = (  # the strategy of that era: no exits, no underlying, no sizing modes, no fill model
+    "insert into wheel_parameters (id, created_at, calibration_date, run_id, result_id, backtest_trades, "
+    "backtest_win_rate, backtest_total_return, backtest_max_drawdown, backtest_sharpe, source, window_start, "
+    "window_end, objective, strategy) values (1, '2024-12-02 10:00:00', '2024-12-02', 1, 1, 100, 0.98, 0.5, 0.1, "
+    "1.5, 'embedded', '2022-01-03', '2024-11-29', 'sharpe', '{\"put_delta\": 0.3, \"dte_target\": 30, "
+    "\"strike_rule\": \"seed\", \"expiries\": \"all\", \"margin\": \"regt\", \"capital\": 500000.0, "
+    "\"contracts_per_trade\": 1, \"max_open_positions\": 3, \"max_margin_pct\": 0.5, \"min_vix\": 12.0, "
+    "\"max_vix\": 35.0, \"slippage\": 0.05, \"fee\": 1.5}')")
+
+
+@pytest.mark.parametrize("revision", ["0004", "0005", "0006"])
+def test_every_earlier_head_with_a_parameter_set_upgrades_and_every_command_reads_it(runner, tmp_path, revision):
+    """A database an older spx-wheel left, holding a run, its result and the active parameters: after the upgrade
+    params, check, positions, doctor and a dry run read it (a knob the old set lacks reads as its default)."""
+    import json
+
+    from trading.cli import cli
+
+    path = tmp_path / f"v{revision}.db"
+    database_at(path, revision)
+    with sqlite3.connect(path) as connection:
+        connection.execute(RUN_ROW)
+        connection.execute("insert into combination_results (id, run_id, put_delta, dte_target, trades, wins, "
+                           "total_return, max_drawdown, real, estimated, best) values "
+                           "(1, 1, 0.3, 30, 100, 98, 0.5, 0.1, 0, 100, 1)")
+        connection.execute(PARAMETERS_0004 if revision == "0004" else PARAMETERS_0005)
+    shown = json.loads(runner.invoke(cli, ["params", "--json", "--db", str(path)]).stdout)
+    assert (shown["put_delta"], shown["take_profit"], shown["stop_loss"], shown["underlying"]) == (0.3, 0.0, 0.0, "SPX")
+    assert re.search(r"^take_profit\s+off$", runner.invoke(cli, ["params", "--db", str(path)]).stdout, re.M)
+    for command_line in (["check", "--as-of", "2024-12-02"], ["positions"], ["doctor"],
+                         ["trade", "--as-of", "2024-12-02", "--dry-run"]):
+        result = runner.invoke(cli, [*command_line, "--db", str(path)])
+        assert result.exit_code in (0, 10), (command_line, result.output)
+        assert "Traceback" not in result.output

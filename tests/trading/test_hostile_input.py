@@ -205,3 +205,71 @@ def test_the_key_never_reaches_the_database(runner, db_path, polygon, monkeypatc
                         "--db", str(db_path), "--json"])
     assert KEY.encode() not in db_path.read_bytes()
     assert KEY not in json.dumps(os.listdir(db_path.parent))
+
+
+@pytest.mark.parametrize("name", ["q?mark/x y.db", "%41.db", "file:x.db?mode=ro", "hash#tag.db"])
+def test_a_database_path_is_the_file_of_that_name(runner, tmp_path, name, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "q?mark").mkdir()
+    result = runner.invoke(cli, ["calibrate", "2019-01-01", "--end", "2019-06-28", "--deltas", "0.2", "--dtes", "30",
+                                 "--db", name])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / name).is_file() and stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    assert [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()] == [name]
+    assert "Warning" not in result.output
+
+
+def test_an_empty_db_is_refused(runner):
+    result = runner.invoke(cli, ["params", "--db", ""])
+    assert result.exit_code == 2 and "'--db': is empty" in result.stderr
+
+
+def test_a_report_that_cannot_be_written_is_refused_before_the_run(runner, db_path, tmp_path):
+    result = runner.invoke(cli, ["calibrate", "2019-01-01", "--end", "2019-06-28", "--deltas", "0.2", "--dtes", "30",
+                                 "--report", str(tmp_path / "none" / "x.html"), "--db", str(db_path)])
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    assert table_counts(db_path).get("calibration_runs", 0) == 0 and table_counts(db_path).get("wheel_parameters",
+                                                                                                0) == 0
+
+
+def test_a_settlement_after_today_is_refused(runner, db_path, monkeypatch):
+    monkeypatch.setattr("trading.cli.new_york_now",
+                        lambda: dt.datetime(2026, 12, 4, 18, 0, tzinfo=ZoneInfo("America/New_York")))
+    runner.invoke(cli, ["params", "--db", str(db_path)])
+    before = table_counts(db_path)
+    result = runner.invoke(cli, ["settle", "--expiry", "2026-12-18", "--value", "6900", "--db", str(db_path)])
+    assert result.exit_code == 2 and "after today (2026-12-04)" in result.stderr
+    assert table_counts(db_path) == before
+
+
+def test_a_grid_past_the_bound_is_refused_before_it_runs(runner, db_path):
+    deltas = ",".join(f"{0.01 * i:.2f}" for i in range(1, 100))
+    dtes = ",".join(str(n) for n in range(7, 127))  # 99 x 120 = 11,880
+    result = runner.invoke(cli, ["calibrate", "2019-01-01", "--deltas", deltas, "--dtes", dtes, "--db", str(db_path)])
+    assert result.exit_code == 2 and "a grid of 11,880 combinations is more than 2,000" in result.stderr
+
+
+def test_cron_refuses_a_path_with_a_line_break(tmp_path):
+    from zoneinfo import ZoneInfo as Zone
+
+    with pytest.raises(Exception, match="line break"):
+        crontab_text(tmp_path / "spx\nwheel", Zone("UTC"))
+    with pytest.raises(Exception, match="line break"):
+        crontab_text(tmp_path, Zone("UTC"), db="/tmp/x\n* * * * * evil")
+
+
+def test_reports_exports_and_the_chain_store_are_private(runner, tmp_path):
+    from data.chain_files import SHIPPED_CHAINS
+
+    db = tmp_path / "book.db"
+    assert runner.invoke(cli, ["calibrate", "2019-01-01", "--end", "2019-06-28", "--deltas", "0.2", "--dtes", "30",
+                               "--db", str(db)]).exit_code == 0
+    report, export = tmp_path / "r.html", tmp_path / "e.csv"
+    export.write_text("old")
+    export.chmod(0o644)
+    assert runner.invoke(cli, ["report", "--out", str(report), "--db", str(db)]).exit_code == 0
+    assert runner.invoke(cli, ["export", str(export), "--run", "1", "--db", str(db)]).exit_code == 0
+    assert runner.invoke(cli, ["import", str(SHIPPED_CHAINS[0]), "--db", str(db)]).exit_code == 0
+    store = tmp_path / "book-chains"
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in [report, export, store, *store.rglob("*")]}
+    assert all(mode == (0o700 if p.is_dir() else 0o600) for p, mode in modes.items()), modes

@@ -147,3 +147,36 @@ def test_a_heatmap_of_shares_has_its_scale_in_percent(monkeypatch):
     scales = [[t.get_text() for t in f.axes[1].get_yticklabels()] for f in figures]
     assert scales[0] and all(label.endswith("%") for label in scales[0])
     assert not any(label.endswith("%") for label in scales[1])
+
+
+def test_every_stored_text_is_escaped_in_the_page(runner, reported, tmp_path):
+    """The database is not trusted to hold only what spx-wheel wrote: a script stored in any text field of the run,
+    its walk-forward or its trades stays text on the page."""
+    import json
+
+    db, _ = reported
+    tampered = tmp_path / "tampered.db"
+    tampered.write_bytes(db.read_bytes())
+    script = "<script>alert(1)</script>"
+    with sqlite3.connect(tampered) as connection:
+        walk_id, settings = connection.execute("select id, settings from calibration_runs where kind = "
+                                               "'walk-forward'").fetchone()
+        settings = json.loads(settings)
+        settings["out_of_sample"].update(start=script, end=script, closed_trades=script, sharpe=script,
+                                         total_return=script)
+        settings.update(train=script, test=script)
+        connection.execute("update calibration_runs set settings = ? where id = ?", (json.dumps(settings), walk_id))
+        connection.execute("update calibration_runs set source = ? where kind = 'calibrate'", (script,))
+        connection.execute("update backtest_trades set ticker = ?, exit_reason = coalesce(exit_reason, ?), "
+                           "source = ?", (script, script, script))
+        folds = connection.execute("select id, strategy, in_sample from walk_forward_folds").fetchall()
+        for fold_id, strategy, in_sample in folds:
+            strategy = json.loads(strategy) if strategy else {"dte_target": 30}
+            strategy.update(put_delta=script, dte_target=script)
+            connection.execute("update walk_forward_folds set strategy = ?, in_sample = ? where id = ?",
+                               (json.dumps(strategy), json.dumps({"sharpe": script}), fold_id))
+    out = tmp_path / "tampered.html"
+    result = runner.invoke(cli, ["report", "--run", "1", "--out", str(out), "--db", str(tampered)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert "<script" not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") > 10

@@ -186,7 +186,9 @@ def default_db_path(environ: dict[str, str]) -> Path:
 def _database(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
     """An explicit --db or SPX_WHEEL_DB is used as given (a missing folder stays an error); the default's folder
     is created on first use, readable by its owner only."""
-    if value:
+    if value is not None:
+        if not value.strip():
+            raise click.BadParameter("is empty: give a database file or a SQLAlchemy URL", ctx, param)
         return value
     path = default_db_path(dict(os.environ))
     try:

@@ -434,9 +434,12 @@ def quote_text(document: dict[str, Any]) -> str:
 
 
 def parameters_json(saved: Any) -> dict[str, Any]:
-    """A saved parameter set: its record, then its strategy (money in dollars, shares as fractions)."""
+    """A saved parameter set: its record, then its strategy (money in dollars, shares as fractions), every knob
+    shown (a set saved before a knob existed has its default: what that version did)."""
+    from trading.strategy import StrategyParams
+
     record = {c.key: getattr(saved, c.key) for c in saved.__table__.columns if c.key != "strategy"}
-    return {**record, **saved.strategy}
+    return {**record, **StrategyParams(**saved.strategy).stored()}
 
 
 def parameters_text(saved: Any) -> str:

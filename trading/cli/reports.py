@@ -7,7 +7,9 @@ import json
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator, TextIO
 
 import click
 
@@ -117,13 +119,32 @@ def export_cmd(path: str, run_id: int | None, db_url: str, as_json: bool) -> Non
         else:
             render.write_csv(sys.stdout, rows)
         return
-    try:
-        with open(path, "w", newline="") as handle:
-            render.write_csv(handle, rows)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+    with private_file(path, newline="") as handle:
+        render.write_csv(handle, rows)
     click.echo(render.to_json({"path": path, "rows": len(rows)}) if as_json else f"Wrote {len(rows)} rows to {path}",
                err=not as_json)
+
+
+@contextmanager
+def private_file(path: str, **options: Any) -> Iterator[TextIO]:
+    """A file written for its owner only (0600, like the database: it holds the book), or one line saying why
+    it cannot be."""
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(handle, 0o600)  # a file that was there keeps no wider mode
+        with open(handle, "w", **options) as text:
+            yield text
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+
+
+def check_writable(path: str, option: str) -> None:
+    """Refuse, before anything runs, a path a command could not write at its end."""
+    folder = Path(path).parent
+    problem = ("is a folder" if Path(path).is_dir() else f"{folder} does not exist" if not folder.is_dir() else
+               f"{folder} is not writable" if not os.access(folder, os.W_OK) else "")
+    if problem:
+        raise BadInput(f"{option} {path}: {problem}")
 
 
 def write_report(ctx: object, run_id: int | None, out: str | None) -> tuple[str, int, int]:
@@ -132,11 +153,8 @@ def write_report(ctx: object, run_id: int | None, out: str | None) -> tuple[str,
 
     page, shown = system.report(ctx, run_id)  # type: ignore[arg-type]
     path = out or f"spx-wheel-run-{shown}.html"
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(page)
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {path}: {exc.strerror}") from None
+    with private_file(path, encoding="utf-8") as handle:
+        handle.write(page)
     resolved, home = str(Path(path).resolve()), str(Path.home())
     shown_path = "~" + resolved[len(home):] if resolved.startswith(home + "/") else path
     return shown_path, len(page.encode()), shown
