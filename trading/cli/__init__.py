@@ -29,11 +29,16 @@ class SpxWheelGroup(click.Group):
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:  # one line, without click's two lines of usage
-            raise BadInputExit(exc.format_message()) from None
+            raise BadInputExit(one_line(exc.format_message())) from None
         except BadInput as exc:
-            raise BadInputExit(str(exc)) from None
+            raise BadInputExit(one_line(str(exc))) from None
         except SpxWheelError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(one_line(str(exc))) from None
+
+
+def one_line(message: str) -> str:
+    """Every error is one line on stderr, whatever a name or a library's message held (line breaks shown as \\n)."""
+    return message.strip().replace("\r", "\\r").replace("\n", "\\n")
 
 
 @click.group(cls=SpxWheelGroup)

@@ -30,6 +30,7 @@ from trading.cli.params import (
     strategy_options,
     window_options,
 )
+from trading.cli.reports import check_writable
 from trading.strategy import StrategyParams
 
 UNDERLYING = next(f for f in fields(StrategyParams) if f.name == "underlying")
@@ -83,8 +84,6 @@ def calibrate_cmd(start: dt.date | None, start_option: dt.date | None, end: dt.d
     if anchored and not walk:
         raise BadInput("--anchored goes with --walk-forward TRAIN:TEST")
     if report_path:
-        from trading.cli.reports import check_writable
-
         check_writable(report_path, "--report")
     combinations, ctx = grid_combinations(grid_of(knobs), knobs), context(db_url)
     spans = None if walk is None else (*walk_forward_spans(walk), anchored)
