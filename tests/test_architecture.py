@@ -49,6 +49,17 @@ def test_the_engine_and_the_trader_do_not_reimplement_the_rules(module):
         assert rule not in source, f"{module} uses {rule}"
 
 
+def test_the_kernel_compiles_the_rules_it_does_not_rewrite_them():
+    """The grid kernel reaches every rule through trading.rules' own functions (compiled by numba): no formula of
+    a rule, no constant of one, stands in its source."""
+    source = (ROOT / "trading" / "grid_kernel.py").read_text()
+    for formula in ("0.15", "0.10", "0.05", "0.01", "0.04", "round(max(", "def _tick(", "def _fill(", "def _margin(",
+                    "round(price / step", "stop_loss * ", "(1 - "):
+        assert formula not in source, f"grid_kernel.py holds {formula!r}"
+    imported = {node.module for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)}
+    assert "trading.rules" in imported
+
+
 def imported_modules(path: Path) -> set[str]:
     """Every module a file imports, at the top or inside a function, in full (a.b.c)."""
     found = set()

@@ -19,13 +19,12 @@ from typing import Callable, Iterator, NamedTuple, Sequence, overload
 import numpy as np
 
 from backtest.spx_premium_backtest import BacktestError, BacktestResult, Tally, Trade, session_growth, summarize
-from backtest.types import Holding, MarketDay
 from data.contracts import UNDERLYINGS, OptionContract, put_contract, settles_am
 from data.listings import listed_expirations
 from data.market import EmbeddedSource, History, MarketSource, load_bundled
 from data.pricing import AM_SETTLEMENT_EARLIER, FITTED, MIN_VOL, T30, T93, years_to_settlement
 from data.provenance import PriceSource, SettlementSource
-from trading.rules import MARGIN_CALL, Rules, grid_strike
+from trading.rules import OPEN, SETTLED, SIZE_CODES, exit_text, grid_strike
 from trading.strategy import StrategyParams
 
 NOWHERE = np.iinfo(np.int64).max // 2  # pads the table of listed expirations
@@ -191,7 +190,7 @@ class GridEngine:
         walked = grid_kernel.walk(first, stop, self.lo, history.ordinals, history.spx_open, history.spx_close,
                                   history.vix, growth, self.market, MODEL, found.valid, found.expiry, found.settles,
                                   found.strike, found.am, found.offset, found.marks, found.priced, found.entry,
-                                  *_parameters(p))
+                                  knobs(p))
         return _result(history, p, found, first, growth, walked)
 
 
@@ -204,16 +203,31 @@ def warm() -> None:
     GridEngine(history, [p], start, end).run(p, start, end)
 
 
-def _parameters(p: StrategyParams) -> tuple[np.ndarray, np.ndarray]:
-    """The kernel's float and integer parameters (in the order of grid_kernel's indexes)."""
+# StrategyParams fields the kernel's loop does not read, and why: a new knob is either in grid_kernel.KNOBS or here
+# (tests/trading/test_grid_engine.py holds the two to the declaration).
+NOT_IN_THE_LOOP = {
+    "put_delta": "chooses the candidate put (Chooser): the same for every combination that shares it",
+    "dte_target": "chooses the candidate put (Chooser)",
+    "strike_rule": "chooses the candidate put (Chooser)",
+    "expiries": "chooses the candidate put (Chooser)",
+    "underlying": "chooses the candidate put (Chooser); its scale and tick go in as scale and penny",
+    "margin": "goes in as cash_secured",
+    "size_by": "goes in as size_code (rules.SIZE_CODES)",
+    "fill": "a fill model needs a real quote, and the grid engine serves only estimated prices: slippage applies",
+}
+
+
+def knobs(p: StrategyParams) -> np.ndarray:
+    """The kernel's record of a parameter set (grid_kernel.KNOBS, by name)."""
     from trading import grid_kernel as k
 
     u = UNDERLYINGS[p.underlying]
-    floats = [p.capital, u.scale, p.min_vix, p.max_vix, p.take_profit, p.stop_loss, p.size_target,
-              p.max_margin_pct, p.slippage, p.fee, p.min_premium]
-    size_by = {"contracts": k.SIZE_CONTRACTS, "notional": k.SIZE_NOTIONAL, "margin": k.SIZE_MARGIN}[p.size_by]
-    ints = [p.max_open_positions, p.close_dte, p.margin == "cash", size_by, p.contracts_per_trade, u.penny]
-    return np.array(floats, dtype=float), np.array(ints, dtype=np.int64)
+    derived = {"scale": u.scale, "cash_secured": p.margin == "cash", "size_code": SIZE_CODES[p.size_by],
+               "penny": u.penny}
+    record = np.zeros(1, dtype=k.KNOBS)
+    for name in k.KNOBS.fields or ():
+        record[name] = derived[name] if name in derived else getattr(p, name)
+    return record
 
 
 def _result(history: History, p: StrategyParams, found: Candidates, first: int, growth: np.ndarray,
@@ -223,10 +237,10 @@ def _result(history: History, p: StrategyParams, found: Candidates, first: int, 
     equity, ruined, position_days, exposure_sum, exposure_peak, log_i, log_f, count = walked
     log_i, log_f = log_i[:count].copy(), log_f[:count].copy()  # let the session-sized logs go
     end, candidate = log_i[:, k.T_END], log_i[:, k.T_ENTRY] - found.lo
-    closed = log_f[end != k.OPEN, k.T_PNL].tolist()
+    closed = log_f[end != OPEN, k.T_PNL].tolist()
     assert history.open_real is not None
-    stand_in = (end == k.SETTLED) & found.am[candidate] & ~history.open_real[log_i[:, k.T_DAY]]
-    counted = Tally(0, int(stand_in.sum()), int((end >= k.STOP_LOSS_EXIT).sum()), 0,
+    stand_in = (end == SETTLED) & found.am[candidate] & ~history.open_real[log_i[:, k.T_DAY]]
+    counted = Tally(0, int(stand_in.sum()), int(np.isin(end, k.EXITS).sum()), 0,
                     float(np.mean(-found.entry[candidate, 1])) if count else math.nan)
     trades = LazyTrades(count, lambda: _trades(history, p, found, log_i, log_f))
     return summarize(history, first, p.capital, growth, equity, trades, closed, counted, position_days,
@@ -238,26 +252,21 @@ def _trades(history: History, p: StrategyParams, found: Candidates, log_i: np.nd
     """The Trade records of a kernel's log, with the fields run_backtest gives them."""
     from trading import grid_kernel as k
 
-    rules, made = Rules(p), []
+    made = []
     candidate = log_i[:, k.T_ENTRY] - found.lo
     first = found.offset[candidate]
-    last = np.where(log_i[:, k.T_END] > k.SETTLED, first + log_i[:, k.T_DAY] - log_i[:, k.T_ENTRY], first)
-    reasons: dict[int, str | None] = {k.MARGIN_CALL_EXIT: MARGIN_CALL}  # each exit rule's text, asked once
+    last = np.where(np.isin(log_i[:, k.T_END], k.EXITS), first + log_i[:, k.T_DAY] - log_i[:, k.T_ENTRY], first)
     for (entry, contracts, end, day), (fill, premium, pnl, value, exit_fill), c, price, mark, (iv, delta) in zip(
             log_i.tolist(), log_f.tolist(), candidate.tolist(), found.marks[first].tolist(),
             found.marks[last].tolist(), found.entry[candidate].tolist(), strict=True):
         contract = found.contract(c)
         sold = (contract.ticker, contract.root, history.dates[entry], contract.expiry, contract.strike, contracts,
                 price, fill, premium, PriceSource.ESTIMATED, delta, iv)
-        if end == k.OPEN:
+        if end == OPEN:
             made.append(Trade(*sold, None, None))
-        elif end == k.SETTLED:
+        elif end == SETTLED:
             made.append(Trade(*sold, value, pnl, history.settlement_source(day, contract.am_settled)))
         else:
-            if end not in reasons:
-                market = MarketDay(history.dates[day], float(history.spx_close[day]), float(history.vix[day]),
-                                   float(history.vix3m[day]), float(history.rate[day]))
-                reasons[end] = rules.exit_reason(market, Holding(contract, contracts, mark, fill))
-            made.append(Trade(*sold, None, pnl, SettlementSource.EXIT, reasons[end], history.dates[day], mark,
+            made.append(Trade(*sold, None, pnl, SettlementSource.EXIT, exit_text(end, p), history.dates[day], mark,
                               exit_fill, PriceSource.ESTIMATED))
     return made

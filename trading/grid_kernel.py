@@ -10,47 +10,68 @@ and the same equity to the cent. Each step below names the rule it mirrors.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
-# indexes into the float parameters
-(CAPITAL, SCALE, MIN_VIX, MAX_VIX, TAKE_PROFIT, STOP_LOSS, SIZE_TARGET, MAX_MARGIN, SLIPPAGE, FEE,
- MIN_PREMIUM) = range(11)
-# indexes into the integer parameters
-MAX_OPEN, CLOSE_DTE, CASH_MARGIN, SIZE_BY, CONTRACTS, PENNY = range(6)
-SIZE_CONTRACTS, SIZE_NOTIONAL, SIZE_MARGIN = range(3)
-# how a trade ended (OPEN: still open when the window ended)
-OPEN, SETTLED, STOP_LOSS_EXIT, TAKE_PROFIT_EXIT, CLOSE_DTE_EXIT, MARGIN_CALL_EXIT = range(6)
+from backtest.types import net_premium
+from trading.rules import (
+    CLOSE_DTE_EXIT,
+    MARGIN_CALL_EXIT,
+    OPEN,
+    SCALAR_RULES,
+    SETTLED,
+    STOP_LOSS_EXIT,
+    TAKE_PROFIT_EXIT,
+    buy_back_cost,
+    exit_code,
+    fill_price,
+    margin_per_contract,
+    order_fees,
+    settled_pnl,
+    settlement_level,
+    size_contracts,
+    wanted_contracts,
+)
+
+for _rule in SCALAR_RULES:  # the rules' own function objects, compiled where the loops below call them
+    register_jitable(_rule)
+
+
+def _drop_stale_cache() -> None:
+    """numba's cache knows this file's age only, not that of the rules compiled into it: when the rules' source
+    changed since the cache was written (its fingerprint, kept beside it), the cache is dropped and rebuilt."""
+    sources = sorted({sys.modules[rule.__module__].__file__ or "" for rule in SCALAR_RULES})
+    fingerprint = hashlib.sha256(b"".join(Path(f).read_bytes() for f in sources if f)).hexdigest()
+    cache = Path(__file__).parent / "__pycache__"
+    stamp = cache / "grid_kernel.rules-fingerprint"
+    try:
+        if stamp.is_file() and stamp.read_text() == fingerprint:
+            return
+        for stale in [*cache.glob("grid_kernel.*.nbi"), *cache.glob("grid_kernel.*.nbc")]:
+            stale.unlink()
+        cache.mkdir(exist_ok=True)
+        stamp.write_text(fingerprint)
+    except OSError:
+        pass  # a read-only install: numba then caches elsewhere or not at all
+
+
+_drop_stale_cache()
+
+# the strategy's knobs as the loop reads them, by name (grid_engine.knobs builds the record from StrategyParams)
+KNOBS = np.dtype([("capital", "f8"), ("scale", "f8"), ("min_vix", "f8"), ("max_vix", "f8"), ("take_profit", "f8"),
+                  ("stop_loss", "f8"), ("size_target", "f8"), ("max_margin_pct", "f8"), ("slippage", "f8"),
+                  ("fee", "f8"), ("min_premium", "f8"), ("max_open_positions", "i8"), ("close_dte", "i8"),
+                  ("cash_secured", "b1"), ("size_code", "i8"), ("contracts_per_trade", "i8"), ("penny", "b1")])
+EXITS = (STOP_LOSS_EXIT, TAKE_PROFIT_EXIT, CLOSE_DTE_EXIT, MARGIN_CALL_EXIT)  # the ends that are buy-backs
 # the columns of the trade log: integers, and floats
 T_ENTRY, T_CONTRACTS, T_END, T_DAY = range(4)
 T_FILL, T_PREMIUM, T_PNL, T_VALUE, T_EXIT_FILL = range(5)
-
-
-@njit(cache=True)
-def _tick(price: float, direction: int, penny: bool) -> float:
-    """rules.on_tick_grid."""
-    step = 0.01 if penny else 0.05 if price < 3.0 else 0.10
-    units = round(price / step, 6)
-    ticks = math.floor(units) if direction < 0 else math.ceil(units) if direction > 0 else round(units)
-    return round(ticks * step, 2)
-
-
-@njit(cache=True)
-def _fill(price: float, slippage: float, penny: bool, direction: int) -> float:
-    """rules.entry_fill (direction -1) and rules.exit_fill (+1)."""
-    if slippage == 0:
-        return _tick(price, 0, penny)
-    return _tick(price + direction * max(price * slippage, 0.01 if penny else 0.05), direction, penny)
-
-
-@njit(cache=True)
-def _margin(cash_margin: bool, spot: float, strike: float, price: float) -> float:
-    """rules.margin_per_contract."""
-    if cash_margin:
-        return 100.0 * (strike - price)
-    return 100.0 * max(price + 0.15 * spot - max(spot - strike, 0.0), price + 0.10 * strike)
 
 
 @njit(cache=True)
@@ -107,17 +128,16 @@ def price_life(c: int, lo: int, scale: float, ordinals: np.ndarray, market: np.n
 def walk(first: int, stop: int, lo: int, ordinals: np.ndarray, opens: np.ndarray, closes: np.ndarray,
          vix: np.ndarray, growth: np.ndarray, market: np.ndarray, model: np.ndarray, valid: np.ndarray,
          expiry: np.ndarray, settles: np.ndarray, strike: np.ndarray, am: np.ndarray, offset: np.ndarray,
-         marks: np.ndarray, priced: np.ndarray, entry: np.ndarray, fp: np.ndarray,
-         ip: np.ndarray) -> tuple[np.ndarray, int, int, float, float, np.ndarray, np.ndarray, int]:
+         marks: np.ndarray, priced: np.ndarray, entry: np.ndarray,
+         knobs: np.ndarray) -> tuple[np.ndarray, int, int, float, float, np.ndarray, np.ndarray, int]:
     """Sessions first..stop-1 of run_backtest. Candidate c = i - lo is the put the rules would sell on session i
     (valid, its expiry's ordinal, settlement session, strike, AM settlement, where its marks start in `marks`),
     priced by price_life when a run first asks its price (`priced`, `entry`: see there). Returns the equity of each
     session, the session of ruin (-1: none), position-days, the exposure's sum and peak, the trade log (ints:
     entry session, contracts, how it ended, the session it ended; floats: fill, premium, P&L, settlement value,
-    exit fill) and the number of trades."""
-    capital, scale, penny = fp[CAPITAL], fp[SCALE], ip[PENNY] == 1
-    slippage, fee, cash_margin = fp[SLIPPAGE], fp[FEE], ip[CASH_MARGIN] == 1
-    most = ip[MAX_OPEN]
+    exit fill) and the number of trades. `knobs`: one record of KNOBS."""
+    p = knobs[0]
+    capital, scale, most = p.capital, p.scale, p.max_open_positions
     n = stop - first
     equity = np.zeros(n)
     log_i = np.zeros((n, 4), dtype=np.int64)
@@ -137,9 +157,9 @@ def walk(first: int, stop: int, lo: int, ordinals: np.ndarray, opens: np.ndarray
             if settles[c] != i:
                 k += 1
                 continue
-            value = (opens[i] if am[c] else closes[i]) * scale
+            value = settlement_level(am[c], opens[i], closes[i], scale)
             premium = log_f[t, T_PREMIUM]
-            pnl = round(premium - round(max(strike[c] - value, 0.0) * 100 * log_i[t, T_CONTRACTS], 2), 2)
+            pnl = settled_pnl(premium, strike[c], value, log_i[t, T_CONTRACTS])
             cash -= premium - pnl
             log_i[t, T_END], log_i[t, T_DAY] = SETTLED, i
             log_f[t, T_PNL], log_f[t, T_VALUE] = pnl, value
@@ -147,10 +167,9 @@ def walk(first: int, stop: int, lo: int, ordinals: np.ndarray, opens: np.ndarray
             count -= 1
         spot = closes[i] * scale
         if count:
-            cash -= _exits(i, lo, ordinals, expiry, offset, marks, fp, ip, held, count, log_i, log_f)
+            cash -= _exits(i, lo, ordinals, expiry, offset, marks, p, held, count, log_i, log_f)
             count = _compact(held, count, log_i)
-            cash -= _margin_calls(i, spot, cash, lo, strike, offset, marks, slippage, fee, penny, cash_margin, held,
-                                  count, log_i, log_f)
+            cash -= _margin_calls(i, spot, cash, lo, strike, offset, marks, p, held, count, log_i, log_f)
             count = _compact(held, count, log_i)
         owed = 0.0
         for k in range(count):
@@ -160,9 +179,9 @@ def walk(first: int, stop: int, lo: int, ordinals: np.ndarray, opens: np.ndarray
             equity[i - first] = 0.0
             break
         c = i - lo
-        if fp[MIN_VIX] <= vix[i] <= fp[MAX_VIX] and count < most and valid[c]:  # Rules.decide_entry
+        if p.min_vix <= vix[i] <= p.max_vix and count < most and valid[c]:  # Rules.decide_entry
             contracts, fill, premium = _entry(i, c, spot, cash - owed, lo, ordinals, market, model, expiry, settles,
-                                              strike, am, offset, marks, priced, entry, fp, ip, held, count, log_i)
+                                              strike, am, offset, marks, priced, entry, p, held, count, log_i)
             if contracts:
                 log_i[trades, T_ENTRY], log_i[trades, T_CONTRACTS], log_i[trades, T_END] = i, contracts, OPEN
                 log_f[trades, T_FILL], log_f[trades, T_PREMIUM] = fill, premium
@@ -200,12 +219,11 @@ def _compact(held: np.ndarray, count: int, log_i: np.ndarray) -> int:
 
 
 @njit(cache=True)
-def _buy_back(t: int, i: int, mark: float, reason: int, slippage: float, fee: float, penny: bool,
-              log_i: np.ndarray, log_f: np.ndarray) -> float:
+def _buy_back(t: int, i: int, mark: float, reason: int, p: np.record, log_i: np.ndarray, log_f: np.ndarray) -> float:
     """Rules.buy_back: record the exit and return its cost."""
     contracts = log_i[t, T_CONTRACTS]
-    price = _fill(mark, slippage, penny, 1)
-    cost = round(price * 100 * contracts + fee * contracts, 2)
+    price = fill_price(mark, p.slippage, p.penny, 1)
+    cost = buy_back_cost(price, contracts, p.fee)
     log_i[t, T_END], log_i[t, T_DAY] = reason, i
     log_f[t, T_EXIT_FILL] = price
     log_f[t, T_PNL] = round(log_f[t, T_PREMIUM] - cost, 2)
@@ -214,31 +232,23 @@ def _buy_back(t: int, i: int, mark: float, reason: int, slippage: float, fee: fl
 
 @njit(cache=True)
 def _exits(i: int, lo: int, ordinals: np.ndarray, expiry: np.ndarray, offset: np.ndarray, marks: np.ndarray,
-           fp: np.ndarray, ip: np.ndarray, held: np.ndarray, count: int, log_i: np.ndarray,
-           log_f: np.ndarray) -> float:
-    """Rules.exit_reason for each position: the stop loss, the take profit, the days to expiry. Returns the cash
-    the buy-backs cost."""
-    stop_loss, take_profit, close_dte = fp[STOP_LOSS], fp[TAKE_PROFIT], ip[CLOSE_DTE]
+           p: np.record, held: np.ndarray, count: int, log_i: np.ndarray, log_f: np.ndarray) -> float:
+    """Rules.decide_exit for each position (rules.exit_code). Returns the cash the buy-backs cost."""
     spent = 0.0
     for k in range(count):
         t = held[k]
-        mark, fill = _mark(t, i, lo, offset, marks, log_i), log_f[t, T_FILL]
-        reason = OPEN
-        if stop_loss and mark >= stop_loss * fill - 1e-9:
-            reason = STOP_LOSS_EXIT
-        elif take_profit and mark <= (1 - take_profit) * fill + 1e-9:
-            reason = TAKE_PROFIT_EXIT
-        elif close_dte and expiry[log_i[t, T_ENTRY] - lo] - ordinals[i] <= close_dte:
-            reason = CLOSE_DTE_EXIT
+        mark = _mark(t, i, lo, offset, marks, log_i)
+        reason = exit_code(mark, log_f[t, T_FILL], p.stop_loss, p.take_profit,
+                           expiry[log_i[t, T_ENTRY] - lo] - ordinals[i], p.close_dte)
         if reason != OPEN:
-            spent += _buy_back(t, i, mark, reason, fp[SLIPPAGE], fp[FEE], ip[PENNY] == 1, log_i, log_f)
+            spent += _buy_back(t, i, mark, reason, p, log_i, log_f)
     return spent
 
 
 @njit(cache=True)
 def _margin_calls(i: int, spot: float, cash: float, lo: int, strike: np.ndarray, offset: np.ndarray,
-                  marks: np.ndarray, slippage: float, fee: float, penny: bool, cash_margin: bool, held: np.ndarray,
-                  count: int, log_i: np.ndarray, log_f: np.ndarray) -> float:
+                  marks: np.ndarray, p: np.record, held: np.ndarray, count: int, log_i: np.ndarray,
+                  log_f: np.ndarray) -> float:
     """Rules.margin_call: while the open puts' margin exceeds equity, buy back the one that needs the most.
     Returns the cash the buy-backs cost (added in the positions' order, as the engine does)."""
     owed = total = 0.0
@@ -246,22 +256,22 @@ def _margin_calls(i: int, spot: float, cash: float, lo: int, strike: np.ndarray,
         t = held[k]
         mark, contracts = _mark(t, i, lo, offset, marks, log_i), log_i[t, T_CONTRACTS]
         owed += mark * 100 * contracts
-        total += _margin(cash_margin, spot, strike[log_i[t, T_ENTRY] - lo], mark) * contracts
+        total += margin_per_contract(p.cash_secured, spot, strike[log_i[t, T_ENTRY] - lo], mark) * contracts
     equity = cash - owed
     if total <= equity:  # the usual day
         return 0.0
     needs = np.empty(count)
     for k in range(count):
         t = held[k]
-        needs[k] = _margin(cash_margin, spot, strike[log_i[t, T_ENTRY] - lo], _mark(t, i, lo, offset, marks, log_i)
-                           ) * log_i[t, T_CONTRACTS]
+        needs[k] = margin_per_contract(p.cash_secured, spot, strike[log_i[t, T_ENTRY] - lo],
+                                       _mark(t, i, lo, offset, marks, log_i)) * log_i[t, T_CONTRACTS]
     costs = np.zeros(count)
     for k in np.argsort(-needs, kind="mergesort"):  # the largest first; a tie in the positions' order
         if total <= equity:
             break
         t = held[k]
         mark = _mark(t, i, lo, offset, marks, log_i)
-        costs[k] = _buy_back(t, i, mark, MARGIN_CALL_EXIT, slippage, fee, penny, log_i, log_f)
+        costs[k] = _buy_back(t, i, mark, MARGIN_CALL_EXIT, p, log_i, log_f)
         total -= needs[k]
         equity -= costs[k] - mark * 100 * log_i[t, T_CONTRACTS]
     spent = 0.0
@@ -273,34 +283,27 @@ def _margin_calls(i: int, spot: float, cash: float, lo: int, strike: np.ndarray,
 @njit(cache=True)
 def _entry(i: int, c: int, spot: float, equity: float, lo: int, ordinals: np.ndarray, market: np.ndarray,
            model: np.ndarray, expiry: np.ndarray, settles: np.ndarray, strike: np.ndarray, am: np.ndarray,
-           offset: np.ndarray, marks: np.ndarray, priced: np.ndarray, entry: np.ndarray, fp: np.ndarray,
-           ip: np.ndarray, held: np.ndarray, count: int, log_i: np.ndarray) -> tuple[int, float, float]:
+           offset: np.ndarray, marks: np.ndarray, priced: np.ndarray, entry: np.ndarray, p: np.record,
+           held: np.ndarray, count: int, log_i: np.ndarray) -> tuple[int, float, float]:
     """Rules.decide_entry after the VIX and position-count filters: (contracts, fill, net premium), no contracts
     when it skips. The candidate is priced (price_life) once no filter before its price has skipped it."""
-    penny, cash_margin = ip[PENNY] == 1, ip[CASH_MARGIN] == 1
     in_use = 0.0
     for k in range(count):
         sold = log_i[held[k], T_ENTRY]
         if expiry[sold - lo] == expiry[c]:  # already holding the expiry
             return 0, 0.0, 0.0
         mark = marks[offset[sold - lo] + i - sold]
-        in_use += _margin(cash_margin, spot, strike[sold - lo], mark) * log_i[held[k], T_CONTRACTS]
-    price_life(c, lo, fp[SCALE], ordinals, market, model, expiry, settles, strike, am, offset, marks, priced, entry)
+        in_use += margin_per_contract(p.cash_secured, spot, strike[sold - lo], mark) * log_i[held[k], T_CONTRACTS]
+    price_life(c, lo, p.scale, ordinals, market, model, expiry, settles, strike, am, offset, marks, priced, entry)
     price = marks[offset[c]]
-    fill = _fill(price, fp[SLIPPAGE], penny, -1)
-    if fill * 100 - fp[FEE] <= fp[MIN_PREMIUM]:
+    fill = fill_price(price, p.slippage, p.penny, -1)
+    if fill * 100 - p.fee <= p.min_premium:
         return 0, 0.0, 0.0
-    per_contract = _margin(cash_margin, spot, strike[c], price) + 100 * (price - fill)
-    if ip[SIZE_BY] == SIZE_CONTRACTS:  # Rules.wanted
-        wanted = ip[CONTRACTS]
-    else:
-        each = 100.0 * strike[c] if ip[SIZE_BY] == SIZE_NOTIONAL else per_contract
-        wanted = max(0, math.floor(fp[SIZE_TARGET] * equity / each + 1e-9))
+    per_contract = margin_per_contract(p.cash_secured, spot, strike[c], price) + 100 * (price - fill)
+    wanted = wanted_contracts(p.size_code, p.contracts_per_trade, p.size_target, equity, strike[c], per_contract)
     if wanted == 0:
         return 0, 0.0, 0.0
-    contracts = wanted  # rules.size_contracts
-    if per_contract > 0:
-        contracts = max(0, min(wanted, math.floor((fp[MAX_MARGIN] * equity - in_use) / per_contract + 1e-9)))
+    contracts = size_contracts(wanted, per_contract, in_use, p.max_margin_pct * equity)
     if contracts == 0:
         return 0, 0.0, 0.0
-    return contracts, fill, round(fill * 100 * contracts - round(fp[FEE] * contracts, 2), 2)
+    return contracts, fill, net_premium(fill, contracts, order_fees(p.fee, contracts))

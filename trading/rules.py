@@ -26,6 +26,7 @@ from backtest.types import (
     QuoteFn,
     Skip,
     Strikes,
+    net_premium,
 )
 from data.contracts import UNDERLYINGS, OptionContract, Underlying, put_contract, settles_am
 from data.dividends import dividend_yield
@@ -109,19 +110,22 @@ def choose_expiry(trade_date: dt.date, dte_target: int, listed: Sequence[dt.date
     return best[1] if best else None
 
 
-def margin_per_contract(model: str, spot: float, strike: float, price: float) -> float:
+# The scalar rules: numbers in, a number out, nothing but arithmetic and `math`, so that the grid kernel
+# (trading/grid_kernel.py) compiles these same function objects with numba while the engine and the daily trader
+# call them as Python (and never import numba). Each is written once, here.
+
+# How a position ends, one code for each, shared by both engines (the kernel logs the code; text by exit_text).
+OPEN, SETTLED, STOP_LOSS_EXIT, TAKE_PROFIT_EXIT, CLOSE_DTE_EXIT, MARGIN_CALL_EXIT = range(6)
+SIZE_CODES = {"contracts": 0, "notional": 1, "margin": 2}  # --size-by as the kernel takes it
+
+
+def margin_per_contract(cash_secured: bool, spot: float, strike: float, price: float) -> float:
     """Dollars of equity one short put needs: the Reg-T exchange minimum, or fully cash-secured, where the cash
     held covers assignment (100 x strike) and the put's own value counts toward it (so equity needs 100 x
     (strike - price): a cash-secured put can never be called for margin)."""
-    if model == "cash":
+    if cash_secured:
         return 100.0 * (strike - price)
     return 100.0 * max(price + 0.15 * spot - max(spot - strike, 0.0), price + 0.10 * strike)
-
-
-def holding_margin(model: str, day: MarketDay, holding: Holding) -> float:
-    """Dollars of equity an open position needs at today's index level and mark."""
-    spot = day.spot * holding.contract.underlying.scale
-    return margin_per_contract(model, spot, holding.contract.strike, holding.mark) * holding.contracts
 
 
 def size_contracts(wanted: int, per_contract: float, margin_in_use: float, limit: float) -> int:
@@ -132,7 +136,17 @@ def size_contracts(wanted: int, per_contract: float, margin_in_use: float, limit
     return max(0, min(wanted, math.floor(room / per_contract + 1e-9)))
 
 
-def on_tick_grid(price: float, direction: int, penny: bool = False) -> float:
+def wanted_contracts(size_code: int, contracts_per_trade: int, size_target: float, equity: float, strike: float,
+                     margin_each: float) -> int:
+    """Contracts the sizing asks for, before the margin cap: a fixed count, or as many as keep the position's
+    notional (100 x strike each) or margin within the target share of equity."""
+    if size_code == 0:
+        return contracts_per_trade
+    each = 100.0 * strike if size_code == 1 else margin_each
+    return max(0, math.floor(size_target * equity / each + 1e-9))
+
+
+def on_tick_grid(price: float, direction: int, penny: bool) -> float:
     """A price on SPX's tick grid ($0.05 below $3, $0.10 from $3), or in cents (`penny`, XSP): rounded down
     (-1), up (+1) or to the nearest tick (0)."""
     step = 0.01 if penny else 0.05 if price < 3.0 else 0.10
@@ -141,20 +155,68 @@ def on_tick_grid(price: float, direction: int, penny: bool = False) -> float:
     return round(ticks * step, 2)
 
 
-def entry_fill(price: float, slippage: float, penny: bool = False) -> float:
-    """The price a sell at the close gets: less a haircut of `slippage` of the price, at least MIN_HAIRCUT
-    (a cent for XSP), rounded down to the tick. Zero slippage takes the nearest tick."""
+def fill_price(price: float, slippage: float, penny: bool, direction: int) -> float:
+    """The price an order at the close gets: a sell (direction -1) the price less a haircut of `slippage` of it,
+    at least MIN_HAIRCUT (a cent for XSP), down to the tick; a buy (+1) the mirror, up to the tick. Zero slippage
+    takes the nearest tick."""
     if slippage == 0:
         return on_tick_grid(price, 0, penny)
-    return on_tick_grid(price - max(price * slippage, 0.01 if penny else MIN_HAIRCUT), -1, penny)
+    return on_tick_grid(price + direction * max(price * slippage, 0.01 if penny else MIN_HAIRCUT), direction, penny)
 
 
-def exit_fill(price: float, slippage: float, penny: bool = False) -> float:
-    """The price a buy at the close pays: the price plus a haircut of `slippage` of it, at least MIN_HAIRCUT
-    (a cent for XSP), rounded up to the tick (the mirror of entry_fill)."""
-    if slippage == 0:
-        return on_tick_grid(price, 0, penny)
-    return on_tick_grid(price + max(price * slippage, 0.01 if penny else MIN_HAIRCUT), 1, penny)
+def order_fees(fee: float, contracts: int) -> float:
+    """The fees of an order of `contracts`, at `fee` a contract, in dollars."""
+    return round(fee * contracts, 2)
+
+
+def buy_back_cost(price: float, contracts: int, fee: float) -> float:
+    """Cash paid to buy `contracts` puts back at `price` a share, with `fee` a contract, in dollars."""
+    return round(price * 100 * contracts + fee * contracts, 2)
+
+
+def settlement_level(am_settled: bool, spx_open: float, spx_close: float, scale: float) -> float:
+    """AM-settled SPX at the expiry day's open (a stand-in for SET), PM-settled series at its close, XSP (scale
+    0.1) at a tenth of SPX's."""
+    return (spx_open if am_settled else spx_close) * scale
+
+
+def settlement_loss(strike: float, settlement: float, contracts: int) -> float:
+    """Cash paid at expiry by the put seller, in dollars."""
+    return round(max(strike - settlement, 0.0) * 100 * contracts, 2)
+
+
+def settled_pnl(premium: float, strike: float, value: float, contracts: int) -> float:
+    """Net P&L in dollars of a position cash-settled at the index value `value`."""
+    return round(premium - settlement_loss(strike, value, contracts), 2)
+
+
+def exit_code(mark: float, fill: float, stop_loss: float, take_profit: float, days_left: int,
+              close_dte: int) -> int:
+    """Which exit rule, if any, closes a position at today's mark (OPEN: none): the stop loss first, then the take
+    profit, then the days left to expiry."""
+    if stop_loss and mark >= stop_loss * fill - 1e-9:
+        return STOP_LOSS_EXIT
+    if take_profit and mark <= (1 - take_profit) * fill + 1e-9:
+        return TAKE_PROFIT_EXIT
+    if close_dte and days_left <= close_dte:
+        return CLOSE_DTE_EXIT
+    return OPEN
+
+
+SCALAR_RULES = (margin_per_contract, size_contracts, wanted_contracts, on_tick_grid, fill_price, order_fees,
+                net_premium, buy_back_cost, settlement_level, settlement_loss, settled_pnl, exit_code)
+
+
+def exit_text(code: int, params: StrategyParams) -> str:
+    """What an exit code says, with the parameters that set it off (the same words in every output)."""
+    return {STOP_LOSS_EXIT: f"stop loss {params.stop_loss:g}x", TAKE_PROFIT_EXIT: f"take profit {params.take_profit:.0%}",
+            CLOSE_DTE_EXIT: f"{params.close_dte} days to expiry", MARGIN_CALL_EXIT: MARGIN_CALL}[code]
+
+
+def holding_margin(cash_secured: bool, day: MarketDay, holding: Holding) -> float:
+    """Dollars of equity an open position needs at today's index level and mark."""
+    spot = day.spot * holding.contract.underlying.scale
+    return margin_per_contract(cash_secured, spot, holding.contract.strike, holding.mark) * holding.contracts
 
 
 def quoted_fill(bid: float, ask: float, given_up: float, penny: bool = False) -> float:
@@ -169,26 +231,15 @@ def quoted_buy(bid: float, ask: float, given_up: float, penny: bool = False) -> 
     return min(on_tick_grid((bid + ask) / 2 + given_up * (ask - bid) / 2, 1, penny), ask)
 
 
-def settlement_value(contract: OptionContract, spx_open: float, spx_close: float) -> float:
-    """AM-settled SPX at the expiry day's open (a stand-in for SET), PM-settled SPXW at its close, XSP at a tenth
-    of SPX's close."""
-    return (spx_open if contract.am_settled else spx_close) * contract.underlying.scale
-
-
-def settlement_loss(strike: float, settlement: float, contracts: int) -> float:
-    """Cash paid at expiry by the put seller, in dollars."""
-    return round(max(strike - settlement, 0.0) * 100 * contracts, 2)
-
-
 def settle_at(contract: OptionContract, contracts: int, premium: float, value: float) -> float:
     """Net P&L in dollars of a position cash-settled at the index value `value`."""
-    return round(premium - settlement_loss(contract.strike, value, contracts), 2)
+    return settled_pnl(premium, contract.strike, value, contracts)
 
 
 def settle(contract: OptionContract, contracts: int, premium: float, spx_open: float,
            spx_close: float) -> tuple[float, float]:
     """Cash settlement of a position at expiry: the index value used and the net P&L in dollars."""
-    value = settlement_value(contract, spx_open, spx_close)
+    value = settlement_level(contract.am_settled, spx_open, spx_close, contract.underlying.scale)
     return value, settle_at(contract, contracts, premium, value)
 
 
@@ -201,6 +252,10 @@ class Rules:
     @property
     def underlying(self) -> Underlying:
         return UNDERLYINGS[self.params.underlying]
+
+    @property
+    def cash_secured(self) -> bool:
+        return self.params.margin == "cash"
 
     def expiry_horizon(self) -> int:
         return 2 * self.params.dte_target + 21
@@ -222,7 +277,7 @@ class Rules:
         """The fill of a sell: inside the day's real quote under a fill model, else the slippage haircut."""
         given_up, penny = spread_given_up(self.params.fill), self.underlying.penny
         if given_up is None or not q.two_sided:
-            return entry_fill(q.price, self.params.slippage, penny)
+            return fill_price(q.price, self.params.slippage, penny, -1)
         return quoted_fill(q.bid, q.ask, given_up, penny)
 
     def decide_entry(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
@@ -250,51 +305,38 @@ class Rules:
         if fill * 100 - p.fee <= p.min_premium:
             return Skip("premium {:.2f} too small: ${:.2f} a contract after slippage and fees", (q.price,
                                                                                               fill * 100 - p.fee))
-        in_use = sum(holding_margin(p.margin, day, h) for h in holdings)
+        in_use = sum(holding_margin(self.cash_secured, day, h) for h in holdings)
         # the equity a contract needs: its margin at today's mark, and what selling below the mark costs
-        per_contract = (margin_per_contract(p.margin, day.spot * self.underlying.scale, strike, q.price)
+        per_contract = (margin_per_contract(self.cash_secured, day.spot * self.underlying.scale, strike, q.price)
                         + 100 * (q.price - fill))
-        wanted = self.wanted(strike, per_contract, equity)
+        wanted = wanted_contracts(SIZE_CODES[p.size_by], p.contracts_per_trade, p.size_target, equity, strike,
+                                  per_contract)
         if wanted == 0:
             return Skip("{} of equity buys no contract sized by {}", (f"{p.size_target:.0%}", p.size_by))
         contracts = size_contracts(wanted, per_contract, in_use, p.max_margin_pct * equity)
         if contracts == 0:
             return Skip("margin cap: ${:,.0f} a contract with ${:,.0f} of ${:,.0f} in use",
                         (per_contract, in_use, p.max_margin_pct * equity))
-        return Entry(contract, contracts, q, fill, round(p.fee * contracts, 2))
-
-    def wanted(self, strike: float, margin_each: float, equity: float) -> int:
-        """Contracts the sizing asks for, before the margin cap: a fixed count, or as many as keep the position's
-        notional (100 x strike each) or margin within the target share of equity."""
-        p = self.params
-        if p.size_by == "contracts":
-            return p.contracts_per_trade
-        each = 100.0 * strike if p.size_by == "notional" else margin_each
-        return max(0, math.floor(p.size_target * equity / each + 1e-9))
+        return Entry(contract, contracts, q, fill, order_fees(p.fee, contracts))
 
     def exit_price(self, q: Quote) -> float:
         """The price a buy-back pays: inside the day's real quote under a fill model, else the slippage haircut
         above the price (the mirror of entry_price)."""
         given_up, penny = spread_given_up(self.params.fill), self.underlying.penny
         if given_up is None or not q.two_sided:
-            return exit_fill(q.price, self.params.slippage, penny)
+            return fill_price(q.price, self.params.slippage, penny, 1)
         return quoted_buy(q.bid, q.ask, given_up, penny)
 
     def buy_back(self, holding: Holding, q: Quote, reason: str) -> Exit:
         price = self.exit_price(q)
-        return Exit(reason, q, price, round(price * 100 * holding.contracts + self.params.fee * holding.contracts, 2))
+        return Exit(reason, q, price, buy_back_cost(price, holding.contracts, self.params.fee))
 
     def exit_reason(self, day: MarketDay, holding: Holding) -> str | None:
-        """Which exit rule, if any, closes the position at today's mark: the stop loss first, then the take
-        profit, then the days left to expiry."""
+        """Which exit rule, if any, closes the position at today's mark (exit_code), in words."""
         p = self.params
-        if p.stop_loss and holding.mark >= p.stop_loss * holding.fill - 1e-9:
-            return f"stop loss {p.stop_loss:g}x"
-        if p.take_profit and holding.mark <= (1 - p.take_profit) * holding.fill + 1e-9:
-            return f"take profit {p.take_profit:.0%}"
-        if p.close_dte and (holding.contract.expiry - day.date).days <= p.close_dte:
-            return f"{p.close_dte} days to expiry"
-        return None
+        code = exit_code(holding.mark, holding.fill, p.stop_loss, p.take_profit,
+                         (holding.contract.expiry - day.date).days, p.close_dte)
+        return None if code == OPEN else exit_text(code, p)
 
     def decide_exit(self, day: MarketDay, holding: Holding, quote: QuoteFn) -> Exit | Hold:
         """Buy the put back when an exit rule says so (priced by `quote`, asked only then); else hold."""
@@ -305,8 +347,7 @@ class Rules:
                     quote: QuoteFn) -> list[Exit | Hold]:
         """Re-mark the margin of the open puts against equity; while it exceeds equity, buy back the put that
         needs the most margin (at the day's price plus the spread, and the fee). One decision per holding."""
-        p = self.params
-        needs = [holding_margin(p.margin, day, h) for h in holdings]
+        needs = [holding_margin(self.cash_secured, day, h) for h in holdings]
         decisions: list[Exit | Hold] = [HOLD] * len(holdings)
         total = sum(needs)
         if total <= equity:  # the usual day

@@ -139,3 +139,18 @@ def test_the_kernels_copy_of_the_estimate_prices_as_the_estimate_does():
         args = (spot, spot * rng.uniform(0.5, 1.2), t, rng.uniform(0, 0.06), rng.uniform(0, 0.03),
                 rng.uniform(9, 80), math.nan if rng.random() < 0.3 else rng.uniform(9, 80))
         assert grid_kernel._estimate(*args, MODEL) == pytest.approx(estimate_put(*args), rel=1e-12, abs=1e-12)
+
+
+def test_every_knob_is_read_by_the_kernel_or_said_not_to_apply():
+    """A new StrategyParams field cannot be silently ignored by the grid engine: it is a field of the kernel's
+    record or listed, with the reason, as not applying to the loop."""
+    from dataclasses import fields
+
+    from trading.grid_engine import NOT_IN_THE_LOOP
+    from trading.grid_kernel import KNOBS
+
+    declared = {f.name for f in fields(StrategyParams)}
+    read = declared & set(KNOBS.names)
+    assert read | set(NOT_IN_THE_LOOP) == declared and not read & set(NOT_IN_THE_LOOP)
+    assert set(KNOBS.names) - declared == {"scale", "cash_secured", "size_code", "penny"}  # derived from fields
+    assert all(len(reason) > 20 for reason in NOT_IN_THE_LOOP.values())

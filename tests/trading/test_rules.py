@@ -11,12 +11,12 @@ from data.contracts import put_contract
 from data.provenance import PriceSource
 from trading.rules import (
     Rules,
-    entry_fill,
+    fill_price,
     margin_per_contract,
     seed_strike,
     settle,
+    settlement_level,
     settlement_loss,
-    settlement_value,
     size_contracts,
     snap_down,
 )
@@ -43,7 +43,7 @@ def test_snap_down_to_listed_strikes():
 def test_the_seed_settlement_example():
     # premium 15.40, strike 5280, settlement 5200: -6,460 per contract before slippage and costs
     entry = Entry(put_contract(dt.date(2024, 12, 20), 5280), 1, Quote(15.40, "real", 0.2, -0.1),
-                  entry_fill(15.40, 0.0), 0.0)
+                  fill_price(15.40, 0.0, False, -1), 0.0)
     assert entry.premium == 1540.00
     assert entry.premium - settlement_loss(5280, 5200, 1) == -6460.00
     assert settlement_loss(5280, 5300, 2) == 0.0
@@ -55,8 +55,8 @@ def test_the_seed_settlement_example():
 def test_settlement_value_by_root():
     am = put_contract(dt.date(2024, 12, 20), 5280)
     pm = put_contract(dt.date(2024, 12, 13), 5280)
-    assert settlement_value(am, spx_open=5900.0, spx_close=5950.0) == 5900.0
-    assert settlement_value(pm, spx_open=5900.0, spx_close=5950.0) == 5950.0
+    assert settlement_level(am.am_settled, 5900.0, 5950.0, am.underlying.scale) == 5900.0
+    assert settlement_level(pm.am_settled, 5900.0, 5950.0, pm.underlying.scale) == 5950.0
 
 
 @pytest.mark.parametrize("price,slippage,fill", [
@@ -67,15 +67,15 @@ def test_settlement_value_by_root():
     (3.20, 0.05, 3.00),  # 3.04: down to 3.00
 ])
 def test_entry_fill(price, slippage, fill):
-    assert entry_fill(price, slippage) == pytest.approx(fill)
+    assert fill_price(price, slippage, False, -1) == pytest.approx(fill)
 
 
 def test_regt_margin_examples_from_domain():
     # reference/DOMAIN.md section 3.1, S = 5000
-    assert margin_per_contract("regt", 5000, 4700, 20.0) == pytest.approx(49_000)
-    assert margin_per_contract("regt", 5000, 4800, 30.0) == pytest.approx(58_000)
+    assert margin_per_contract(False, 5000, 4700, 20.0) == pytest.approx(49_000)
+    assert margin_per_contract(False, 5000, 4800, 30.0) == pytest.approx(58_000)
     # cash-secured: 100 x 4800 held against assignment, the put's 30 counting toward it -> equity needs 477,000
-    assert margin_per_contract("cash", 5000, 4800, 30.0) == pytest.approx(477_000)
+    assert margin_per_contract(True, 5000, 4800, 30.0) == pytest.approx(477_000)
 
 
 def test_size_contracts_reduces_under_the_margin_cap():
@@ -201,9 +201,8 @@ def test_a_buy_back_inside_a_real_quote_pays_the_mirror_of_the_entry_fill(fill, 
     (7.77, 0.0, 7.80),  # no slippage: the nearest tick
 ])
 def test_exit_fill_pays_up_to_the_tick(price, slippage, fill):
-    from trading.rules import exit_fill
 
-    assert exit_fill(price, slippage) == pytest.approx(fill)
+    assert fill_price(price, slippage, False, 1) == pytest.approx(fill)
 
 
 def test_no_trade_unless_the_net_premium_clears_the_fees_and_the_minimum():

@@ -12,7 +12,7 @@ from backtest.types import Holding, MarketDay
 from data.contracts import parse_ticker, put_contract
 from data.market import EmbeddedSource, load_bundled
 from trading.cli import cli
-from trading.rules import Rules, entry_fill, holding_margin, settle
+from trading.rules import Rules, fill_price, holding_margin, settle
 from trading.strategy import StrategyParams
 
 DAY = MarketDay(dt.date(2024, 11, 5), 5782.76, 20.49, 21.5, 0.045)
@@ -42,7 +42,7 @@ def test_xsp_settles_at_a_tenth_of_the_close_and_margin_is_a_tenth():
     2.86 + 52.8) = 55.66 a share, x 100 x 2 = $11,132."""
     contract = put_contract(dt.date(2024, 12, 13), 528, "XSP")
     assert settle(contract, 1, 300.0, 5010.0, 5000.0) == (500.0, -2500.0)
-    assert holding_margin("regt", DAY, Holding(contract, 2, 2.86, 2.90)) == pytest.approx(11_132.0)
+    assert holding_margin(False, DAY, Holding(contract, 2, 2.86, 2.90)) == pytest.approx(11_132.0)
 
 
 @pytest.mark.parametrize("price,penny,fill", [
@@ -52,7 +52,7 @@ def test_xsp_settles_at_a_tenth_of_the_close_and_margin_is_a_tenth():
     (0.10, False, 0.05),  # ... and $0.05 for SPX
 ])
 def test_xsp_fills_are_in_cents(price, penny, fill):
-    assert entry_fill(price, 0.05, penny) == fill
+    assert fill_price(price, 0.05, penny, -1) == fill
 
 
 def test_an_xsp_backtest_sells_xsp_on_its_grid_and_settles_on_spx_over_ten():
