@@ -1,4 +1,4 @@
-"""Performance metrics from a daily mark-to-market equity curve (reference/DOMAIN.md section 10). Pure."""
+"""Performance metrics from a daily mark-to-market equity curve. Pure."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from backtest.spx_premium_backtest import Trade
@@ -43,8 +43,7 @@ class TradeRecord(Sold):
     exit_fill: float | None = None
     id: int | None = None
     fill_source: str | None = None
-    put_delta: float | None = None
-    dte_target: int | None = None
+    combination: tuple[tuple[str, Any], ...] | None = None  # a stored run's: each grid dimension and its value
 
     @property
     def status(self) -> str:

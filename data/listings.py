@@ -1,7 +1,7 @@
 """Which SPX expirations were listed on a day, by era, and the root each traded under.
 
-The dates come from reference/DOMAIN.md section 1.5 (Cboe notices cited there) and from the real chains in
-data/raw/real_chains (what a chain of that day actually lists). Where a date or a horizon is uncertain the table
+The dates come from Cboe's product notices (the launches of Weeklys, end-of-month, quarterly and daily series)
+and from the real chains in data/raw/real_chains (what a chain of that day actually lists). Where a date or a horizon is uncertain the table
 takes the later start and the shorter horizon: a backtest may then miss a contract that existed, never trade one
 that did not.
 

@@ -2,7 +2,7 @@
 
 Pure functions. Every function accepts floats or numpy arrays (broadcast together). Times are in years, rates
 and dividend yields continuous annual fractions, volatilities annual fractions; VIX levels are index points.
-The volatility model starts from reference/DOMAIN.md section 7.3: a term volatility interpolated in total variance
+The volatility model starts from the VIX methodology: a term volatility interpolated in total variance
 between VIX (30 days) and VIX3M (93 days), an at-the-money level below it, and a put skew linear in log-moneyness
 whose slope decays as T ** -alpha. Fitted on real chains of 2008-2024 (data/fit_vol_model.py), the gap between the
 term volatility and the at-the-money level is not a fixed ratio: it is a fixed part plus a proportional part

@@ -4,7 +4,7 @@ are stored in integer cents; deltas as the put's (negative) delta."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from backtest.records import TradeRecord, closed_on
 from data.provenance import SettlementSource
@@ -64,10 +64,9 @@ def record_of_position(p: Position) -> TradeRecord:
                        id=p.id, fill_source=p.fill_source)
 
 
-def record_of_stored(t: BacktestTrade, put_delta: float, dte_target: int) -> TradeRecord:
+def record_of_stored(t: BacktestTrade, combination: tuple[tuple[str, Any], ...]) -> TradeRecord:
     return TradeRecord(t.ticker, t.root, t.entry_date, t.expiry, t.strike_cents / 100, t.contracts,
                        t.entry_price_cents / 100, t.source, t.fill_cents / 100, t.premium_cents / 100,
                        round(-t.entry_delta, 4), dollars(t.settlement_cents), t.settlement_source,
                        dollars(t.pnl_cents), closed_on(t.exit_date, t.expiry, dollars(t.pnl_cents)), t.exit_reason,
-                       dollars(t.exit_fill_cents), put_delta=put_delta,
-                       dte_target=dte_target)
+                       dollars(t.exit_fill_cents), combination=combination)

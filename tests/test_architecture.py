@@ -104,27 +104,34 @@ def test_command_bodies_are_short():
 
 def test_a_new_knob_is_one_declaration():
     """A field added to the strategy's declaration gets its option, validation and stored form with no other
-    edit: shown on a copy of StrategyParams with one field more."""
+    edit; it enters the grid kernel's record of knobs by itself, and the guard names it until a rule reads it (or
+    grid_kernel.NOT_IN_THE_LOOP says why it does not apply): shown on a copy of StrategyParams with one field
+    more."""
     import dataclasses
     import json
 
+    import click
     from click.testing import CliRunner
 
     from trading.cli.params import strategy_options_of
+    from trading.grid_kernel import NOT_IN_THE_LOOP
     from trading.strategy import StrategyError, StrategyParams, knob
 
     extended = dataclasses.make_dataclass(
-        "Extended", [("take_profit", float, knob(0.0, "Close at this share of the credit.", low=0, high=1,
-                                                 unit="share"))], bases=(StrategyParams,), frozen=True)
+        "Extended", [("max_loss", float, knob(0.0, "Close when the loss reaches this share of equity (0: off).",
+                                              low=0, high=1, unit="share", off=True))],
+        bases=(StrategyParams,), frozen=True)
     seen = {}
     command = strategy_options_of(extended)(lambda **kw: seen.update(kw))
-    import click
-
-    result = CliRunner().invoke(click.command()(command), ["--take-profit", "0.5", "--fee", "2"])
+    result = CliRunner().invoke(click.command()(command), ["--max-loss", "5%", "--fee", "2"])
     assert result.exit_code == 0, result.output
-    assert seen["take_profit"] == 0.5 and seen["fee"] == 2.0
-    assert CliRunner().invoke(click.command()(command), ["--take-profit", "2"]).exit_code == 2
+    assert seen["max_loss"] == 0.05 and seen["fee"] == 2.0
+    assert CliRunner().invoke(click.command()(command), ["--max-loss", "2"]).exit_code == 2
     params = extended(put_delta=0.2, dte_target=30, **seen)
     assert extended(**json.loads(json.dumps(params.stored()))) == params
-    with pytest.raises(StrategyError, match="take profit must be in"):
-        extended(put_delta=0.2, dte_target=30, take_profit=1.5)
+    with pytest.raises(StrategyError, match="max loss must be in"):
+        extended(put_delta=0.2, dte_target=30, max_loss=1.5)
+    in_the_record = {f.name for f in dataclasses.fields(extended)} - set(NOT_IN_THE_LOOP)
+    code = "".join((ROOT / "trading" / name).read_text() for name in ("grid_kernel.py", "rules.py"))
+    unread = {name for name in in_the_record if f"p.{name}" not in code}
+    assert unread == {"max_loss"}  # what test_grid_engine's guard refuses until a rule reads it

@@ -24,7 +24,7 @@ from data.listings import listed_expirations
 from data.market import EmbeddedSource, History, MarketSource, load_bundled
 from data.pricing import AM_SETTLEMENT_EARLIER, FITTED, MIN_VOL, T30, T93, years_to_settlement
 from data.provenance import PriceSource, SettlementSource
-from trading.rules import OPEN, SETTLED, SIZE_CODES, exit_text, grid_strike
+from trading.rules import BUY_BACKS, OPEN, SETTLED, SIZE_CODES, exit_text, grid_strike
 from trading.strategy import StrategyParams
 
 NOWHERE = np.iinfo(np.int64).max // 2  # pads the table of listed expirations
@@ -75,7 +75,7 @@ class Candidates:
         return self.contracts[c]
 
 
-class Listed(NamedTuple):
+class ListingTable(NamedTuple):
     """The ordinals of the expirations listed on each session lo..hi-1 up to a horizon, one row per session
     padded with NOWHERE; and of all of them, sorted, whether SPX's put on it settles at the open."""
 
@@ -92,7 +92,7 @@ class Listed(NamedTuple):
         return found
 
 
-def listed_table(history: History, lo: int, hi: int, horizon: int, monthly: bool) -> Listed:
+def listed_table(history: History, lo: int, hi: int, horizon: int, monthly: bool) -> ListingTable:
     """What data/listings.py lists on each session lo..hi-1 up to `horizon` days ahead (asked once a session)."""
     rows = [listed_expirations(day, day + dt.timedelta(days=horizon), monthly) for day in history.dates[lo:hi]]
     lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
@@ -102,11 +102,11 @@ def listed_table(history: History, lo: int, hi: int, horizon: int, monthly: bool
     table = np.full((len(rows), max(1, int(lengths.max(initial=0)))), NOWHERE, dtype=np.int64)
     table[np.arange(table.shape[1]) < lengths[:, None]] = flat
     expiries = sorted(unique)
-    return Listed(table, np.array([ordinal[e] for e in expiries] or [NOWHERE], dtype=np.int64),
+    return ListingTable(table, np.array([ordinal[e] for e in expiries] or [NOWHERE], dtype=np.int64),
                   np.array([settles_am(e) for e in expiries] or [False], dtype=bool))
 
 
-def candidates(history: History, chooser: Chooser, lo: int, hi: int, listings: Listed,
+def candidates(history: History, chooser: Chooser, lo: int, hi: int, listings: ListingTable,
                vix_range: tuple[float, float]) -> Candidates:
     """Each session's put by rules.choose_expiry and the strike rule (only on sessions whose VIX lies in
     `vix_range`, where some combination may enter), with room for the marks of its life."""
@@ -203,20 +203,6 @@ def warm() -> None:
     GridEngine(history, [p], start, end).run(p, start, end)
 
 
-# StrategyParams fields the kernel's loop does not read, and why: a new knob is either in grid_kernel.KNOBS or here
-# (tests/trading/test_grid_engine.py holds the two to the declaration).
-NOT_IN_THE_LOOP = {
-    "put_delta": "chooses the candidate put (Chooser): the same for every combination that shares it",
-    "dte_target": "chooses the candidate put (Chooser)",
-    "strike_rule": "chooses the candidate put (Chooser)",
-    "expiries": "chooses the candidate put (Chooser)",
-    "underlying": "chooses the candidate put (Chooser); its scale and tick go in as scale and penny",
-    "margin": "goes in as cash_secured",
-    "size_by": "goes in as size_code (rules.SIZE_CODES)",
-    "fill": "a fill model needs a real quote, and the grid engine serves only estimated prices: slippage applies",
-}
-
-
 def knobs(p: StrategyParams) -> np.ndarray:
     """The kernel's record of a parameter set (grid_kernel.KNOBS, by name)."""
     from trading import grid_kernel as k
@@ -240,7 +226,7 @@ def _result(history: History, p: StrategyParams, found: Candidates, first: int, 
     closed = log_f[end != OPEN, k.T_PNL].tolist()
     assert history.open_real is not None
     stand_in = (end == SETTLED) & found.am[candidate] & ~history.open_real[log_i[:, k.T_DAY]]
-    counted = Tally(0, int(stand_in.sum()), int(np.isin(end, k.EXITS).sum()), 0,
+    counted = Tally(0, int(stand_in.sum()), int(np.isin(end, BUY_BACKS).sum()), 0,
                     float(np.mean(-found.entry[candidate, 1])) if count else math.nan)
     trades = LazyTrades(count, lambda: _trades(history, p, found, log_i, log_f))
     return summarize(history, first, p.capital, growth, equity, trades, closed, counted, position_days,
@@ -255,7 +241,7 @@ def _trades(history: History, p: StrategyParams, found: Candidates, log_i: np.nd
     made = []
     candidate = log_i[:, k.T_ENTRY] - found.lo
     first = found.offset[candidate]
-    last = np.where(np.isin(log_i[:, k.T_END], k.EXITS), first + log_i[:, k.T_DAY] - log_i[:, k.T_ENTRY], first)
+    last = np.where(np.isin(log_i[:, k.T_END], BUY_BACKS), first + log_i[:, k.T_DAY] - log_i[:, k.T_ENTRY], first)
     for (entry, contracts, end, day), (fill, premium, pnl, value, exit_fill), c, price, mark, (iv, delta) in zip(
             log_i.tolist(), log_f.tolist(), candidate.tolist(), found.marks[first].tolist(),
             found.marks[last].tolist(), found.entry[candidate].tolist(), strict=True):

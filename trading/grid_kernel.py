@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -21,13 +22,10 @@ from numba.extending import register_jitable
 
 from backtest.types import net_premium
 from trading.rules import (
-    CLOSE_DTE_EXIT,
     MARGIN_CALL_EXIT,
     OPEN,
     SCALAR_RULES,
     SETTLED,
-    STOP_LOSS_EXIT,
-    TAKE_PROFIT_EXIT,
     buy_back_cost,
     exit_code,
     fill_price,
@@ -38,6 +36,7 @@ from trading.rules import (
     size_contracts,
     wanted_contracts,
 )
+from trading.strategy import StrategyParams
 
 for _rule in SCALAR_RULES:  # the rules' own function objects, compiled where the loops below call them
     register_jitable(_rule)
@@ -63,12 +62,21 @@ def _drop_stale_cache() -> None:
 
 _drop_stale_cache()
 
-# the strategy's knobs as the loop reads them, by name (grid_engine.knobs builds the record from StrategyParams)
-KNOBS = np.dtype([("capital", "f8"), ("scale", "f8"), ("min_vix", "f8"), ("max_vix", "f8"), ("take_profit", "f8"),
-                  ("stop_loss", "f8"), ("size_target", "f8"), ("max_margin_pct", "f8"), ("slippage", "f8"),
-                  ("fee", "f8"), ("min_premium", "f8"), ("max_open_positions", "i8"), ("close_dte", "i8"),
-                  ("cash_secured", "b1"), ("size_code", "i8"), ("contracts_per_trade", "i8"), ("penny", "b1")])
-EXITS = (STOP_LOSS_EXIT, TAKE_PROFIT_EXIT, CLOSE_DTE_EXIT, MARGIN_CALL_EXIT)  # the ends that are buy-backs
+# StrategyParams fields the loop does not read, and why; every other field is in its record of knobs (KNOBS, by
+# name), so that a new knob reaches the compiled rules as it reaches the engine's (tests hold this to the code)
+NOT_IN_THE_LOOP = {
+    "put_delta": "chooses the candidate put (grid_engine.Chooser): the same for every combination that shares it",
+    "dte_target": "chooses the candidate put (grid_engine.Chooser)",
+    "strike_rule": "chooses the candidate put (grid_engine.Chooser)",
+    "expiries": "chooses the candidate put (grid_engine.Chooser)",
+    "underlying": "chooses the candidate put (grid_engine.Chooser); its scale and tick go in as scale and penny",
+    "margin": "goes in as cash_secured",
+    "size_by": "goes in as size_code (rules.SIZE_CODES)",
+    "fill": "a fill model needs a real quote, and the grid engine serves only estimated prices: slippage applies",
+}
+DERIVED = [("scale", "f8"), ("cash_secured", "b1"), ("size_code", "i8"), ("penny", "b1")]
+KNOBS = np.dtype([(f.name, "i8" if f.type == "int" else "f8") for f in fields(StrategyParams)
+                  if f.name not in NOT_IN_THE_LOOP] + DERIVED)
 # the columns of the trade log: integers, and floats
 T_ENTRY, T_CONTRACTS, T_END, T_DAY = range(4)
 T_FILL, T_PREMIUM, T_PNL, T_VALUE, T_EXIT_FILL = range(5)
@@ -238,8 +246,7 @@ def _exits(i: int, lo: int, ordinals: np.ndarray, expiry: np.ndarray, offset: np
     for k in range(count):
         t = held[k]
         mark = _mark(t, i, lo, offset, marks, log_i)
-        reason = exit_code(mark, log_f[t, T_FILL], p.stop_loss, p.take_profit,
-                           expiry[log_i[t, T_ENTRY] - lo] - ordinals[i], p.close_dte)
+        reason = exit_code(mark, log_f[t, T_FILL], expiry[log_i[t, T_ENTRY] - lo] - ordinals[i], p)
         if reason != OPEN:
             spent += _buy_back(t, i, mark, reason, p, log_i, log_f)
     return spent

@@ -4,8 +4,6 @@ bookkeeping only (no pricing, no engine), so the commands that only look at the 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
-
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -14,9 +12,6 @@ from db.models import Halt, Position, WheelParameters
 from db.session import transaction
 from trading.context import Context
 from trading.strategy import StrategyParams
-
-if TYPE_CHECKING:
-    from backtest.records import TradeRecord
 
 
 class TradeError(SpxWheelError):
@@ -75,16 +70,3 @@ def active(ctx: Context) -> WheelParameters:
             raise TradeError("no parameters saved yet: run spx-wheel calibrate first")
         return saved
 
-
-def positions(ctx: Context, status: str | None) -> list[TradeRecord]:
-    from trading.records import list_positions
-
-    with transaction(ctx.open()) as session:
-        return list_positions(session, status)
-
-
-def run_trades(ctx: Context, run_id: int) -> list[TradeRecord]:
-    from trading.records import run_trades
-
-    with transaction(ctx.open()) as session:
-        return run_trades(session, run_id)

@@ -1,4 +1,4 @@
-"""Live results against the backtest: divergence, its status and the action it calls for (DESIGN.md section 8)."""
+"""Live results against the backtest: divergence, its status and the action it calls for."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import datetime as dt
 import itertools
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -92,7 +92,7 @@ def rank_key(objective: str, combination: Combination) -> tuple[float, float, in
 MAX_COMBINATIONS = 2_000  # what a 24 GB machine holds with room to spare
 
 
-def grid_combinations(dimensions: dict[str, Sequence[Any]], knobs: dict[str, Any]) -> list[StrategyParams]:
+def grid_combinations(dimensions: Mapping[str, Sequence[Any]], knobs: dict[str, Any]) -> list[StrategyParams]:
     """Every combination of the grid's dimensions (StrategyParams fields, each with the values to try) with the
     other knobs, each validated before anything runs."""
     names, size = list(dimensions), math.prod(len(values) for values in dimensions.values())

@@ -19,6 +19,7 @@ from backtest.records import closed_on
 from backtest.values import money
 from db.models import BacktestTrade, CalibrationRun, CombinationResult, WalkForwardFold
 from trading.choices import OBJECTIVES
+from trading.strategy import EXIT_DIMENSIONS, combination_label
 from trading.ledger import TradeError
 
 OBJECTIVE_COLUMNS = {"sharpe": "sharpe", "return": "total_return", "win_rate": "win_rate",
@@ -93,8 +94,7 @@ def heatmap(results: Sequence[CombinationResult], best: CombinationResult, colum
     import matplotlib.pyplot as plt
     import numpy as np
 
-    same = [r for r in results if (r.take_profit, r.stop_loss, r.close_dte) ==
-            (best.take_profit, best.stop_loss, best.close_dte)]
+    same = [r for r in results if all(getattr(r, n) == getattr(best, n) for n in EXIT_DIMENSIONS)]
     deltas = sorted({r.put_delta for r in same})
     dtes = sorted({r.dte_target for r in same})
     grid = np.full((len(deltas), len(dtes)), np.nan)
@@ -203,9 +203,7 @@ def _number(value: Any) -> str:
 
 
 def _label(r: CombinationResult) -> str:
-    exits = [f"TP {r.take_profit:.0%}" if r.take_profit else "", f"SL {r.stop_loss:g}x" if r.stop_loss else "",
-             f"close {r.close_dte}d" if r.close_dte else ""]
-    return " ".join([f"delta {r.put_delta:.2f}, DTE {r.dte_target}", *filter(None, exits)])
+    return combination_label(r, only_on=True)
 
 
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#222}

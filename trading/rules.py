@@ -1,4 +1,4 @@
-"""The strategy rules, pure and shared by the backtest engine and the daily trader (DESIGN.md section 5).
+"""The strategy rules, pure and shared by the backtest engine, the grid kernel and the daily trader.
 
 No clock, no I/O, no environment: every input is an argument.
 """
@@ -9,7 +9,7 @@ import datetime as dt
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -116,6 +116,7 @@ def choose_expiry(trade_date: dt.date, dte_target: int, listed: Sequence[dt.date
 
 # How a position ends, one code for each, shared by both engines (the kernel logs the code; text by exit_text).
 OPEN, SETTLED, STOP_LOSS_EXIT, TAKE_PROFIT_EXIT, CLOSE_DTE_EXIT, MARGIN_CALL_EXIT = range(6)
+BUY_BACKS = (STOP_LOSS_EXIT, TAKE_PROFIT_EXIT, CLOSE_DTE_EXIT, MARGIN_CALL_EXIT)  # the ends that buy a put back
 SIZE_CODES = {"contracts": 0, "notional": 1, "margin": 2}  # --size-by as the kernel takes it
 
 
@@ -190,15 +191,14 @@ def settled_pnl(premium: float, strike: float, value: float, contracts: int) -> 
     return round(premium - settlement_loss(strike, value, contracts), 2)
 
 
-def exit_code(mark: float, fill: float, stop_loss: float, take_profit: float, days_left: int,
-              close_dte: int) -> int:
+def exit_code(mark: float, fill: float, days_left: int, p: Any) -> int:
     """Which exit rule, if any, closes a position at today's mark (OPEN: none): the stop loss first, then the take
-    profit, then the days left to expiry."""
-    if stop_loss and mark >= stop_loss * fill - 1e-9:
+    profit, then the days left to expiry. `p`: the knobs by name (StrategyParams, or the kernel's record)."""
+    if p.stop_loss and mark >= p.stop_loss * fill - 1e-9:
         return STOP_LOSS_EXIT
-    if take_profit and mark <= (1 - take_profit) * fill + 1e-9:
+    if p.take_profit and mark <= (1 - p.take_profit) * fill + 1e-9:
         return TAKE_PROFIT_EXIT
-    if close_dte and days_left <= close_dte:
+    if p.close_dte and days_left <= p.close_dte:
         return CLOSE_DTE_EXIT
     return OPEN
 
@@ -334,8 +334,7 @@ class Rules:
     def exit_reason(self, day: MarketDay, holding: Holding) -> str | None:
         """Which exit rule, if any, closes the position at today's mark (exit_code), in words."""
         p = self.params
-        code = exit_code(holding.mark, holding.fill, p.stop_loss, p.take_profit,
-                         (holding.contract.expiry - day.date).days, p.close_dte)
+        code = exit_code(holding.mark, holding.fill, (holding.contract.expiry - day.date).days, p)
         return None if code == OPEN else exit_text(code, p)
 
     def decide_exit(self, day: MarketDay, holding: Holding, quote: QuoteFn) -> Exit | Hold:

@@ -18,16 +18,17 @@ class StrategyError(BadInput):
 
 def knob(default: Any, help: str, *, low: float | None = None, high: float | None = None, low_open: bool = False,
          high_open: bool = False, choices: tuple[str, ...] = (), unit: str = "", option: str = "", alias: str = "",
-         grid: str = "", off: bool = False, parse: Callable[[str], object] | None = None) -> Any:
+         grid: str = "", short: str = "", off: bool = False, parse: Callable[[str], object] | None = None) -> Any:
     """A field of StrategyParams with what the command line and the renderers need to know about it.
     `unit`: 'dollars', 'share' (shown as a percentage, given as 0.5 or 50%), 'multiple' (of the price sold at)
     or 'days'; `option`: the CLI flag when it is not --field-name, `alias` an older flag still accepted; `grid`:
-    the calibrate option that lists several values (the backtest option is `option`); `off`: 0 turns the rule off;
+    the calibrate option that lists several values (the backtest option is `option`) and `short` its name in a
+    combination's label (Delta=0.15 TP=50%); `off`: 0 turns the rule off;
     `parse`: for a text knob of a pattern, what raises ValueError with the reason when a value does not fit."""
     return field(default=default, metadata={"help": help, "low": low, "high": high, "low_open": low_open,
                                             "high_open": high_open, "choices": choices, "unit": unit,
-                                            "option": option, "alias": alias, "grid": grid, "off": off,
-                                            "parse": parse})
+                                            "option": option, "alias": alias, "grid": grid, "short": short,
+                                            "off": off, "parse": parse})
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,17 @@ class StrategyParams:
     """Every knob of the strategy, validated when built from its declaration."""
 
     put_delta: float = knob(None, "Put delta, e.g. 0.15.", low=0, high=1, low_open=True, high_open=True,
-                            option="--delta", grid="--deltas")
-    dte_target: int = knob(None, "Days-to-expiry target, e.g. 45.", low=0, high=3650, option="--dte", grid="--dtes")
+                            option="--delta", grid="--deltas", short="Delta")
+    dte_target: int = knob(None, "Days-to-expiry target, e.g. 45.", low=0, high=3650, option="--dte", grid="--dtes",
+                           short="DTE")
     take_profit: float = knob(0.0, "Buy back when the put's mark is at or below (1 - F) of the price it was sold "
                                    "at, e.g. 0.5 or 50% (0: off).", low=0, high=1, high_open=True, unit="share",
-                              grid="--take-profits", off=True)
+                              grid="--take-profits", short="TP", off=True)
     stop_loss: float = knob(0.0, "Buy back when the put's mark reaches M times the price it was sold at, e.g. 2 "
-                                 "(0: off).", low=0, high=100, unit="multiple", grid="--stop-losses", off=True)
+                                 "(0: off).", low=0, high=100, unit="multiple", grid="--stop-losses", short="SL",
+                            off=True)
     close_dte: int = knob(0, "Buy back N calendar days before expiry (0: hold to expiry).", low=0, high=3650,
-                          unit="days", grid="--close-dtes", off=True)
+                          unit="days", grid="--close-dtes", short="close", off=True)
     underlying: str = knob("SPX", "The index: SPX, or XSP (Mini-SPX: 1/10 the size, $1 strikes, penny ticks, "
                                   "PM-settled; priced by the same estimate on SPX/10).", choices=UNDERLYING_NAMES)
     strike_rule: str = knob("seed", "seed: spot*(1-(0.04+delta*0.15)) to $5; bs-delta: strike with that "
@@ -122,4 +125,26 @@ def knobs(declaration: type = StrategyParams) -> tuple[Field[Any], ...]:
     return tuple(f for f in fields(declaration) if not f.metadata["grid"])
 
 
-GRID_DIMENSIONS = tuple(f.name for f in fields(StrategyParams) if f.metadata["grid"])  # calibrate's grid
+FIELDS = {f.name: f for f in fields(StrategyParams)}
+GRID_DIMENSIONS = tuple(name for name, f in FIELDS.items() if f.metadata["grid"])  # calibrate's grid
+EXIT_DIMENSIONS = tuple(name for name in GRID_DIMENSIONS if FIELDS[name].metadata["off"])  # 0: off
+
+
+def dimension_text(name: str, value: Any) -> str:
+    """One grid dimension's value in a combination's label: Delta=0.15, DTE=45, TP=50%, SL=2x, close=7d, TP=off."""
+    meta = FIELDS[name].metadata
+    if meta["off"] and not value:
+        return f"{meta['short']}=off"
+    unit = meta["unit"]
+    shown = (f"{value:.0%}" if unit == "share" else f"{value:g}x" if unit == "multiple" else f"{value}d"
+             if unit == "days" else f"{value:.2f}" if isinstance(value, float) else str(value))
+    return f"{meta['short']}={shown}"
+
+
+def combination_label(combination: Any, exits: tuple[str, ...] | list[str] = EXIT_DIMENSIONS,
+                      only_on: bool = False) -> str:
+    """A combination's label from its grid dimensions (a StrategyParams or a stored result): the delta and DTE,
+    then each exit of `exits` (those that are on, with `only_on`)."""
+    names = [n for n in GRID_DIMENSIONS if n not in EXIT_DIMENSIONS or n in exits]
+    return " ".join(dimension_text(n, getattr(combination, n)) for n in names
+                    if not (only_on and n in EXIT_DIMENSIONS and not getattr(combination, n)))

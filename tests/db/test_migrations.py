@@ -150,3 +150,15 @@ def test_every_earlier_head_with_a_parameter_set_upgrades_and_every_command_read
         result = runner.invoke(cli, [*command_line, "--db", str(path)])
         assert result.exit_code in (0, 10), (command_line, result.output)
         assert "Traceback" not in result.output
+
+
+def test_every_grid_dimension_is_a_stored_column_and_part_of_the_unique_key():
+    """A dimension declared in StrategyParams (a `grid` option) is stored with each combination and keys it: adding
+    one is its column in db/models.py, then the revision Alembic autogenerates from it."""
+    from db.models import CombinationResult
+    from trading.strategy import GRID_DIMENSIONS
+
+    table = CombinationResult.__table__
+    assert set(GRID_DIMENSIONS) <= set(table.columns.keys())
+    (unique,) = [c for c in table.constraints if c.__class__.__name__ == "UniqueConstraint"]
+    assert [column.name for column in unique.columns] == ["run_id", *GRID_DIMENSIONS]

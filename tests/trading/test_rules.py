@@ -70,8 +70,10 @@ def test_entry_fill(price, slippage, fill):
     assert fill_price(price, slippage, False, -1) == pytest.approx(fill)
 
 
-def test_regt_margin_examples_from_domain():
-    # reference/DOMAIN.md section 3.1, S = 5000
+def test_regt_margin_examples_from_the_rule():
+    # Cboe's minimum for a short broad-based index put: the premium plus 15% of the index less the out-of-the-money
+    # amount, at least the premium plus 10% of the strike, x 100. S = 5000: K 4700, P 20: 100 x max(20 + 750 - 300,
+    # 20 + 470) = 49,000; K 4800, P 30: 100 x max(30 + 750 - 200, 30 + 480) = 58,000
     assert margin_per_contract(False, 5000, 4700, 20.0) == pytest.approx(49_000)
     assert margin_per_contract(False, 5000, 4800, 30.0) == pytest.approx(58_000)
     # cash-secured: 100 x 4800 held against assignment, the put's 30 counting toward it -> equity needs 477,000

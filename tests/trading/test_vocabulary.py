@@ -68,7 +68,7 @@ def test_live_and_backtest_exports_share_their_columns(runner, book, tmp_path):
     common = [c for c in live_columns if c in run_columns]
     assert common == [c for c in run_columns if c in live_columns]
     assert set(live_columns) - set(common) == {"id", "fill_source"}
-    assert set(run_columns) - set(common) == {"put_delta", "dte_target"}
+    assert set(run_columns) - set(common) == {"put_delta", "dte_target", "take_profit", "stop_loss", "close_dte"}
     summary = json.loads(invoke(runner, book, "export", str(live), "--json").stdout)
     assert summary == {"path": str(live), "rows": len(live.read_text().splitlines()) - 1}
 

@@ -47,7 +47,7 @@ def command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
     return click.command(name, cls=SpxWheelCommand)
 
 
-class Checked(click.ParamType):
+class Checked(click.ParamType):  # type: ignore[type-arg]  # generic in the click installed, which types no argument
     """A parameter type whose `check` turns text into a value or raises ValueError with the reason."""
 
     def check(self, text: str) -> Any:
@@ -127,7 +127,7 @@ class Patterned(Checked):
         return text.strip()
 
 
-class DateType(click.ParamType):
+class DateType(click.ParamType):  # type: ignore[type-arg]
     name = "YYYY-MM-DD"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dt.date:
@@ -142,7 +142,7 @@ class DateType(click.ParamType):
         return day
 
 
-class NumberList(click.ParamType):
+class NumberList(click.ParamType):  # type: ignore[type-arg]
     """A comma-separated list of distinct numbers of one type, e.g. 0.15,0.20."""
 
     name = "LIST"
@@ -258,7 +258,7 @@ def as_of_option(f: Callable[..., Any]) -> Callable[..., Any]:
                         help="The day to act for (default: today in New York).")(f)
 
 
-def value_type(f: Field[Any]) -> click.ParamType:
+def value_type(f: Field[Any]) -> Checked | click.Choice[str]:
     """The click type of a StrategyParams field, from its declaration."""
     meta = f.metadata
     if meta["parse"]:
@@ -298,7 +298,9 @@ def grid_options(f: Callable[..., Any]) -> Callable[..., Any]:
     defaults = {"put_delta": DEFAULT_DELTAS, "dte_target": DEFAULT_DTES}  # an exit's: off
     for name, dimension in reversed(GRID.items()):
         values = defaults.get(name, (dimension.default,))
-        f = click.option(dimension.metadata["grid"], "grid_" + name, type=NumberList(value_type(dimension)),
+        item = value_type(dimension)
+        assert isinstance(item, Checked), name  # a grid dimension is a number
+        f = click.option(dimension.metadata["grid"], "grid_" + name, type=NumberList(item),
                          default=",".join(f"{v:g}" for v in values), show_default=True,
                          help=f"{dimension.metadata['help']} Values to test, comma-separated.")(f)
     return f

@@ -69,21 +69,18 @@ def pairs(items: Sequence[tuple[str, Any]]) -> str:
                     colalign=["left", "right"])
 
 
-EXIT_LABELS: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "take_profit": ("TP", lambda v: f"{v:.0%}"), "stop_loss": ("SL", lambda v: f"{v:g}x"),
-    "close_dte": ("close", lambda v: f"{v}d")}
-
-
 def exits_used(combinations: Sequence[Any]) -> list[str]:
     """The exit knobs that any of the parameter sets turns on (the ones a label shows)."""
-    return [name for name in EXIT_LABELS if any(getattr(p, name) for p in combinations)]
+    from trading.strategy import EXIT_DIMENSIONS
+
+    return [name for name in EXIT_DIMENSIONS if any(getattr(p, name) for p in combinations)]
 
 
 def combination_label(params: Any, exits: Sequence[str]) -> str:
     """Delta=0.15 DTE=45, then each exit of `exits` (TP=50% SL=2x close=7d, or off)."""
-    shown = [f"{EXIT_LABELS[name][0]}={EXIT_LABELS[name][1](getattr(params, name)) if getattr(params, name) else 'off'}"
-             for name in exits]
-    return " ".join([f"Delta={params.put_delta:.2f} DTE={params.dte_target}", *shown])
+    from trading.strategy import combination_label as label
+
+    return label(params, list(exits))
 
 
 def seed_line(label: str, m: Metrics) -> str:
@@ -136,7 +133,7 @@ def trade_row(record: Any) -> dict[str, Any]:
     """A TradeRecord as a row for JSON and CSV, with the same names live and backtest: a live position adds its
     id and the fill's source; a stored run's trade, its combination."""
     live = {"id": record.id} if record.id is not None else {}
-    run = {"put_delta": record.put_delta, "dte_target": record.dte_target} if record.put_delta is not None else {}
+    run = dict(record.combination or {})
     row = {**live, **run, "ticker": record.ticker, "root": record.root, "entry_date": record.entry_date,
            "expiry": record.expiry, "strike": record.strike, "contracts": record.contracts, "price": record.price,
            "price_source": record.price_source, "fill": record.fill, "premium": record.premium,
@@ -425,7 +422,7 @@ def backtest_lines(calibration: Any, run_id: int, show_trades: bool) -> list[str
 
 
 def quote_text(document: dict[str, Any]) -> str:
-    shown = {**document, "spot": f"{document['spot']:,.2f}", "vix": f"{document['vix']:.2f}",
+    shown: dict[str, Any] = {**document, "spot": f"{document['spot']:,.2f}", "vix": f"{document['vix']:.2f}",
              "premium": f"{document['premium']:.2f}", "iv": pct(document["iv"]), "delta": f"{document['delta']:.4f}",
              "real_close": None if document["real_close"] is None else f"{document['real_close']:.2f}",
              **{k: None if document[k] is None else f"{document[k]:.2f}" for k in ("bid", "ask", "mid")
@@ -462,8 +459,11 @@ def knob_text(value: Any, unit: str, off: bool = False) -> str:
     """A strategy knob in its declared unit: $1.50, 50.0%, 2x, 7 days; a rule that 0 turns off, `off`."""
     if off and value == 0:
         return "off"
-    shown = {"dollars": dollars, "share": pct, "multiple": lambda v: f"{v:g}x", "days": lambda v: f"{v} days"}
-    return shown[unit](value) if unit in shown else str(value)
+    if unit == "dollars":
+        return dollars(value)
+    if unit == "share":
+        return pct(value)
+    return f"{value:g}x" if unit == "multiple" else f"{value} days" if unit == "days" else str(value)
 
 
 def validation_lines(v: Any) -> list[str]:

@@ -81,16 +81,16 @@ def positions_cmd(only_open: bool, only_closed: bool, db_url: str, as_json: bool
     Example:
       spx-wheel positions --open
     """
-    from trading import ledger
+    from trading import records
     from trading.cli import render
 
     if only_open and only_closed:
         raise BadInput("--open and --closed exclude each other: give neither to list every position")
-    records = ledger.positions(context(db_url), "open" if only_open else "closed" if only_closed else None)
+    trades = records.positions(context(db_url), "open" if only_open else "closed" if only_closed else None)
     if as_json:
-        click.echo(render.to_json([render.trade_row(r) for r in records]))
+        click.echo(render.to_json([render.trade_row(r) for r in trades]))
     else:
-        click.echo(render.trade_table(records) if records else "No positions.")
+        click.echo(render.trade_table(trades) if trades else "No positions.")
 
 
 @command("export")
@@ -107,12 +107,12 @@ def export_cmd(path: str, run_id: int | None, db_url: str, as_json: bool) -> Non
       spx-wheel export trades.csv
       spx-wheel export backtest.csv --run 3
     """
-    from trading import ledger
+    from trading import records
     from trading.cli import render
 
     ctx = context(db_url)
-    records = ledger.run_trades(ctx, run_id) if run_id is not None else ledger.positions(ctx, None)
-    rows = [render.trade_row(r) for r in records]
+    trades = records.run_trades(ctx, run_id) if run_id is not None else records.positions(ctx, None)
+    rows = [render.trade_row(r) for r in trades]
     if path == "-":
         if as_json:
             click.echo(render.to_json({"path": path, "rows": len(rows), "trades": rows}))
