@@ -19,6 +19,21 @@ FILES = {"/api/global/us_indices/daily_prices/SPX_History.csv": "SPX_History.csv
          "/graph/fredgraph.csv": "fredgraph_DTB3.csv"}
 
 
+def serve_daily_files(httpserver, monkeypatch, server: "FakeDailyFiles", tries: int) -> "FakeDailyFiles":
+    """Serve `server` on pytest-httpserver's 127.0.0.1 port as Cboe and FRED, with no Polygon key and the chain
+    store beside the database."""
+    import re
+
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(server)
+    base = httpserver.url_for("/").rstrip("/")
+    for setting in ("SPX_WHEEL_CBOE_URL", "SPX_WHEEL_FRED_URL"):
+        monkeypatch.setenv(setting, base)
+    monkeypatch.setenv("SPX_WHEEL_MAX_TRIES", str(tries))
+    monkeypatch.delenv("POLYGON_API_KEY", raising=False)
+    monkeypatch.delenv("SPX_WHEEL_CHAINS", raising=False)
+    return server
+
+
 class FakeDailyFiles:
     def __init__(self, until: str | None = None) -> None:
         self.faults: dict[str, list[str]] = {}

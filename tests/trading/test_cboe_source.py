@@ -4,26 +4,17 @@ observed shape, tests/fixtures/cboe), each snapshot kept in the chain store; an 
 import gzip
 import json
 import math
-import re
 
 import pytest
 
 from tests.conftest import calibrate, table_counts
-from tests.fake_daily_files import QUOTES, QUOTES_PATH, FakeDailyFiles
+from tests.fake_daily_files import QUOTES, QUOTES_PATH, FakeDailyFiles, serve_daily_files
 from trading.cli import cli
 
 
 @pytest.fixture
 def cboe(httpserver, monkeypatch, tmp_path):
-    server = FakeDailyFiles()
-    httpserver.expect_request(re.compile(".*")).respond_with_handler(server)
-    base = httpserver.url_for("/").rstrip("/")
-    for setting in ("SPX_WHEEL_CBOE_URL", "SPX_WHEEL_FRED_URL"):
-        monkeypatch.setenv(setting, base)
-    monkeypatch.setenv("SPX_WHEEL_MAX_TRIES", "2")
-    monkeypatch.delenv("POLYGON_API_KEY", raising=False)
-    monkeypatch.delenv("SPX_WHEEL_CHAINS", raising=False)
-    return server
+    return serve_daily_files(httpserver, monkeypatch, FakeDailyFiles(), tries=2)
 
 
 @pytest.fixture

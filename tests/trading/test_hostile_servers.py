@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import calibrate, table_counts
-from tests.fake_daily_files import QUOTES, QUOTES_PATH, FakeDailyFiles
+from tests.fake_daily_files import QUOTES, QUOTES_PATH, FakeDailyFiles, serve_daily_files
 from trading.cli import cli
 
 SPX_PATH = "/api/global/us_indices/daily_prices/SPX_History.csv"
@@ -31,16 +31,7 @@ class Tampered(FakeDailyFiles):
 
 @pytest.fixture
 def serve(httpserver, monkeypatch):
-    def start(server):
-        httpserver.expect_request(re.compile(".*")).respond_with_handler(server)
-        base = httpserver.url_for("/").rstrip("/")
-        for setting in ("SPX_WHEEL_CBOE_URL", "SPX_WHEEL_FRED_URL"):
-            monkeypatch.setenv(setting, base)
-        monkeypatch.setenv("SPX_WHEEL_MAX_TRIES", "1")
-        monkeypatch.delenv("SPX_WHEEL_CHAINS", raising=False)
-        return server
-
-    return start
+    return lambda server: serve_daily_files(httpserver, monkeypatch, server, tries=1)
 
 
 def last_row_close(value):
