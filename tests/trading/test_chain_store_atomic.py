@@ -59,7 +59,12 @@ def test_an_import_killed_at_any_moment_is_whole_or_absent(tmp_path, kind, postg
     for round_ in range(ROUNDS):
         db, store = database(kind, tmp_path, postgres_url, f"killed{round_}"), tmp_path / f"store{round_}"
         process = spx_wheel(db, store, "import", str(NOVEMBER_2008), wait=False)
-        time.sleep(random.uniform(0.5, 2.5))
+        if round_ % 2:  # at a random moment
+            time.sleep(random.uniform(0.5, 2.5))
+        else:  # as its first file lands: in the middle of writing the store
+            deadline = time.monotonic() + 30
+            while not any(store.glob("*/*/*.p*")) and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.002)
         process.send_signal(signal.SIGKILL)
         process.communicate()
         files, days = held(db, store)
@@ -71,7 +76,7 @@ def test_an_import_killed_at_any_moment_is_whole_or_absent(tmp_path, kind, postg
             backtest = spx_wheel(db, store, "backtest", "--delta", "0.2", "--dte", "30", "--source", "chains",
                                  "--start", "2008-11-03", "--end", "2008-11-28")
             assert backtest.returncode == 1 and "no option chain imported" in backtest.stderr
-            outcomes.append("absent, files left" if parquet_stems(store) else "absent")
+            outcomes.append("absent, files left" if any(store.glob("*/*/*.p*")) else "absent")
         # the next import sweeps what no record owns and lands whole
         assert spx_wheel(db, store, "import", str(NOVEMBER_2008)).returncode == 0
         assert held(db, store) == (["deltaneutral_spx_200811.csv.gz"], 18)
@@ -80,35 +85,40 @@ def test_an_import_killed_at_any_moment_is_whole_or_absent(tmp_path, kind, postg
 
 
 def test_one_file_imported_twice_at_once_is_held_once(tmp_path, kind, postgres_url):
-    db, store = database(kind, tmp_path, postgres_url, "twice"), tmp_path / "store"
-    assert spx_wheel(db, store, "params").returncode in (0, 1)  # the schema first: both imports then race on data
-    both = [spx_wheel(db, store, "import", str(NOVEMBER_2008), "--json", wait=False) for _ in range(2)]
-    outcomes = [(p.communicate(timeout=300), p.returncode) for p in both]
-    assert [code for _, code in outcomes] == [0, 0], outcomes
-    new = sorted(f["new"] for (out, _), _ in outcomes for f in json.loads(out)["files"])
-    assert new == [False, True]
-    assert held(db, store) == (["deltaneutral_spx_200811.csv.gz"], 18)
-    assert len(parquet_stems(store)) == 18
+    for round_ in range(ROUNDS):
+        db, store = database(kind, tmp_path, postgres_url, f"twice{round_}"), tmp_path / f"store{round_}"
+        assert spx_wheel(db, store, "params").returncode in (0, 1)  # the schema first: the imports race on data
+        both = [spx_wheel(db, store, "import", str(NOVEMBER_2008), "--json", wait=False) for _ in range(2)]
+        outcomes = [(p.communicate(timeout=300), p.returncode) for p in both]
+        assert [code for _, code in outcomes] == [0, 0], outcomes
+        new = sorted(f["new"] for (out, _), _ in outcomes for f in json.loads(out)["files"])
+        assert new == [False, True], round_
+        assert held(db, store) == (["deltaneutral_spx_200811.csv.gz"], 18), round_
+        assert len(parquet_stems(store)) == 18, round_
 
 
 def test_a_backtest_during_an_import_sees_it_whole_or_not_at_all(tmp_path):
-    db, store = tmp_path / "reading.db", tmp_path / "store"
-    assert spx_wheel(db, store, "import", str(FEBRUARY_2018)).returncode == 0
     window = ["backtest", "--delta", "0.2", "--dte", "30", "--source", "chains", "--start", "2008-11-03", "--end",
               "2018-03-01", "--max-vix", "100", "--json"]  # November 2008's VIX was 55-80
+    seen_during = []
+    for round_ in range(ROUNDS):
+        db, store = tmp_path / f"reading{round_}.db", tmp_path / f"store{round_}"
+        assert spx_wheel(db, store, "import", str(FEBRUARY_2018)).returncode == 0
 
-    def counts():
-        result = spx_wheel(db, store, *window)
-        assert result.returncode == 0, result.stderr
-        document = json.loads(result.stdout)
-        return document["real"], document["estimated"]
+        def counts():
+            result = spx_wheel(db, store, *window)
+            assert result.returncode == 0, result.stderr
+            document = json.loads(result.stdout)
+            return document["real"], document["estimated"]
 
-    before = counts()
-    importing = spx_wheel(db, store, "import", str(NOVEMBER_2008), wait=False)
-    seen = set()
-    while importing.poll() is None:
-        seen.add(counts())
-    importing.communicate()
-    assert importing.returncode == 0
-    after = counts()
-    assert before != after and seen <= {before, after}
+        before = counts()
+        importing = spx_wheel(db, store, "import", str(NOVEMBER_2008), wait=False)
+        seen = []
+        while importing.poll() is None:
+            seen.append(counts())
+        importing.communicate()
+        assert importing.returncode == 0
+        after = counts()
+        assert before != after and set(seen) <= {before, after}, round_
+        seen_during += seen
+    print(f"backtests during an import: {len(seen_during)}, each saw it whole or not at all")
