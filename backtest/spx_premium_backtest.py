@@ -79,6 +79,7 @@ class BacktestResult:
     position_days: int
     tally: Tally
     ruined: dt.date | None = None  # the session equity reached zero: the run stopped there
+    deficit: float = 0.0  # at ruin, what the account would owe: its puts' marks less its cash, in dollars
     vix3m_missing: int = 0  # sessions without VIX3M, where the estimate used VIX alone
     exposure: tuple[float, float] = (0.0, 0.0)  # open puts' notional (100 x strike) / equity: average, peak
     returns: np.ndarray = field(default_factory=lambda: np.empty(0))  # each session's, the first's from capital
@@ -155,6 +156,7 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     vix, vix3m, rate = history.vix.tolist(), history.vix3m.tolist(), history.rate.tolist()
     next_settlement = len(history.dates)
     ruined: dt.date | None = None
+    deficit = 0.0
     exposure_sum = exposure_peak = 0.0
 
     for i in range(first, stop):
@@ -183,7 +185,7 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
             next_settlement = min((p.expiry_index for p in positions), default=len(history.dates))
         owed = sum(p.liability(i) for p in positions)
         if cash - owed <= 0:  # ruin: the account is gone, and the run stops here
-            ruined, stop = market.date, i + 1
+            ruined, stop, deficit = market.date, i + 1, round(owed - cash, 2)
             equity[i - first] = 0.0
             break
         pricer = LifePricer(source, history, i)
@@ -206,7 +208,7 @@ def run_backtest(source: MarketSource, rules: Rules, start: dt.date, end: dt.dat
     trades.sort(key=lambda t: (t.entry_date, t.expiry))
     return summarize(history, first, capital, growth, equity[:stop - first], trades,
                      [t.pnl for t in trades if t.pnl is not None], tally(trades), position_days, ruined, exposure_sum,
-                     exposure_peak)
+                     exposure_peak, deficit)
 
 
 def session_growth(history: History, first: int, stop: int) -> np.ndarray:
@@ -217,7 +219,8 @@ def session_growth(history: History, first: int, stop: int) -> np.ndarray:
 
 def summarize(history: History, first: int, capital: float, growth: np.ndarray, equity: np.ndarray,
               trades: Sequence[Trade], closed: list[float], counted: Tally, position_days: int,
-              ruined: dt.date | None, exposure_sum: float, exposure_peak: float) -> BacktestResult:
+              ruined: dt.date | None, exposure_sum: float, exposure_peak: float,
+              deficit: float = 0.0) -> BacktestResult:
     """The result of a run over sessions first.. (as many as `equity` has): its metrics from the equity curve and
     the closed trades' P&L."""
     stop = first + len(equity)
@@ -226,7 +229,7 @@ def summarize(history: History, first: int, capital: float, growth: np.ndarray, 
     riskfree = np.concatenate([[0.0], growth[:stop - first - 1] - 1.0])  # no interest on the first session
     return BacktestResult(dates[0], dates[-1], trades, dates, equity,
                           metrics.compute(curve, riskfree, (dates[-1] - dates[0]).days, closed), position_days,
-                          counted, ruined, int(np.isnan(history.vix3m[first:stop]).sum()),
+                          counted, ruined, deficit, int(np.isnan(history.vix3m[first:stop]).sum()),
                           (exposure_sum / len(dates), exposure_peak), curve[1:] / curve[:-1] - 1.0, riskfree)
 
 

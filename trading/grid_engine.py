@@ -217,10 +217,10 @@ def knobs(p: StrategyParams) -> np.ndarray:
 
 
 def _result(history: History, p: StrategyParams, found: Candidates, first: int, growth: np.ndarray,
-            walked: tuple[np.ndarray, int, int, float, float, np.ndarray, np.ndarray, int]) -> BacktestResult:
+            walked: tuple[np.ndarray, int, int, float, float, np.ndarray, np.ndarray, int, float]) -> BacktestResult:
     from trading import grid_kernel as k
 
-    equity, ruined, position_days, exposure_sum, exposure_peak, log_i, log_f, count = walked
+    equity, ruined, position_days, exposure_sum, exposure_peak, log_i, log_f, count, deficit = walked
     log_i, log_f = log_i[:count].copy(), log_f[:count].copy()  # let the session-sized logs go
     end, candidate = log_i[:, k.T_END], log_i[:, k.T_ENTRY] - found.lo
     closed = log_f[end != OPEN, k.T_PNL].tolist()
@@ -230,7 +230,7 @@ def _result(history: History, p: StrategyParams, found: Candidates, first: int, 
                     float(np.mean(-found.entry[candidate, 1])) if count else math.nan)
     trades = LazyTrades(count, lambda: _trades(history, p, found, log_i, log_f))
     return summarize(history, first, p.capital, growth, equity, trades, closed, counted, position_days,
-                     None if ruined < 0 else history.dates[ruined], exposure_sum, exposure_peak)
+                     None if ruined < 0 else history.dates[ruined], exposure_sum, exposure_peak, deficit)
 
 
 def _trades(history: History, p: StrategyParams, found: Candidates, log_i: np.ndarray,

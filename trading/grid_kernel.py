@@ -27,6 +27,7 @@ from trading.rules import (
     SCALAR_RULES,
     SETTLED,
     buy_back_cost,
+    called_margin_per_contract,
     exit_code,
     fill_price,
     margin_per_contract,
@@ -137,13 +138,13 @@ def walk(first: int, stop: int, lo: int, ordinals: np.ndarray, opens: np.ndarray
          vix: np.ndarray, growth: np.ndarray, market: np.ndarray, model: np.ndarray, valid: np.ndarray,
          expiry: np.ndarray, settles: np.ndarray, strike: np.ndarray, am: np.ndarray, offset: np.ndarray,
          marks: np.ndarray, priced: np.ndarray, entry: np.ndarray,
-         knobs: np.ndarray) -> tuple[np.ndarray, int, int, float, float, np.ndarray, np.ndarray, int]:
+         knobs: np.ndarray) -> tuple[np.ndarray, int, int, float, float, np.ndarray, np.ndarray, int, float]:
     """Sessions first..stop-1 of run_backtest. Candidate c = i - lo is the put the rules would sell on session i
     (valid, its expiry's ordinal, settlement session, strike, AM settlement, where its marks start in `marks`),
     priced by price_life when a run first asks its price (`priced`, `entry`: see there). Returns the equity of each
     session, the session of ruin (-1: none), position-days, the exposure's sum and peak, the trade log (ints:
     entry session, contracts, how it ended, the session it ended; floats: fill, premium, P&L, settlement value,
-    exit fill) and the number of trades. `knobs`: one record of KNOBS."""
+    exit fill), the number of trades and the deficit at ruin. `knobs`: one record of KNOBS."""
     p = knobs[0]
     capital, scale, most = p.capital, p.scale, p.max_open_positions
     n = stop - first
@@ -153,7 +154,7 @@ def walk(first: int, stop: int, lo: int, ordinals: np.ndarray, opens: np.ndarray
     held = np.zeros(most, dtype=np.int64)  # the open positions' trade numbers, in the order they were opened
     count = trades = 0
     cash = capital
-    ruined, position_days = -1, 0
+    ruined, position_days, deficit = -1, 0, 0.0
     exposure_sum = exposure_peak = 0.0
     for i in range(first, stop):
         if i > first:
@@ -183,7 +184,7 @@ def walk(first: int, stop: int, lo: int, ordinals: np.ndarray, opens: np.ndarray
         for k in range(count):
             owed += _mark(held[k], i, lo, offset, marks, log_i) * 100 * log_i[held[k], T_CONTRACTS]
         if cash - owed <= 0:  # ruin
-            ruined, stop = i, i + 1
+            ruined, stop, deficit = i, i + 1, round(owed - cash, 2)
             equity[i - first] = 0.0
             break
         c = i - lo
@@ -206,7 +207,7 @@ def walk(first: int, stop: int, lo: int, ordinals: np.ndarray, opens: np.ndarray
                 notional += strike[log_i[held[k], T_ENTRY] - lo] * 100 * log_i[held[k], T_CONTRACTS]
             share = notional / equity[i - first]
             exposure_sum, exposure_peak = exposure_sum + share, max(exposure_peak, share)
-    return equity[:stop - first], ruined, position_days, exposure_sum, exposure_peak, log_i, log_f, trades
+    return equity[:stop - first], ruined, position_days, exposure_sum, exposure_peak, log_i, log_f, trades, deficit
 
 
 @njit(cache=True)
@@ -263,15 +264,15 @@ def _margin_calls(i: int, spot: float, cash: float, lo: int, strike: np.ndarray,
         t = held[k]
         mark, contracts = _mark(t, i, lo, offset, marks, log_i), log_i[t, T_CONTRACTS]
         owed += mark * 100 * contracts
-        total += margin_per_contract(p.cash_secured, spot, strike[log_i[t, T_ENTRY] - lo], mark) * contracts
+        total += called_margin_per_contract(p.cash_secured, spot, strike[log_i[t, T_ENTRY] - lo], mark) * contracts
     equity = cash - owed
     if total <= equity:  # the usual day
         return 0.0
     needs = np.empty(count)
     for k in range(count):
         t = held[k]
-        needs[k] = margin_per_contract(p.cash_secured, spot, strike[log_i[t, T_ENTRY] - lo],
-                                       _mark(t, i, lo, offset, marks, log_i)) * log_i[t, T_CONTRACTS]
+        needs[k] = called_margin_per_contract(p.cash_secured, spot, strike[log_i[t, T_ENTRY] - lo],
+                                              _mark(t, i, lo, offset, marks, log_i)) * log_i[t, T_CONTRACTS]
     costs = np.zeros(count)
     for k in np.argsort(-needs, kind="mergesort"):  # the largest first; a tie in the positions' order
         if total <= equity:

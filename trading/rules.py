@@ -121,12 +121,24 @@ SIZE_CODES = {"contracts": 0, "notional": 1, "margin": 2}  # --size-by as the ke
 
 
 def margin_per_contract(cash_secured: bool, spot: float, strike: float, price: float) -> float:
-    """Dollars of equity one short put needs: the Reg-T exchange minimum, or fully cash-secured, where the cash
-    held covers assignment (100 x strike) and the put's own value counts toward it (so equity needs 100 x
-    (strike - price): a cash-secured put can never be called for margin)."""
+    """The margin one short put commits, in dollars, as the margin cap and sizing count it: the exchange minimum
+    for a broad-based index put (100% of its current value plus 15% of the index less the out-of-the-money
+    amount, at least its value plus 10% of the strike, x 100), or fully cash-secured, where the cash held covers
+    assignment (100 x strike) and the put's own value counts toward it (100 x (strike - price))."""
     if cash_secured:
         return 100.0 * (strike - price)
     return 100.0 * max(price + 0.15 * spot - max(spot - strike, 0.0), price + 0.10 * strike)
+
+
+def called_margin_per_contract(cash_secured: bool, spot: float, strike: float, price: float) -> float:
+    """The equity (net liquidation: cash less the puts' value) one short put must keep, or be bought back in a
+    margin call. Under Reg-T the sale's proceeds, held in the account, count toward the requirement, so the
+    account meets it while cash >= requirement, that is net liquidation >= requirement less the put's value:
+    100 x max(15% of the index less the out-of-the-money amount, 10% of the strike). A cash-secured put needs
+    100 x (strike - price) of net liquidation (cash >= 100 x strike) and is never called."""
+    if cash_secured:
+        return 100.0 * (strike - price)
+    return 100.0 * max(0.15 * spot - max(spot - strike, 0.0), 0.10 * strike)  # no price: ties stay exact ties
 
 
 def size_contracts(wanted: int, per_contract: float, margin_in_use: float, limit: float) -> int:
@@ -203,7 +215,7 @@ def exit_code(mark: float, fill: float, days_left: int, p: Any) -> int:
     return OPEN
 
 
-SCALAR_RULES = (margin_per_contract, size_contracts, wanted_contracts, on_tick_grid, fill_price, order_fees,
+SCALAR_RULES = (margin_per_contract, called_margin_per_contract, size_contracts, wanted_contracts, on_tick_grid, fill_price, order_fees,
                 net_premium, buy_back_cost, settlement_level, settlement_loss, settled_pnl, exit_code)
 
 
@@ -344,9 +356,12 @@ class Rules:
 
     def margin_call(self, day: MarketDay, holdings: Sequence[Holding], equity: float,
                     quote: QuoteFn) -> list[Exit | Hold]:
-        """Re-mark the margin of the open puts against equity; while it exceeds equity, buy back the put that
-        needs the most margin (at the day's price plus the spread, and the fee). One decision per holding."""
-        needs = [holding_margin(self.cash_secured, day, h) for h in holdings]
+        """Re-mark the margin of the open puts against equity (called_margin_per_contract); while it exceeds
+        equity, buy back the put that needs the most (at the day's price plus the spread, and the fee). One
+        decision per holding."""
+        spot = day.spot * self.underlying.scale
+        needs = [called_margin_per_contract(self.cash_secured, spot, h.contract.strike, h.mark) * h.contracts
+                 for h in holdings]
         decisions: list[Exit | Hold] = [HOLD] * len(holdings)
         total = sum(needs)
         if total <= equity:  # the usual day

@@ -47,15 +47,17 @@ def test_stop_trading_is_sent_with_the_checks_lines(runner, calibrated, receiver
 
 
 def test_a_margin_call_is_sent_and_a_quiet_day_is_not(runner, db_path, receiver, monkeypatch):
-    """The README's 2020 replay: on 2020-03-16 the book is called for margin (SPX_WHEEL_NOTIFY works as --notify)."""
+    """The README's margin-call replay: on 2020-02-24 the five-contract book is called for margin
+    (SPX_WHEEL_NOTIFY works as --notify)."""
     monkeypatch.setenv("SPX_WHEEL_NOTIFY", receiver.url)
-    assert invoke(runner, db_path, "calibrate", "2015-01-01", "--end", "2019-12-31").exit_code == 0
-    assert invoke(runner, db_path, "replay", "2020-01-02", "2020-03-12").exit_code == 0
-    quiet = invoke(runner, db_path, "trade", "--as-of", "2020-03-13")
+    assert invoke(runner, db_path, "calibrate", "2015-01-01", "--end", "2019-12-31", "--contracts-per-trade", "5",
+                  "--max-margin", "1").exit_code == 0
+    assert invoke(runner, db_path, "replay", "2020-01-02", "2020-02-20").exit_code == 0
+    quiet = invoke(runner, db_path, "trade", "--as-of", "2020-02-21")
     assert quiet.exit_code == 0 and receiver.alerts() == []
-    called = invoke(runner, db_path, "trade", "--as-of", "2020-03-16")
+    called = invoke(runner, db_path, "trade", "--as-of", "2020-02-24")
     assert called.exit_code == 0 and "(margin call)" in called.stdout
-    assert "CLOSE: O:SPXW200331P03170000" in receiver.only("spx-wheel: margin call on 2020-03-16")
+    assert "CLOSE: O:SPXW200331P03170000" in receiver.only("spx-wheel: margin call on 2020-02-24")
 
 
 def test_a_failed_daily_run_is_sent_and_still_fails(runner, db_path, receiver):

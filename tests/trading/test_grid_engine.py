@@ -64,6 +64,7 @@ def agree(source, start, end, combinations):
         for a, b in zip(grid.trades, reference.trades):
             same_trade(a, b)
         assert grid.dates == reference.dates and grid.ruined == reference.ruined
+        assert grid.deficit == reference.deficit
         assert np.max(np.abs(grid.equity - reference.equity)) < 0.005
         assert grid.position_days == reference.position_days
         assert grid.metrics.trades == reference.metrics.trades and grid.metrics.wins == reference.metrics.wins
@@ -86,6 +87,7 @@ def test_both_engines_see_the_same_ruin():
     runs = agree(EmbeddedSource(crashed(dt.date(2019, 3, 4), 0.35)), dt.date(2019, 1, 2), dt.date(2019, 6, 28),
                  COMBINATIONS)
     assert {r.ruined for r in runs} >= {None, dt.date(2019, 3, 4)}
+    assert all((r.deficit > 0) == (r.ruined is not None) for r in runs)  # a ruin says what the account owes
 
 
 def test_the_parameter_sets_reach_every_path():

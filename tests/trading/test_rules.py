@@ -139,11 +139,12 @@ def test_bs_delta_strike_is_the_listed_step_nearest_the_delta(expiry):
 
 
 def test_margin_call_buys_back_the_hungriest_put_first_until_the_rest_fits():
-    """By hand: spot 4000. Reg-T per contract = 100 * max(P + 0.15*S - OTM, P + 0.10*K).
-    3800 put at 20: OTM 200 -> max(20 + 600 - 200, 20 + 380) = 420 -> $42,000 a contract, x10 = $420,000.
-    3600 put at 5: OTM 400 -> max(5 + 600 - 400, 5 + 360) = 365 -> $36,500 a contract, x10 = $365,000.
-    Total $785,000 against equity $500,000: buy back the 3800s (fill 20 + 5% = 21.00, cost 21.00 * 1000 + 15 =
-    $21,015, of which $1,015 is spread and fee). Then $365,000 needs at most $498,985: it fits."""
+    """By hand: spot 4000. Reg-T per contract = 100 * max(P + 0.15*S - OTM, P + 0.10*K), of which the put's
+    value P is covered by the proceeds held: net liquidation must keep 100 * max(0.15*S - OTM, 0.10*K).
+    3800 put at 20: OTM 200 -> max(600 - 200, 380) = 400 -> $40,000 a contract, x10 = $400,000.
+    3600 put at 5: OTM 400 -> max(600 - 400, 360) = 360 -> $36,000 a contract, x10 = $360,000.
+    Total $760,000 against equity $500,000: buy back the 3800s (fill 20 + 5% = 21.00, cost 21.00 * 1000 + 15 =
+    $21,015, of which $1,015 is spread and fee). Then $360,000 needs at most $498,985: it fits."""
     from backtest.types import Exit
 
     rules = Rules(StrategyParams(put_delta=0.2, dte_target=30))
@@ -156,8 +157,28 @@ def test_margin_call_buys_back_the_hungriest_put_first_until_the_rest_fits():
     decisions = rules.margin_call(day, [lean, hungry], 500_000.0, marks)
     assert decisions[0] == HOLD_ and decisions[1] == Exit("margin call", marks(hungry.contract), 21.0, 21_015.0)
     assert rules.margin_call(day, [lean, hungry], 800_000.0, marks) == [HOLD_, HOLD_]
-    both = rules.margin_call(day, [lean, hungry], 300_000.0, marks)  # after the 3800s, $365,000 > $298,985
+    both = rules.margin_call(day, [lean, hungry], 300_000.0, marks)  # after the 3800s, $360,000 > $298,985
     assert all(isinstance(d, Exit) for d in both)
+
+
+@pytest.mark.parametrize("margin, cash, called", [
+    # one short put, K 2600, S 2900, P 10: the Reg-T requirement is 100 x max(10 + 435 - 300, 10 + 260) = $27,000,
+    # which the cash held (the sale's proceeds in it) meets from $27,000 on: net liquidation (cash less the put's
+    # $1,000) from $26,000 on
+    ("regt", 27_500.0, False),  # net liquidation $26,500: met (the double-counted rule called here)
+    ("regt", 27_000.0, False),  # exactly met
+    ("regt", 26_900.0, True),  # $100 short
+    # cash-secured: the cash must cover assignment, 100 x 2600 = $260,000: net liquidation $259,000
+    ("cash", 260_000.0, False),
+    ("cash", 259_900.0, True),
+])
+def test_a_margin_call_counts_the_proceeds_toward_the_requirement_once(margin, cash, called):
+    rules = Rules(StrategyParams(put_delta=0.2, dte_target=30, margin=margin))
+    day = MarketDay(dt.date(2024, 11, 5), 2900.0, 40.0, math.nan, 0.045)
+    held = Holding(put_contract(dt.date(2024, 12, 20), 2600), 1, 10.0, 10.0)
+    (decision,) = rules.margin_call(day, [held], cash - 1_000.0,
+                                    lambda c: Quote(10.0, PriceSource.ESTIMATED, 0.3, -0.05))
+    assert (decision != HOLD_) == called
 
 
 @pytest.mark.parametrize("knobs,mark,reason", [

@@ -119,6 +119,7 @@ def metrics_json(m: Metrics, result: BacktestResult) -> dict[str, Any]:
             "real": result.real, "estimated": result.estimated,
             "stand_in_settlements": result.stand_in_settlements,
             "mean_entry_delta": defined(result.tally.entry_delta), "ruined": result.ruined,
+            "deficit": result.deficit,
             "vix3m_missing": result.vix3m_missing, "average_exposure": result.exposure[0],
             "peak_exposure": result.exposure[1], "buy_backs": result.tally.buy_backs,
             "real_buy_backs": result.tally.real_buy_backs}
@@ -323,7 +324,7 @@ def calibrated_lines(done: Any, strike_rule: str, shown_db: str, db_named: str |
     for c in calibration.combinations:
         extra = f"  [{c.result.metrics.trades} trades, real delta ~{c.result.tally.entry_delta:.2f}]"
         if c.result.ruined is not None:
-            extra += f" RUIN on {c.result.ruined}: never chosen"
+            extra += f" RUIN on {c.result.ruined}, owing {dollars(c.result.deficit)}: never chosen"
         elif not calibration.eligible(c):
             extra += f" not eligible: fewer than {calibration.min_trades} closed trades"
         lines.append(seed_line(combination_label(c.params, exits), c.result.metrics) + extra)
