@@ -4,7 +4,7 @@ are stored in integer cents; deltas as the put's (negative) delta."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from backtest.records import TradeRecord, closed_on
 from data.provenance import SettlementSource
@@ -23,15 +23,51 @@ def dollars(value: int | None) -> float | None:
     return None if value is None else value / 100
 
 
-def backtest_trade_rows(result_id: int, trades: Sequence[Trade]) -> list[dict[str, object]]:
-    """A combination's trades as rows of backtest_trades."""
-    return [dict(result_id=result_id, ticker=t.ticker, root=t.root, entry_date=t.entry_date, expiry=t.expiry,
-                 strike_cents=cents(t.strike), contracts=t.contracts, entry_price_cents=cents(t.entry_price),
-                 fill_cents=cents(t.fill), premium_cents=cents(t.premium), source=t.source,
-                 entry_delta=t.entry_delta, settlement_cents=cents(t.settlement),
-                 settlement_source=t.settlement_source, pnl_cents=cents(t.pnl), exit_reason=t.exit_reason,
-                 exit_date=t.exit_date, exit_fill_cents=cents(t.exit_fill), exit_source=t.exit_source)
-            for t in trades]
+# backtest_trades' columns, in the order of backtest_trade_rows
+TRADE_COLUMNS = ("result_id", "ticker", "root", "entry_date", "expiry", "strike_cents", "contracts",
+                 "entry_price_cents", "fill_cents", "premium_cents", "source", "entry_delta", "settlement_cents",
+                 "settlement_source", "pnl_cents", "exit_reason", "exit_date", "exit_fill_cents", "exit_source")
+
+
+TradeColumns = dict[str, list[Any]]  # each field of Trade: its values, one per trade (None where it has none)
+TEXT_FIELDS = ("source", "settlement_source", "exit_source")
+
+
+def trade_columns(trades: Sequence[Trade]) -> TradeColumns:
+    """Trades as columns, the form backtest_trade_rows takes (the grid engine builds the same from its log)."""
+    names = ("ticker", "root", "entry_date", "expiry", "strike", "contracts", "entry_price", "fill", "premium",
+             "source", "entry_delta", "settlement", "settlement_source", "pnl", "exit_reason", "exit_date",
+             "exit_fill", "exit_source")
+    return {name: [getattr(t, name) for t in trades] for name in names}
+
+
+def backtest_trade_rows(result_id: int, c: TradeColumns,
+                        day: Callable[[dt.date], object] = lambda d: d) -> list[tuple[object, ...]]:
+    """A combination's trades (as columns) as rows of backtest_trades, values in TRADE_COLUMNS' order (`day`:
+    how the driver takes a date)."""
+    import numpy as np  # the engine's dependency already; a million rows are converted a column at a time
+
+    def money(values: Sequence[Any]) -> list[Any]:
+        dollars = np.asarray(values, dtype=float)  # None reads as NaN: none
+        shown = np.rint(dollars * 100).astype(object)
+        shown[np.isnan(dollars)] = None
+        return [None if v is None else int(v) for v in shown.tolist()]
+
+    def each(values: Sequence[Any], convert: Callable[[Any], object]) -> list[object]:
+        done = {v: None if v is None else convert(v) for v in set(values)}  # few distinct: dates, sources
+        return [done[v] for v in values]
+
+    def text(values: Sequence[Any]) -> list[object]:
+        return each(values, str)
+
+    def days(values: Sequence[Any]) -> list[object]:
+        return each(values, day)
+
+    return list(zip([result_id] * len(c["ticker"]), c["ticker"], c["root"], days(c["entry_date"]),
+                    days(c["expiry"]), money(c["strike"]), c["contracts"], money(c["entry_price"]), money(c["fill"]),
+                    money(c["premium"]), text(c["source"]), c["entry_delta"], money(c["settlement"]),
+                    text(c["settlement_source"]), money(c["pnl"]), c["exit_reason"], days(c["exit_date"]),
+                    money(c["exit_fill"]), text(c["exit_source"]), strict=True))
 
 
 def position_of_entry(entry: Entry, as_of: dt.date, parameters_id: int) -> Position:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import astuple, dataclass, field
-from typing import Callable, Iterator, NamedTuple, Sequence, overload
+from typing import Any, Callable, Iterator, NamedTuple, Sequence, overload
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from data.listings import listed_expirations
 from data.market import EmbeddedSource, History, MarketSource, load_bundled
 from data.pricing import AM_SETTLEMENT_EARLIER, FITTED, MIN_VOL, T30, T93, years_to_settlement
 from data.provenance import PriceSource, SettlementSource
+from db.mapping import TradeColumns
 from trading.rules import BUY_BACKS, OPEN, SETTLED, SIZE_CODES, exit_text, grid_strike
 from trading.strategy import StrategyParams
 
@@ -133,8 +134,8 @@ class LazyTrades(Sequence[Trade]):
     """A run's trades, built from the kernel's log each time they are read (kept, a thousand combinations' trades
     would hold gigabytes while a calibration stores them one combination after the other)."""
 
-    def __init__(self, count: int, build: Callable[[], list[Trade]]) -> None:
-        self._count, self._build = count, build
+    def __init__(self, count: int, build: Callable[[], list[Trade]], columns: Callable[[], TradeColumns]) -> None:
+        self._count, self._build, self.columns = count, build, columns
 
     def _all(self) -> list[Trade]:
         return self._build()
@@ -228,9 +229,49 @@ def _result(history: History, p: StrategyParams, found: Candidates, first: int, 
     stand_in = (end == SETTLED) & found.am[candidate] & ~history.open_real[log_i[:, k.T_DAY]]
     counted = Tally(0, int(stand_in.sum()), int(np.isin(end, BUY_BACKS).sum()), 0,
                     float(np.mean(-found.entry[candidate, 1])) if count else math.nan)
-    trades = LazyTrades(count, lambda: _trades(history, p, found, log_i, log_f))
+    trades = LazyTrades(count, lambda: _trades(history, p, found, log_i, log_f),
+                        lambda: _columns(history, p, found, log_i, log_f))
     return summarize(history, first, p.capital, growth, equity, trades, closed, counted, position_days,
                      None if ruined < 0 else history.dates[ruined], exposure_sum, exposure_peak, deficit)
+
+
+def _columns(history: History, p: StrategyParams, found: Candidates, log_i: np.ndarray,
+             log_f: np.ndarray) -> TradeColumns:
+    """The trades of a kernel's log as columns (db.mapping.trade_columns' form), without a Trade built: what a
+    calibration stores, a million rows in seconds."""
+    from trading import grid_kernel as k
+
+    candidate = log_i[:, k.T_ENTRY] - found.lo
+    end, day = log_i[:, k.T_END], log_i[:, k.T_DAY]
+    first = found.offset[candidate]
+    bought = np.isin(end, BUY_BACKS)
+    settled = end == SETTLED
+    sold, which = np.unique(candidate, return_inverse=True)  # each contract built once, then shared
+    contracts = [found.contract(c) for c in sold.tolist()]
+    contracts = [contracts[j] for j in which.tolist()]
+    texts = {code: exit_text(code, p) for code in BUY_BACKS}
+    assert history.open_real is not None
+    stand_in = settled & found.am[candidate] & ~history.open_real[np.where(settled, day, 0)]
+
+    def where(mask: np.ndarray, values: list[Any]) -> list[Any]:
+        return [v if m else None for m, v in zip(mask.tolist(), values, strict=True)]
+
+    dates = history.dates
+    return {"ticker": [c.ticker for c in contracts], "root": [c.root for c in contracts],
+            "entry_date": [dates[i] for i in log_i[:, k.T_ENTRY].tolist()],
+            "expiry": [c.expiry for c in contracts], "strike": [c.strike for c in contracts],
+            "contracts": log_i[:, k.T_CONTRACTS].tolist(), "entry_price": found.marks[first].tolist(),
+            "fill": log_f[:, k.T_FILL].tolist(), "premium": log_f[:, k.T_PREMIUM].tolist(),
+            "source": [PriceSource.ESTIMATED] * len(contracts), "entry_delta": found.entry[candidate, 1].tolist(),
+            "settlement": where(settled, log_f[:, k.T_VALUE].tolist()),
+            "settlement_source": [SettlementSource.STAND_IN if s else SettlementSource.REAL if t else
+                                  SettlementSource.EXIT if b else None
+                                  for s, t, b in zip(stand_in.tolist(), settled.tolist(), bought.tolist())],
+            "pnl": where(end != OPEN, log_f[:, k.T_PNL].tolist()),
+            "exit_reason": [texts[e] if b else None for e, b in zip(end.tolist(), bought.tolist())],
+            "exit_date": where(bought, [dates[i] for i in day.tolist()]),
+            "exit_fill": where(bought, log_f[:, k.T_EXIT_FILL].tolist()),
+            "exit_source": where(bought, [PriceSource.ESTIMATED] * len(contracts))}
 
 
 def _trades(history: History, p: StrategyParams, found: Candidates, log_i: np.ndarray,

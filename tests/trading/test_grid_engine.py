@@ -161,3 +161,16 @@ def test_every_knob_is_read_by_the_kernel_or_said_not_to_apply():
     assert all(len(reason) > 20 for reason in NOT_IN_THE_LOOP.values())
     code = "".join(Path(m.__file__).read_text() for m in (trading.grid_kernel, trading.rules))
     assert [name for name in KNOBS.names if f"p.{name}" not in code] == []  # each knob in the record is read
+
+
+def test_the_rows_stored_from_the_kernels_log_are_the_trades_rows():
+    """A calibration stores the grid engine's trades from the kernel's log as columns, never building a Trade: the
+    rows must be those of the trades built one by one (every exit, stand-ins, open positions, XSP)."""
+    from db.mapping import backtest_trade_rows, trade_columns
+
+    source = EmbeddedSource()
+    for start, end in WINDOWS:
+        engine = GridEngine(source.history(), COMBINATIONS, start, end)
+        for p in COMBINATIONS:
+            trades = engine.run(p, start, end).trades
+            assert backtest_trade_rows(7, trades.columns()) == backtest_trade_rows(7, trade_columns(list(trades))), p
