@@ -60,10 +60,20 @@ def test_the_kernel_compiles_the_rules_it_does_not_rewrite_them():
     assert "trading.rules" in imported
 
 
+def run_time_nodes(tree: ast.AST):
+    """Every node of a module but those under `if TYPE_CHECKING:` (imports for the type checker, never run)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            yield from (n for child in node.orelse for n in ast.walk(child))
+            continue
+        yield node
+        yield from run_time_nodes(node)
+
+
 def imported_modules(path: Path) -> set[str]:
-    """Every module a file imports, at the top or inside a function, in full (a.b.c)."""
+    """Every module a file imports when it runs, at the top or inside a function, in full (a.b.c)."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in run_time_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,9 @@ from trading.cli.params import (
     notify_option,
     source_option,
 )
+
+if TYPE_CHECKING:
+    from trading.trader import DailyReport
 
 
 @command("trade")
@@ -101,7 +105,7 @@ def replay_cmd(start: dt.date, end: dt.date, source: str, offline: bool, db_url:
 
     documents = []
 
-    def show(report: object) -> None:
+    def show(report: DailyReport) -> None:
         if as_json:
             documents.append(render.daily_json(report, False))
         else:

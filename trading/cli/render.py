@@ -19,9 +19,22 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from backtest.records import TradeRecord
 from backtest.values import defined, money
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the types rendered, for mypy only: a command imports only what it shows
+    from pathlib import Path
+
     from backtest.metrics import Metrics
     from backtest.spx_premium_backtest import BacktestResult
+    from data.model_check import ModelCheck
+    from db.models import ChainImport, CombinationResult, WheelParameters
+    from trading.chain_imports import ImportResult
+    from trading.monitor import Performance
+    from trading.optimizer import Calibration
+    from trading.selection import SelectionCheck
+    from trading.spx_wheel_system import Calibrated
+    from trading.strategy import StrategyParams
+    from trading.trader import DailyReport
+    from trading.validation import Validation
+    from trading.walk_forward import WalkForward
 
 ESTIMATED_WARNING_SHARE = 0.25
 NUMERIC = {"id", "strike", "n", "contracts", "price", "fill", "premium", "delta", "settled at", "bought", "P&L",
@@ -69,14 +82,14 @@ def pairs(items: Sequence[tuple[str, Any]]) -> str:
                     colalign=["left", "right"])
 
 
-def exits_used(combinations: Sequence[Any]) -> list[str]:
+def exits_used(combinations: Sequence[StrategyParams]) -> list[str]:
     """The exit knobs that any of the parameter sets turns on (the ones a label shows)."""
     from trading.strategy import EXIT_DIMENSIONS
 
     return [name for name in EXIT_DIMENSIONS if any(getattr(p, name) for p in combinations)]
 
 
-def combination_label(params: Any, exits: Sequence[str]) -> str:
+def combination_label(params: StrategyParams | CombinationResult, exits: Sequence[str]) -> str:
     """Delta=0.15 DTE=45, then each exit of `exits` (TP=50% SL=2x close=7d, or off)."""
     from trading.strategy import combination_label as label
 
@@ -130,7 +143,7 @@ def buy_backs(result: BacktestResult) -> tuple[int, int]:
     return result.tally.real_buy_backs, result.tally.buy_backs - result.tally.real_buy_backs
 
 
-def trade_row(record: Any) -> dict[str, Any]:
+def trade_row(record: TradeRecord) -> dict[str, Any]:
     """A TradeRecord as a row for JSON and CSV, with the same names live and backtest: a live position adds its
     id and the fill's source; a stored run's trade, its combination."""
     live = {"id": record.id} if record.id is not None else {}
@@ -146,9 +159,9 @@ def trade_row(record: Any) -> dict[str, Any]:
     return row
 
 
-def trade_table(records: Sequence[Any]) -> str:
+def trade_table(records: Sequence[TradeRecord]) -> str:
     """Trades (TradeRecords) as a table that fits 120 columns (the expiry is in the ticker, and in JSON and CSV)."""
-    def cells(r: Any) -> dict[str, Any]:
+    def cells(r: TradeRecord) -> dict[str, Any]:
         shown = {"id": str(r.id)} if r.id is not None else {}
         return {**shown, "ticker": r.ticker, "entry": r.entry_date, "strike": f"{r.strike:g}",
                 "n": str(r.contracts), "source": "broker" if r.fill_source == "broker" else r.price_source,
@@ -196,7 +209,7 @@ def outcome(pnl: float | None) -> str:
     return f"P&L {money(pnl or 0.0)} {'WIN' if (pnl or 0.0) > 0 else 'LOSS'}"
 
 
-def daily_lines(report: Any, dry_run: bool) -> list[str]:
+def daily_lines(report: DailyReport, dry_run: bool) -> list[str]:
     lines = ["DRY RUN: nothing will be written."] if dry_run else []
     lines.append(f"{report.as_of}:")
     lines += [settled_line(p) for p in report.settled]
@@ -217,7 +230,7 @@ def daily_lines(report: Any, dry_run: bool) -> list[str]:
     return lines
 
 
-def daily_json(report: Any, dry_run: bool) -> dict[str, Any]:
+def daily_json(report: DailyReport, dry_run: bool) -> dict[str, Any]:
     entry = None
     if report.entry is not None:
         e = report.entry
@@ -230,13 +243,14 @@ def daily_json(report: Any, dry_run: bool) -> dict[str, Any]:
             "closed": [trade_row(r) for r in report.closed], "opened": entry}
 
 
-def check_lines(report: Any, halted_now: bool) -> list[str]:
+def check_lines(report: Performance, halted_now: bool) -> list[str]:
     n, p = len(report.closed), report.params
     lines = ["LIVE RESULTS:", f"  Trades: {n}", f"  Winners: {report.wins}", f"  Losers: {n - report.wins}",
              f"  Win Rate: {pct(report.live_win_rate)}", f"  Total P&L: {money(report.total_pnl)}",
              f"  Open positions: {len(report.open)}"]
     for o in report.open:
-        mark = "mark n/a (no market data)" if o.mark is None else f"mark {o.mark:.2f}, unrealised {money(o.unrealised)}"
+        mark = ("mark n/a (no market data)" if o.mark is None or o.unrealised is None else
+                f"mark {o.mark:.2f}, unrealised {money(o.unrealised)}")
         lines.append(f"    #{o.position.id} {o.position.ticker} x{o.position.contracts}: {mark}")
     state = report.status
     divergence = "n/a" if report.divergence is None else f"{report.divergence:+.1f} pp"
@@ -255,7 +269,7 @@ def check_lines(report: Any, halted_now: bool) -> list[str]:
     return lines
 
 
-def check_json(report: Any, halted_now: bool) -> dict[str, Any]:
+def check_json(report: Performance, halted_now: bool) -> dict[str, Any]:
     return {"as_of": report.as_of, "closed_trades": len(report.closed), "winners": report.wins,
             "losers": len(report.closed) - report.wins, "win_rate": report.live_win_rate,
             "total_pnl": report.total_pnl,
@@ -267,18 +281,19 @@ def check_json(report: Any, halted_now: bool) -> dict[str, Any]:
             "halted": halted_now or report.halt is not None}
 
 
-def calibrated_json(done: Any) -> dict[str, Any]:
+def calibrated_json(done: Calibrated) -> dict[str, Any]:
     """What calibrate did, as one document: the grid, the checks of its choice, the walk-forward."""
     from trading.selection import selection_summary
 
+    assert done.run_id is not None, "a calibration stored"
     document = calibration_json(done.calibration, done.run_id, done.params_id)
     document["selection"] = selection_summary(done.check)
-    if done.walk is not None:
+    if done.walk is not None and done.walk_run_id is not None:
         document["walk_forward"] = walk_forward_json(done.walk, done.walk_run_id)
     return document
 
 
-def walk_forward_json(walked: Any, run_id: int) -> dict[str, Any]:
+def walk_forward_json(walked: WalkForward, run_id: int) -> dict[str, Any]:
     from trading.strategy import GRID_DIMENSIONS
     from trading.walk_forward import metrics_summary
 
@@ -294,10 +309,10 @@ def walk_forward_json(walked: Any, run_id: int) -> dict[str, Any]:
                                               **metrics_summary(walked.metrics)}}
 
 
-def calibration_json(calibration: Any, run_id: int, params_id: int | None) -> dict[str, Any]:
+def calibration_json(calibration: Calibration, run_id: int, params_id: int | None) -> dict[str, Any]:
     from trading.strategy import GRID_DIMENSIONS
 
-    def dimensions(params: Any) -> dict[str, Any]:
+    def dimensions(params: StrategyParams) -> dict[str, Any]:
         return {name: getattr(params, name) for name in GRID_DIMENSIONS}
 
     results = [{**dimensions(c.params), **metrics_json(c.result.metrics, c.result), "eligible": calibration.eligible(c)}
@@ -312,7 +327,7 @@ def calibration_json(calibration: Any, run_id: int, params_id: int | None) -> di
             "min_trades": calibration.min_trades, "run_id": run_id, "parameters_id": params_id}
 
 
-def calibrated_lines(done: Any, strike_rule: str, shown_db: str, db_named: str | None = None) -> list[str]:
+def calibrated_lines(done: Calibrated, strike_rule: str, shown_db: str, db_named: str | None = None) -> list[str]:
     """The seed's calibration output: every combination, BEST (with the checks of the choice), the walk-forward
     when asked, DATA QUALITY, where it was saved."""
     from trading.choices import OBJECTIVES
@@ -333,7 +348,8 @@ def calibrated_lines(done: Any, strike_rule: str, shown_db: str, db_named: str |
     best = calibration.best_combination.params
     bought = [buy_backs(c.result) for c in calibration.combinations]
     lines += [f"\nBEST: {combination_label(best, exits).replace(' DTE', ', DTE')} "
-              f"({OBJECTIVES[calibration.objective][0]})", *selection_lines(done.check, exits)]
+              f"({OBJECTIVES[calibration.objective][0]})",
+              *(selection_lines(done.check, exits) if done.check is not None else [])]
     if done.walk is not None:
         lines += ["", *walk_forward_lines(done.walk, calibration, exits)]
     lines += ["", *data_quality(calibration.real, calibration.estimated, calibration.stand_in_settlements,
@@ -350,7 +366,7 @@ def shell_word(shown: str) -> str:
     return "~/" + shlex.quote(shown[2:]) if shown.startswith("~/") else shlex.quote(shown)
 
 
-def selection_lines(check: Any, exits: Sequence[str]) -> list[str]:
+def selection_lines(check: SelectionCheck, exits: Sequence[str]) -> list[str]:
     """How far to trust BEST: its deflated Sharpe, the probability of overfitting, and a warning when a neighbour
     in the grid is as good within noise."""
     from trading.selection import PBO_BLOCKS, SIGNIFICANCE
@@ -367,7 +383,7 @@ def selection_lines(check: Any, exits: Sequence[str]) -> list[str]:
     return lines
 
 
-def walk_forward_lines(walked: Any, calibration: Any, exits: Sequence[str]) -> list[str]:
+def walk_forward_lines(walked: WalkForward, calibration: Calibration, exits: Sequence[str]) -> list[str]:
     """Each fold's choice and how it did, then the stitched out-of-sample record beside the in-sample promise."""
     rows = [{"fold": str(index), "train": f"{r.fold.train_start} .. {r.fold.train_end}",
              "test": f"{r.fold.test_start} .. {r.fold.test_end}",
@@ -378,7 +394,7 @@ def walk_forward_lines(walked: Any, calibration: Any, exits: Sequence[str]) -> l
              "trades": "" if r.test is None else str(r.test.metrics.trades), "open at end": str(r.open_at_end)}
             for index, r in enumerate(walked.results, start=1)]
     m, best = walked.metrics, calibration.best_combination
-    promised = [r.winner.result.metrics.sharpe for r in walked.traded]
+    promised = [r.winner.result.metrics.sharpe for r in walked.traded if r.winner is not None]
     return [f"WALK-FORWARD {walked.train}:{walked.test} ({'anchored' if walked.anchored else 'rolling'}): "
             f"{len(walked.results)} folds, each trading the winner of its training window",
             table(rows),
@@ -397,7 +413,7 @@ def _median(values: Sequence[float]) -> float:
     return median(finite) if finite else math.nan
 
 
-def backtest_json(calibration: Any, run_id: int, parameters: dict[str, Any]) -> dict[str, Any]:
+def backtest_json(calibration: Calibration, run_id: int, parameters: dict[str, Any]) -> dict[str, Any]:
     result = calibration.combinations[0].result
     return {"run_id": run_id, "window": {"start": result.start, "end": result.end}, "source": calibration.source,
             "parameters": parameters, **metrics_json(result.metrics, result),
@@ -405,7 +421,7 @@ def backtest_json(calibration: Any, run_id: int, parameters: dict[str, Any]) -> 
             "equity": [[d, round(float(v), 2)] for d, v in zip(result.dates, result.equity, strict=True)]}
 
 
-def backtest_lines(calibration: Any, run_id: int, show_trades: bool) -> list[str]:
+def backtest_lines(calibration: Calibration, run_id: int, show_trades: bool) -> list[str]:
     combination = calibration.combinations[0]
     result, m = combination.result, combination.result.metrics
     lines = [f"Backtest {result.start} .. {result.end} on the {calibration.source} source (run #{run_id})",
@@ -431,7 +447,7 @@ def quote_text(document: dict[str, Any]) -> str:
     return pairs([(k.replace("_", " "), v) for k, v in shown.items()])
 
 
-def parameters_json(saved: Any) -> dict[str, Any]:
+def parameters_json(saved: WheelParameters) -> dict[str, Any]:
     """A saved parameter set: its record, then its strategy (money in dollars, shares as fractions), every knob
     shown (a set saved before a knob existed has its default: what that version did)."""
     from trading.strategy import StrategyParams
@@ -440,7 +456,7 @@ def parameters_json(saved: Any) -> dict[str, Any]:
     return {**record, **StrategyParams(**saved.strategy).stored()}
 
 
-def parameters_text(saved: Any) -> str:
+def parameters_text(saved: WheelParameters) -> str:
     """The same as name-value lines, each strategy field shown by its declared unit."""
     from dataclasses import fields
 
@@ -467,7 +483,7 @@ def knob_text(value: Any, unit: str, off: bool = False) -> str:
     return f"{value:g}x" if unit == "multiple" else f"{value} days" if unit == "days" else str(value)
 
 
-def validation_lines(v: Any) -> list[str]:
+def validation_lines(v: Validation) -> list[str]:
     """The PUT comparison: each year, then CAGR, correlation, 2008 and the largest gaps against the targets."""
     rows = [{"year": str(year), "engine": pct(engine), "PUT": pct(put), "gap": pct(engine - put, True)}
             for year, engine, put in v.years]
@@ -490,7 +506,7 @@ def validation_lines(v: Any) -> list[str]:
     return lines
 
 
-def model_check_lines(check: Any) -> list[str]:
+def model_check_lines(check: ModelCheck) -> list[str]:
     """The estimate's premium error against real prices: each set of prices by source, delta and days."""
     m = check.model
     lines = [f"The option-price estimate (ATM vol = term vol x {1 - m.premium:.3f} - {m.gap * 100:.1f} points; skew "
@@ -511,7 +527,7 @@ def model_check_lines(check: Any) -> list[str]:
     return lines
 
 
-def import_lines(results: Sequence[Any], refused: Sequence[str]) -> list[str]:
+def import_lines(results: Sequence[ImportResult], refused: Sequence[str]) -> list[str]:
     """One row per file imported or already held, then the count (the refused ones are on stderr)."""
     rows = [{"file": r.file, "layout": r.layout, "days": f"{r.first_day} .. {r.last_day} ({r.days})",
              "expirations": r.expiries, "rows": f"{r.rows:,}", "": "imported" if r.new else "already held"}
@@ -523,11 +539,11 @@ def import_lines(results: Sequence[Any], refused: Sequence[str]) -> list[str]:
     return [table(rows), "", total] if rows else [total]
 
 
-def imports_json(results: Sequence[Any], refused: Sequence[str]) -> dict[str, Any]:
+def imports_json(results: Sequence[ImportResult], refused: Sequence[str]) -> dict[str, Any]:
     return {"files": [asdict(r) for r in results], "refused": list(refused)}
 
 
-def _by_layout(imports: Sequence[Any]) -> list[dict[str, Any]]:
+def _by_layout(imports: Sequence[ChainImport]) -> list[dict[str, Any]]:
     layouts: dict[str, list[Any]] = {}
     for row in imports:
         layouts.setdefault(row.layout, []).append(row)
@@ -537,14 +553,14 @@ def _by_layout(imports: Sequence[Any]) -> list[dict[str, Any]]:
             for name, rows in layouts.items()]
 
 
-def chains_json(folder: Any, imports: Sequence[Any], days: int) -> dict[str, Any]:
+def chains_json(folder: Path, imports: Sequence[ChainImport], days: int) -> dict[str, Any]:
     return {"store": str(folder), "quote_dates": days, "layouts": _by_layout(imports),
             "files": [{"file": r.file, "layout": r.layout, "rows": r.rows, "days": r.days, "expirations": r.expiries,
                        "first_day": r.first_day, "last_day": r.last_day, "imported_at": r.imported_at}
                       for r in imports]}
 
 
-def chains_lines(folder: Any, imports: Sequence[Any], days: int) -> list[str]:
+def chains_lines(folder: Path, imports: Sequence[ChainImport], days: int) -> list[str]:
     """The store by layout (days and expirations add up each file's), then its folder."""
     if not imports:
         return [f"The chain store {folder} is empty: spx-wheel import FILE... adds chain files to it."]
