@@ -1,6 +1,6 @@
 """The chain store and its record in the database are one unit: an import killed at any moment, two imports of one
 file at once and a backtest reading during an import, each as real processes, on SQLite and PostgreSQL.
-SPX_WHEEL_STRESS_ROUNDS (default 3 here) sets the kill rounds; the closing note reports 30."""
+SPX_WHEEL_STRESS_ROUNDS (default 2 here) sets the kill rounds; the closing note reports 30."""
 
 import json
 import os
@@ -17,7 +17,7 @@ from data.chain_files import REAL_CHAINS, SHIPPED_CHAINS
 from tests.conftest import fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
-ROUNDS = int(os.environ.get("SPX_WHEEL_STRESS_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("SPX_WHEEL_STRESS_ROUNDS", "2"))
 NOVEMBER_2008 = REAL_CHAINS / "deltaneutral_spx_200811.csv.gz"  # 18 quote dates
 FEBRUARY_2018 = SHIPPED_CHAINS[0]  # 40 quote dates
 
@@ -97,12 +97,12 @@ def test_one_file_imported_twice_at_once_is_held_once(tmp_path, kind, postgres_u
         assert len(parquet_stems(store)) == 18, round_
 
 
-def test_a_backtest_during_an_import_sees_it_whole_or_not_at_all(tmp_path):
+def test_a_backtest_during_an_import_sees_it_whole_or_not_at_all(tmp_path, kind, postgres_url):
     window = ["backtest", "--delta", "0.2", "--dte", "30", "--source", "chains", "--start", "2008-11-03", "--end",
               "2018-03-01", "--max-vix", "100", "--json"]  # November 2008's VIX was 55-80
     seen_during = []
     for round_ in range(ROUNDS):
-        db, store = tmp_path / f"reading{round_}.db", tmp_path / f"store{round_}"
+        db, store = database(kind, tmp_path, postgres_url, f"reading{round_}"), tmp_path / f"store{round_}"
         assert spx_wheel(db, store, "import", str(FEBRUARY_2018)).returncode == 0
 
         def counts():
@@ -121,4 +121,4 @@ def test_a_backtest_during_an_import_sees_it_whole_or_not_at_all(tmp_path):
         after = counts()
         assert before != after and set(seen) <= {before, after}, round_
         seen_during += seen
-    print(f"backtests during an import: {len(seen_during)}, each saw it whole or not at all")
+    print(f"backtests during an import on {kind}: {len(seen_during)}, each saw it whole or not at all")
