@@ -184,3 +184,17 @@ def test_listed_puts_are_parsed_once_and_odd_contracts_left_out(httpserver):
     with pytest.raises(PolygonError, match="malformed contract"):
         client(httpserver).listed_puts(dt.date(2023, 3, 1), dt.date(2023, 3, 2), dt.date(2023, 3, 20), 3800, 4000,
                                        expired=True)
+
+
+@pytest.mark.parametrize("ticker, open_, close, bound", [
+    ("I:SPX", 4700.0, 1e307, "(1, 1e+06]"),
+    ("I:SPX", 1e-300, 4700.0, "(1, 1e+06]"),
+    ("I:VIX", 18.0, -3.0, "[1, 1000]"),
+    ("O:SPX240119P04600000", 5.1, 1e300, "[0, 100000]"),
+])
+def test_a_bar_that_cannot_be_is_refused(httpserver, ticker, open_, close, bound):
+    httpserver.expect_request(re.compile(".*")).respond_with_json(
+        {"ticker": ticker, "queryCount": 1, "resultsCount": 1, "adjusted": True, "status": "OK", "request_id": "r",
+         "results": [{"v": 1, "o": open_, "c": close, "h": close, "l": open_, "t": 1704171600000, "n": 1}]})
+    with pytest.raises(PolygonError, match=re.escape(f"Polygon sent a {ticker} bar of 2024-01-02 outside {bound}")):
+        client(httpserver).daily_bars(ticker, dt.date(2024, 1, 2), dt.date(2024, 1, 2))
