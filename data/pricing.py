@@ -98,42 +98,69 @@ class VolModel:
 FITTED = VolModel(premium=0.127, gap=0.014, psi_1m=0.941, alpha=0.525)
 
 
+# The estimate is written once, below, for numbers and for arrays alike, and the grid kernel compiles these same
+# functions with numba (trading/grid_kernel.py: ESTIMATE). Two primitives have a compiled form of their own there: `select`
+# (np.where here, a branch there) and `ndtr` (scipy's or erfc here, erfc there); everything else is arithmetic and
+# numpy ufuncs, which both run.
+
+
+def select(condition: Num, if_true: Num, if_false: Num) -> Num:
+    """np.where, for numbers and arrays alike (compiled: a plain branch)."""
+    chosen: Num = np.asarray(np.where(condition, if_true, if_false))[()]
+    return chosen
+
+
 def term_vol(t: Num, vix: Num, vix3m: Num) -> Num:
     """VIX-style volatility for maturity t: total variance interpolated between 30 and 93 days.
 
     Uses VIX alone where VIX3M is missing (NaN) and holds the end points flat outside [30, 93] days."""
-    v30 = np.asarray(vix, dtype=float) / 100.0
-    v93 = np.where(np.isnan(vix3m), v30, np.asarray(vix3m, dtype=float) / 100.0)
-    tc = np.clip(t, T30, T93)
+    v30 = vix / 100.0
+    v93 = select(np.isnan(vix3m), v30, vix3m / 100.0)
+    tc = np.minimum(np.maximum(t, T30), T93)
     variance = (v30**2 * T30 * (T93 - tc) + v93**2 * T93 * (tc - T30)) / ((T93 - T30) * tc)
-    return np.sqrt(variance)[()]
+    return np.sqrt(variance)
 
 
-def put_iv(spot: Num, strike: Num, t: Num, r: Num, q: Num, vix: Num, vix3m: Num,
-           model: VolModel = FITTED) -> Num:
-    """Estimated implied volatility of an SPX option at `strike` (skew from the put side).
+def skew_vol(spot: Num, strike: Num, t: Num, r: Num, q: Num, vix: Num, vix3m: Num, premium: float, gap: float,
+             psi_1m: float, alpha: float) -> Num:
+    """Estimated implied volatility of an SPX option at `strike` (skew from the put side), the model's parameters
+    given one by one (as compiled code takes them).
 
     T below one day is taken as one day: the skew term T ** -alpha would otherwise explode at expiry."""
     t_safe = np.maximum(t, 1.0 / 365.0)
-    atm = term_vol(t_safe, vix, vix3m) * (1.0 - model.premium) - model.gap
-    psi = model.psi_1m * (t_safe / T30) ** (-model.alpha)
+    atm = term_vol(t_safe, vix, vix3m) * (1.0 - premium) - gap
+    psi = psi_1m * (t_safe / T30) ** (-alpha)
     k = np.log(strike / (spot * np.exp((r - q) * t_safe)))
-    slope = np.where(k < 0, psi, 0.5 * psi)  # a flatter wing above the forward
-    return np.maximum(atm - slope * k, MIN_VOL)[()]
+    slope = select(k < 0, psi, 0.5 * psi)  # a flatter wing above the forward
+    return np.maximum(atm - slope * k, MIN_VOL)
 
 
-def estimate_put(spot: Num, strike: Num, t: Num, r: Num, q: Num, vix: Num, vix3m: Num,
-                 model: VolModel = FITTED) -> tuple[Num, Num, Num]:
-    """(price, implied vol, delta) of a put from the VIX-based estimate; one pass, as the engine prices every
-    position's whole life with it."""
-    vol = put_iv(spot, strike, t, r, q, vix, vix3m, model)
+def estimate(spot: Num, strike: Num, t: Num, r: Num, q: Num, vix: Num, vix3m: Num, premium: float, gap: float,
+             psi_1m: float, alpha: float) -> tuple[Num, Num, Num]:
+    """(price, implied vol, delta) of a put from the VIX-based estimate, the model's parameters one by one: the
+    one implementation, which the engine runs on arrays and the grid kernel compiles."""
+    vol = skew_vol(spot, strike, t, r, q, vix, vix3m, premium, gap, psi_1m, alpha)
     t_safe = np.maximum(t, 1e-12)
     d1 = _d1(spot, strike, t_safe, r, q, vol)
     discount_q = np.exp(-q * t_safe)
     n_minus_d1 = ndtr(-d1)
     price = strike * np.exp(-r * t_safe) * ndtr(vol * np.sqrt(t_safe) - d1) - spot * discount_q * n_minus_d1
-    price = np.where(t > 0, price, np.maximum(strike - spot, 0.0))
-    return price[()], vol, (-discount_q * n_minus_d1)[()]
+    return select(t > 0, price, np.maximum(strike - spot, 0.0)), vol, -discount_q * n_minus_d1
+
+
+def put_iv(spot: Num, strike: Num, t: Num, r: Num, q: Num, vix: Num, vix3m: Num,
+           model: VolModel = FITTED) -> Num:
+    """skew_vol with a VolModel."""
+    return np.asarray(skew_vol(spot, strike, t, r, q, vix, vix3m, model.premium, model.gap, model.psi_1m,
+                               model.alpha))[()]
+
+
+def estimate_put(spot: Num, strike: Num, t: Num, r: Num, q: Num, vix: Num, vix3m: Num,
+                 model: VolModel = FITTED) -> tuple[Num, Num, Num]:
+    """estimate with a VolModel: (price, implied vol, delta), numbers for numbers and arrays for arrays."""
+    price, vol, delta = estimate(spot, strike, t, r, q, vix, vix3m, model.premium, model.gap, model.psi_1m,
+                                 model.alpha)
+    return np.asarray(price)[()], np.asarray(vol)[()], np.asarray(delta)[()]
 
 
 def skew_strike_for_put_delta(spot: Num, delta: float, t: Num, r: Num, q: Num, vix: Num, vix3m: Num,

@@ -22,14 +22,14 @@ from backtest.spx_premium_backtest import BacktestError, BacktestResult, Tally, 
 from data.contracts import UNDERLYINGS, OptionContract, put_contract, settles_am
 from data.listings import listed_expirations
 from data.market import EmbeddedSource, History, MarketSource, load_bundled
-from data.pricing import AM_SETTLEMENT_EARLIER, FITTED, MIN_VOL, T30, T93, years_to_settlement
+from data.pricing import AM_SETTLEMENT_EARLIER, FITTED, years_to_settlement
 from data.provenance import PriceSource, SettlementSource
 from db.mapping import TradeColumns
 from trading.rules import BUY_BACKS, OPEN, SETTLED, SIZE_CODES, exit_text, grid_strike
 from trading.strategy import StrategyParams
 
 NOWHERE = np.iinfo(np.int64).max // 2  # pads the table of listed expirations
-MODEL = np.array([*astuple(FITTED), MIN_VOL, T30, T93, AM_SETTLEMENT_EARLIER])  # the kernel's copy of pricing's
+MODEL = np.array([*astuple(FITTED), AM_SETTLEMENT_EARLIER])  # pricing's, as the kernel takes them
 
 
 def serves(source: MarketSource) -> bool:

@@ -15,10 +15,14 @@ import math
 import sys
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numba import njit
-from numba.extending import register_jitable
+from numba.extending import overload, register_jitable
+
+from data import pricing
+from data.pricing import estimate
 
 from backtest.types import net_premium
 from trading.rules import (
@@ -39,14 +43,35 @@ from trading.rules import (
 )
 from trading.strategy import StrategyParams
 
-for _rule in SCALAR_RULES:  # the rules' own function objects, compiled where the loops below call them
+ESTIMATE = (pricing._d1, pricing.term_vol, pricing.skew_vol, pricing.estimate)  # data/pricing.py's, as they are
+for _rule in (*SCALAR_RULES, *ESTIMATE):  # the rules' own function objects, compiled where the loops below call them
     register_jitable(_rule)
+
+
+def _branch(condition: Any, if_true: Any, if_false: Any) -> Any:
+    return if_true if condition else if_false
+
+
+def _erfc_ndtr(x: Any) -> Any:
+    return 0.5 * math.erfc(x * -math.sqrt(0.5))
+
+
+@overload(pricing.select)
+def _select(condition: Any, if_true: Any, if_false: Any) -> Any:
+    """pricing.select on numbers: a branch (np.where would make a 0-d array of them)."""
+    return _branch
+
+
+@overload(pricing.ndtr)
+def _ndtr(x: Any) -> Any:
+    """pricing.ndtr on a number: 0.5 erfc(-x / sqrt 2), as pricing's own for small arrays and numbers."""
+    return _erfc_ndtr
 
 
 def _drop_stale_cache() -> None:
     """numba's cache knows this file's age only, not that of the rules compiled into it: when the rules' source
     changed since the cache was written (its fingerprint, kept beside it), the cache is dropped and rebuilt."""
-    sources = sorted({sys.modules[rule.__module__].__file__ or "" for rule in SCALAR_RULES})
+    sources = sorted({sys.modules[rule.__module__].__file__ or "" for rule in (*SCALAR_RULES, *ESTIMATE)})
     fingerprint = hashlib.sha256(b"".join(Path(f).read_bytes() for f in sources if f)).hexdigest()
     cache = Path(__file__).parent / "__pycache__"
     stamp = cache / "grid_kernel.rules-fingerprint"
@@ -84,49 +109,21 @@ T_FILL, T_PREMIUM, T_PNL, T_VALUE, T_EXIT_FILL = range(5)
 
 
 @njit(cache=True)
-def _ndtr(x: float) -> float:
-    """pricing.ndtr."""
-    return 0.5 * math.erfc(x * -math.sqrt(0.5))
-
-
-@njit(cache=True)
-def _estimate(spot: float, strike: float, t: float, r: float, q: float, vix: float, vix3m: float,
-              model: np.ndarray) -> tuple[float, float, float]:
-    """pricing.estimate_put (with term_vol and put_iv): (price, implied vol, delta)."""
-    premium, gap, psi_1m, alpha, min_vol, t30, t93 = model[0], model[1], model[2], model[3], model[4], model[5], \
-        model[6]
-    t_iv = max(t, 1.0 / 365.0)
-    v30 = vix / 100.0
-    v93 = v30 if math.isnan(vix3m) else vix3m / 100.0
-    tc = min(max(t_iv, t30), t93)
-    term = math.sqrt((v30**2 * t30 * (t93 - tc) + v93**2 * t93 * (tc - t30)) / ((t93 - t30) * tc))
-    psi = psi_1m * (t_iv / t30) ** (-alpha)
-    k = math.log(strike / (spot * math.exp((r - q) * t_iv)))
-    vol = max(term * (1.0 - premium) - gap - (psi if k < 0 else 0.5 * psi) * k, min_vol)
-    t_safe = max(t, 1e-12)
-    d1 = (math.log(spot / strike) + (r - q + 0.5 * vol * vol) * t_safe) / (vol * math.sqrt(t_safe))
-    discount_q = math.exp(-q * t_safe)
-    n_minus_d1 = _ndtr(-d1)
-    price = strike * math.exp(-r * t_safe) * _ndtr(vol * math.sqrt(t_safe) - d1) - spot * discount_q * n_minus_d1
-    return (price if t > 0 else max(strike - spot, 0.0)), vol, -discount_q * n_minus_d1
-
-
-@njit(cache=True)
 def price_life(c: int, lo: int, scale: float, ordinals: np.ndarray, market: np.ndarray, model: np.ndarray,
                expiry: np.ndarray, settles: np.ndarray, strike: np.ndarray, am: np.ndarray, offset: np.ndarray,
                marks: np.ndarray, priced: np.ndarray, entry: np.ndarray) -> None:
     """decision.life_marks for candidate c, once: its marks from its session to settlement into `marks`, its
     implied vol and delta on the first into `entry`. `market` holds each session's close, rate, dividend yield,
-    VIX and VIX3M; `model` the vol model's parameters and constants (pricing.FITTED, MIN_VOL, T30, T93, and
-    AM_SETTLEMENT_EARLIER). (Pricing a whole life at once measured faster than each mark when first needed, even
+    VIX and VIX3M; `model` the vol model's parameters (pricing.FITTED) and AM_SETTLEMENT_EARLIER. (Pricing a whole life at once measured faster than each mark when first needed, even
     on grids whose exits close most positions early.)"""
     if priced[c]:
         return
-    earlier = model[7] if am[c] else 0.0
+    earlier = model[4] if am[c] else 0.0
     for j in range(settles[c] - lo - c):
         i = lo + c + j
-        price, vol, delta = _estimate(market[i, 0] * scale, strike[c], (expiry[c] - ordinals[i] - earlier) / 365.0,
-                                      market[i, 1], market[i, 2], market[i, 3], market[i, 4], model)
+        price, vol, delta = estimate(market[i, 0] * scale, strike[c], (expiry[c] - ordinals[i] - earlier) / 365.0,
+                                     market[i, 1], market[i, 2], market[i, 3], market[i, 4], model[0], model[1],
+                                     model[2], model[3])
         marks[offset[c] + j] = price
         if j == 0:
             entry[c, 0], entry[c, 1] = vol, delta

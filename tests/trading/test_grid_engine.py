@@ -129,18 +129,26 @@ def test_a_window_of_one_session_is_refused_as_by_the_engine():
         engine.run(COMBINATIONS[0], day, day)
 
 
-def test_the_kernels_copy_of_the_estimate_prices_as_the_estimate_does():
-    """Over random days, both sides of the forward, VIX3M missing, times under a day and at expiry."""
-    from data.pricing import estimate_put
-    from trading import grid_kernel
-    from trading.grid_engine import MODEL
+def test_the_compiled_estimate_prices_as_the_estimate_does():
+    """The kernel compiles data/pricing.py's estimate itself; its two compiled primitives (a branch for np.where,
+    erfc for ndtr) must give the same prices: over random days, both sides of the forward, VIX3M missing, times
+    under a day and at expiry."""
+    from numba import njit
+
+    import trading.grid_kernel  # noqa: F401  (registers the compiled forms)
+    from data.pricing import FITTED, estimate, estimate_put
+
+    @njit
+    def compiled(spot, strike, t, r, q, vix, vix3m, premium, gap, psi_1m, alpha):
+        return estimate(spot, strike, t, r, q, vix, vix3m, premium, gap, psi_1m, alpha)
 
     rng = np.random.default_rng(11)
     for _ in range(500):
         spot, t = rng.uniform(300, 7000), rng.choice([0.0, rng.uniform(0.01, 1), rng.uniform(1, 400)]) / 365
         args = (spot, spot * rng.uniform(0.5, 1.2), t, rng.uniform(0, 0.06), rng.uniform(0, 0.03),
                 rng.uniform(9, 80), math.nan if rng.random() < 0.3 else rng.uniform(9, 80))
-        assert grid_kernel._estimate(*args, MODEL) == pytest.approx(estimate_put(*args), rel=1e-12, abs=1e-12)
+        got = compiled(*args, FITTED.premium, FITTED.gap, FITTED.psi_1m, FITTED.alpha)
+        assert got == pytest.approx(estimate_put(*args), rel=1e-12, abs=1e-12)
 
 
 def test_every_knob_is_read_by_the_kernel_or_said_not_to_apply():
