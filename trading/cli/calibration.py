@@ -36,6 +36,17 @@ from trading.strategy import StrategyParams
 UNDERLYING = next(f for f in fields(StrategyParams) if f.name == "underlying")
 
 
+def idle_cores() -> int:
+    """The cores the machine has idle (its core count less the last minute's load, at least one): more
+    processes than that only wait for each other."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not measured here
+        load = 0.0
+    return max(1, min(cores, round(cores - load)))
+
+
 def _start(positional: dt.date | None, option: dt.date | None) -> dt.date | None:
     if positional and option and positional != option:
         raise BadInput(f"START is given twice ({positional} and --start {option})")
@@ -54,9 +65,11 @@ def _start(positional: dt.date | None, option: dt.date | None) -> dt.date | None
 @click.option("--anchored", is_flag=True, help="With --walk-forward: every training window starts at START.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False),
               help="Also write the run's HTML report (spx-wheel report) to this file.")
-@click.option("--workers", type=Whole(1, 256), default=lambda: os.cpu_count() or 1, show_default="the core count",
+@click.option("--workers", type=Whole(1, 256), default=lambda: idle_cores(), show_default="the idle cores",
+              callback=lambda ctx, param, value: min(value, idle_cores()),  # busy cores: processes only wait
               help="Processes to run walk-forward folds in, and on a source other than embedded the "
-                   "combinations (the embedded source's grid engine runs them in one).")
+                   "combinations (the embedded source's grid engine runs them in one, and a walk-forward too "
+                   "small to gain from more). Never more than the cores the machine has idle.")
 @grid_options
 @source_option
 @strategy_options
