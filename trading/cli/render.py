@@ -14,7 +14,7 @@ import json
 import math
 import shlex
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from backtest.records import TradeRecord
 from backtest.values import defined, money
