@@ -105,7 +105,7 @@ class HttpClient:
             except TRANSIENT as exc:
                 kind = (f"no whole answer within {self.deadline:g} s from" if isinstance(exc, Late) else
                         "no answer from" if isinstance(exc, requests.Timeout) else
-                    "cannot connect to" if type(exc) is requests.ConnectionError else "a broken answer from")
+                        "cannot connect to" if type(exc) is requests.ConnectionError else "a broken answer from")
                 self._retry_or_raise(attempt, self.error(
                     f"{kind} {self.service} at {urlsplit(self.base_url).netloc} for {what} after {attempt} "
                     f"tries: check the network or {self.setting}"), None)

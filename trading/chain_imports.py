@@ -75,7 +75,7 @@ def import_files(factory: sessionmaker[Session], root: Path, paths: list[Path], 
                  progress: Callable[[str, int, int], None] = lambda name, done, total: None,
                  quote_date: dt.date | None = None) -> tuple[list[ImportResult], list[str]]:
     """Import each file on its own: (the files imported or already held, one line for each refused).
-    `quote_date`: the day every file's quotes are of (load_chain)."""
+    `quote_date`: the day every file's quotes are of (data.chain_files.parse_chain)."""
     from data.chain_files import file_bytes, parse_chain, shown_path
 
     results, refused = [], []
