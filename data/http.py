@@ -74,7 +74,7 @@ def _read_some(response: requests.Response) -> bytes:
 
 
 class HttpClient:
-    """GETs below one base URL for the service named `service` (its URL set by `setting`)."""
+    """Requests below one base URL for the service named `service` (its URL set by `setting`)."""
 
     def __init__(self, base_url: str, service: str, setting: str, *, max_tries: int = 5,
                  timeout: tuple[float, float] = (5.0, 30.0), deadline: float = 120.0, max_bytes: int = 64 << 20,
@@ -94,11 +94,19 @@ class HttpClient:
         """`parse` turns a 2xx-5xx answer into the result; it may raise Retry for an unusable body. Each try has
         the client's total deadline; a body over `max_bytes` (the client's cap by default), decompressed, is an
         error at once."""
+        return self.request("GET", path, params, what, parse, max_bytes)
+
+    def request(self, method: str, path: str, params: dict[str, Any] | None, what: str,
+                parse: Callable[[requests.Response], T], max_bytes: int | None = None,
+                body: Any = None, tries: int | None = None) -> T:
+        """As `get`, for any method, with a JSON `body`; `tries` caps the tries (1 for a request that must not
+        be repeated blindly, such as placing an order)."""
         cap = max_bytes or self.max_bytes
-        for attempt in range(1, self.max_tries + 1):
+        last = min(tries or self.max_tries, self.max_tries)
+        for attempt in range(1, last + 1):
             self.before_request()
             try:
-                response = self._fetch(self.base_url + path, params, cap)
+                response = self._fetch(method, self.base_url + path, params, cap, body)
             except TooLarge:
                 raise self.error(f"{self.service} sent more than {cap >> 20} MB for {what}: refused (check "
                                  f"{self.setting})") from None
@@ -106,7 +114,7 @@ class HttpClient:
                 kind = (f"no whole answer within {self.deadline:g} s from" if isinstance(exc, Late) else
                         "no answer from" if isinstance(exc, requests.Timeout) else
                         "cannot connect to" if type(exc) is requests.ConnectionError else "a broken answer from")
-                self._retry_or_raise(attempt, self.error(
+                self._retry_or_raise(attempt, last, self.error(
                     f"{kind} {self.service} at {urlsplit(self.base_url).netloc} for {what} after {attempt} "
                     f"tries: check the network or {self.setting}"), None)
                 continue
@@ -119,16 +127,17 @@ class HttpClient:
                                      if status == 429 else
                                      f"{self.service} server error HTTP {status} for {what} after {attempt} tries",
                                      status)
-                self._retry_or_raise(attempt, failure, response.headers.get("Retry-After"))
+                self._retry_or_raise(attempt, last, failure, response.headers.get("Retry-After"))
                 continue
             try:
                 return parse(response)
             except Retry as exc:
-                self._retry_or_raise(attempt, self.error(f"{exc} from {self.service} for {what} after {attempt} "
-                                                         "tries", status), None)
+                self._retry_or_raise(attempt, last, self.error(f"{exc} from {self.service} for {what} after "
+                                                               f"{attempt} tries", status), None)
         raise AssertionError("unreachable")
 
-    def _fetch(self, url: str, params: dict[str, Any] | None, cap: int) -> requests.Response:
+    def _fetch(self, method: str, url: str, params: dict[str, Any] | None, cap: int,
+               payload: Any = None) -> requests.Response:
         """One GET, its body read whole within the deadline and the cap. The read runs in a thread of its own so
         that the deadline holds while a server trickles its headers; the thread also stops at the deadline, at
         its next read."""
@@ -137,7 +146,8 @@ class HttpClient:
 
         def read() -> None:
             try:
-                response = self.session.get(url, params=params, timeout=self.timeout, stream=True)
+                response = self.session.request(method, url, params=params, json=payload, timeout=self.timeout,
+                                                stream=True)
                 with response:
                     body = bytearray()
                     while chunk := _read_some(response):
@@ -160,8 +170,8 @@ class HttpClient:
             raise outcome["error"]
         return outcome["response"]  # type: ignore[no-any-return]
 
-    def _retry_or_raise(self, attempt: int, failure: FetchError, retry_after: str | None) -> None:
-        if attempt >= self.max_tries:
+    def _retry_or_raise(self, attempt: int, last: int, failure: FetchError, retry_after: str | None) -> None:
+        if attempt >= last:
             raise failure
         delay = self.backoff * 2 ** (attempt - 1) * (0.5 + self.jitter())
         if retry_after is not None:

@@ -283,3 +283,73 @@ class ChainImport(Base):
     first_day: Mapped[dt.date] = mapped_column(Date)
     last_day: Mapped[dt.date] = mapped_column(Date)
     imported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Order(Base):
+    """An order the daily run decided, recorded before anything is sent: its client id (the day and the decision)
+    makes a second send impossible, and its status follows the broker's answers (each change an OrderEvent)."""
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    broker: Mapped[str] = mapped_column(String(16))
+    as_of: Mapped[dt.date] = mapped_column(Date, index=True)
+    action: Mapped[str] = mapped_column(String(16))  # sell to open / buy to close
+    ticker: Mapped[str] = mapped_column(String(32))
+    quantity: Mapped[int] = mapped_column(Integer)
+    limit_cents: Mapped[int] = mapped_column(Integer)  # the limit now (repriced in place)
+    far_cents: Mapped[int | None] = mapped_column(Integer)  # the side the walk never passes: the day's bid for a
+    # sale, its ask for a buy-back; NULL on an estimated price (the walk is bounded by the user's reprices alone)
+    time_in_force: Mapped[str] = mapped_column(String(8))  # day / gtc
+    status: Mapped[str] = mapped_column(String(16), index=True)  # recorded / working / filled / cancelled / ...
+    broker_order_id: Mapped[str | None] = mapped_column(String(64))
+    filled: Mapped[int] = mapped_column(Integer, default=0)
+    fill_cents: Mapped[int | None] = mapped_column(Integer)  # average per share
+    fees_cents: Mapped[int] = mapped_column(Integer)  # the preview's (else the fee model's) for the whole order
+    reprices: Mapped[int] = mapped_column(Integer, default=0)
+    # what the book needs once the broker fills it: the day's quote, and for a sale the rules' reading of the put
+    price_cents: Mapped[int] = mapped_column(Integer)
+    price_source: Mapped[str] = mapped_column(String(16))
+    entry_delta: Mapped[float | None] = mapped_column(Float)
+    entry_iv: Mapped[float | None] = mapped_column(Float)
+    parameters_id: Mapped[int | None] = mapped_column(ForeignKey("wheel_parameters.id"))
+    position_id: Mapped[int | None] = mapped_column(ForeignKey("positions.id"))  # opened by it, or to close
+    exit_reason: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(String(500))  # why it was refused or rejected
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OrderEvent(Base):
+    """One change of an order's status, as it happened."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))
+    limit_cents: Mapped[int] = mapped_column(Integer)
+    filled: Mapped[int] = mapped_column(Integer)
+    detail: Mapped[str] = mapped_column(String(500))
+
+
+class PaperOrder(Base):
+    """The paper broker's side of an order: kept apart from the book, as a real broker's would be, so that
+    `reconcile` compares two records."""
+
+    __tablename__ = "paper_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)  # not unique: a broker takes a second send
+    placed_on: Mapped[dt.date] = mapped_column(Date)
+    symbol: Mapped[str] = mapped_column(String(32))  # OCC
+    action: Mapped[str] = mapped_column(String(16))
+    quantity: Mapped[int] = mapped_column(Integer)
+    limit_cents: Mapped[int] = mapped_column(Integer)
+    time_in_force: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16))
+    filled: Mapped[int] = mapped_column(Integer, default=0)
+    fill_cents: Mapped[int | None] = mapped_column(Integer)
+    filled_on: Mapped[dt.date | None] = mapped_column(Date)
+    fees_cents: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from data.errors import SpxWheelError
 
-SCHEMA_HEAD = "0007"  # the newest migration in db/migrations/versions (a test holds the two together)
+SCHEMA_HEAD = "0008"  # the newest migration in db/migrations/versions (a test holds the two together)
 SECRET_QUERY_KEYS = {"password", "passwd", "pwd", "sslpassword"}
 MIGRATION_LOCK = 0x5358_5700  # a PostgreSQL advisory lock number: "SPXW"
 DRIVERS = {"postgresql": 'the PostgreSQL driver: .venv/bin/pip install -e ".[postgres]" and use postgresql+psycopg://',
@@ -201,3 +201,34 @@ def transaction(factory: sessionmaker[Session], write: bool = False) -> Iterator
             yield session
     except SQLAlchemyError as exc:
         raise StorageError(f"database error: {_reason(exc)}") from None
+
+
+@contextmanager
+def held_lock(factory: sessionmaker[Session], name: str) -> Iterator[None]:
+    """A lock held across many transactions until the block ends or the process dies (a killed run never
+    leaves it taken): flock on a file beside an SQLite database, a session-level advisory lock on PostgreSQL."""
+    import fcntl
+    import zlib
+
+    engine = factory.kw["bind"]
+    if engine.dialect.name == "sqlite":
+        path = database_file(engine.url.render_as_string(hide_password=False))
+        if path is None:  # in memory: one process only
+            yield
+            return
+        handle = os.open(f"{path}.{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(handle)
+        return
+    key = zlib.crc32(f"spx-wheel {name}".encode())
+    with engine.connect() as connection:
+        connection.execute(text("select pg_advisory_lock(:key)"), {"key": key})
+        connection.commit()
+        try:
+            yield
+        finally:
+            connection.execute(text("select pg_advisory_unlock(:key)"), {"key": key})
+            connection.commit()

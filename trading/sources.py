@@ -153,12 +153,17 @@ def request_deadline(environ: Mapping[str, str]) -> float:
     return float(_whole(environ, "SPX_WHEEL_DEADLINE", 120, 1, 3600))
 
 
+def max_tries(environ: Mapping[str, str]) -> int:
+    """Tries of a request that may be repeated (SPX_WHEEL_MAX_TRIES)."""
+    return _whole(environ, "SPX_WHEEL_MAX_TRIES", 5, 1, 20)
+
+
 def free_daily_clients(environ: Mapping[str, str]) -> tuple[HttpClient, HttpClient]:
     """Clients for Cboe's and FRED's daily files; base URLs from SPX_WHEEL_CBOE_URL and SPX_WHEEL_FRED_URL."""
     from data.free_daily import CBOE_DEFAULT_URL, FRED_DEFAULT_URL
     from data.http import HttpClient
 
-    tries, deadline = _whole(environ, "SPX_WHEEL_MAX_TRIES", 5, 1, 20), request_deadline(environ)
+    tries, deadline = max_tries(environ), request_deadline(environ)
     cboe = HttpClient(environ.get("SPX_WHEEL_CBOE_URL", "").strip() or CBOE_DEFAULT_URL, "Cboe",
                       "SPX_WHEEL_CBOE_URL", max_tries=tries, deadline=deadline)
     fred = HttpClient(environ.get("SPX_WHEEL_FRED_URL", "").strip() or FRED_DEFAULT_URL, "FRED",

@@ -28,6 +28,7 @@ from db.session import transaction
 from trading.context import Context
 from trading.history_updates import UpdateReport, update_history
 from trading.ledger import TradeError, active_parameters, resume, strategy_of
+from trading.order_flow import OrderPlan
 from trading.monitor import STOP, Performance, halt_if_stopped, performance
 from trading.optimizer import Calibration, horizon, run_grid, save_calibration
 from trading.rules import listed_put
@@ -220,9 +221,19 @@ def _refuse_future(ctx: Context, day: dt.date) -> None:
                        "happened")
 
 
+@dataclass(frozen=True)
+class BrokerChoice:
+    """A daily run through a broker: which, how its orders are treated, and where their lines go."""
+
+    name: str
+    plan: OrderPlan
+    say: Callable[[str], None]
+
+
 def trade(ctx: Context, source: str, offline: bool, day: dt.date, manual: ManualInputs, dry_run: bool,
-          update_first: bool, warn: Callable[[str], None]) -> DailyReport:
-    """The daily run for `day`: settle, then open at most one position (a dry run writes nothing)."""
+          update_first: bool, warn: Callable[[str], None], broker: BrokerChoice | None = None) -> DailyReport:
+    """The daily run for `day`: settle, then open at most one position (a dry run writes nothing); through a
+    broker, the decisions become orders (trading/order_flow.py)."""
     _refuse_future(ctx, day)
     factory = ctx.open()
     if update_first and source in UPDATING_SOURCES:
@@ -230,7 +241,38 @@ def trade(ctx: Context, source: str, offline: bool, day: dt.date, manual: Manual
             _update(ctx, factory, lambda name: None)
         except (DataError, BadInput) as exc:
             warn(f"the update failed, trading on the local history as it is: {exc}")
-    return _trade_day(ctx, factory, _live_source(ctx, factory, source, offline), day, manual, dry_run)
+    market = _live_source(ctx, factory, source, offline)
+    if broker is None:
+        return _trade_day(ctx, factory, market, day, manual, dry_run)
+    return _broker_day(ctx, factory, market, day, manual, dry_run, broker)
+
+
+def _broker_day(ctx: Context, factory: sessionmaker[Session], market: MarketSource, day: dt.date,
+                manual: ManualInputs, dry_run: bool, choice: BrokerChoice) -> DailyReport:
+    """The day through a broker; a dry run asks the broker for nothing but the previews of its orders."""
+    import time
+
+    from trading.brokers import make_broker
+    from trading.order_flow import broker_day, preview_line, ticket_of
+    from trading.trader import day_market
+
+    if not is_session(day):
+        return _trade_day(ctx, factory, market, day, manual, dry_run)
+    with transaction(factory) as session:
+        saved = active_parameters(session)
+        if saved is None:
+            raise TradeError("no WheelParameters saved: run calibrate first")
+        first, params = settlement_window_start(session, day), strategy_of(saved)
+    market.prepare(first, day, listings_from=day)
+    if market.fetches:
+        market.resolve(lambda: plan_daily(factory, market, day, ctx.now, manual, choice.name))
+    broker = make_broker(choice.name, ctx, factory, day_market(market, day, manual), params)
+    if not dry_run:
+        return broker_day(factory, broker, market, day, ctx.now, manual, choice.plan, choice.say, time.sleep)
+    report = plan_daily(factory, market, day, ctx.now, manual, choice.name)
+    for order in report.orders:
+        choice.say(preview_line(order, broker.preview(ticket_of(order))))
+    return report
 
 
 def _live_source(ctx: Context, factory: sessionmaker[Session], source: str, offline: bool) -> MarketSource:
@@ -261,7 +303,7 @@ def _trade_day(ctx: Context, factory: sessionmaker[Session], market: MarketSourc
 
 
 def replay(ctx: Context, source: str, offline: bool, start: dt.date, end: dt.date,
-           each: Callable[[DailyReport], None]) -> int:
+           each: Callable[[DailyReport], None], broker: BrokerChoice | None = None) -> int:
     """The daily run for every NYSE session from start to end, in order, each its own transaction exactly as a
     separate `trade` would be (one process, so the data is loaded once). Returns the sessions run."""
     if start > end:
@@ -271,7 +313,8 @@ def replay(ctx: Context, source: str, offline: bool, start: dt.date, end: dt.dat
     market = _live_source(ctx, factory, source, offline)
     sessions = nyse_sessions(start, end)
     for day in sessions:
-        each(_trade_day(ctx, factory, market, day, ManualInputs(), False))
+        each(_trade_day(ctx, factory, market, day, ManualInputs(), False) if broker is None else
+             _broker_day(ctx, factory, market, day, ManualInputs(), False, broker))
     return len(sessions)
 
 

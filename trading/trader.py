@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,8 +22,9 @@ from data.errors import DataError
 from data.market import MarketSource
 from data.provenance import Named, PriceSource, SettlementSource
 from db.mapping import close_by_exit, position_of_entry, record_of_position
-from db.models import DailyRun, Lock, Position, PositionStatus, SettlementValue, WheelParameters
+from db.models import DailyRun, Lock, Order, Position, PositionStatus, SettlementValue, WheelParameters
 from trading.ledger import TradeError, active_halt, active_parameters, strategy_of
+from trading.orders import entry_order, exit_order
 from trading.rules import Rules, settle, settle_at
 
 
@@ -41,6 +42,7 @@ class Outcome(Named):
     """What a daily run did."""
 
     OPENED = "opened"
+    ORDERED = "ordered"  # a broker run: the sale is an order, a position once the broker fills it
     SKIPPED = "skipped"
     HALTED = "halted"
     CLOSED_MARKET = "closed-market"
@@ -57,6 +59,7 @@ class DailyReport:
     closed: list[TradeRecord] = field(default_factory=list)  # bought back by an exit rule or a margin call
     opened: TradeRecord | None = None
     entry: Entry | None = None
+    orders: list[Order] = field(default_factory=list)  # a broker run's: recorded, not yet sent
 
 
 def acquire(session: Session, name: str, now: dt.datetime) -> None:
@@ -196,15 +199,17 @@ def already_ran(session: Session, as_of: dt.date) -> DailyReport | None:
 
 
 def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.datetime,
-              manual: ManualInputs = ManualInputs(), write: bool = True) -> DailyReport:
+              manual: ManualInputs = ManualInputs(), write: bool = True, broker: str | None = None) -> DailyReport:
     """The whole daily run inside the caller's transaction, which commits it. With `write` False (a dry run)
-    the same decision is made without a single write, so it works on a read-only database too."""
+    the same decision is made without a single write, so it works on a read-only database too. With a `broker`
+    the sale and the buy-backs become orders to it (report.orders), and positions change when it fills them."""
     if write:
         acquire(session, "trade", now)  # a sibling run may have done the day while this one waited
     done = already_ran(session, as_of)
     if done is not None:
         return done
-    changed = or_(DailyRun.position_id.is_not(None), DailyRun.settled > 0, DailyRun.closed > 0)
+    changed = or_(DailyRun.position_id.is_not(None), DailyRun.settled > 0, DailyRun.closed > 0,
+                  DailyRun.outcome == Outcome.ORDERED)
     latest = session.scalars(select(DailyRun.as_of).where(changed).order_by(DailyRun.as_of.desc()).limit(1)).first()
     if latest is not None and latest > as_of:
         raise TradeError(f"positions already changed on a later day ({latest}): daily runs must go forward in time; "
@@ -220,11 +225,14 @@ def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.da
         saved = active_parameters(session)
         if saved is None:
             raise TradeError("no WheelParameters saved: run calibrate first")
-        report = _decide(session, source, as_of, manual, saved)
+        report = _decide(session, source, as_of, manual, saved, broker, now)
     report.settled, report.unsettled = [record_of_position(p) for p in settled], unsettled
+    if broker is not None and report.entry is not None:
+        report.orders.append(entry_order(report.entry, as_of, saved.id, broker, now))
     if not write:
         return report
-    if report.entry is not None:
+    session.add_all(report.orders)
+    if report.entry is not None and broker is None:
         position = position_of_entry(report.entry, as_of, saved.id)
         session.add(position)
         session.flush()  # its id, for the log row
@@ -236,7 +244,27 @@ def run_daily(session: Session, source: MarketSource, as_of: dt.date, now: dt.da
 
 
 def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: ManualInputs,
-            saved: WheelParameters) -> DailyReport:
+            saved: WheelParameters, broker: str | None, now: dt.datetime) -> DailyReport:
+    orders: list[Order] = []
+
+    def close(position: Position, decision: Exit) -> None:
+        if broker is None:
+            close_by_exit(position, as_of, decision)
+            return
+        order = exit_order(session, position, decision, as_of, broker, now)
+        orders.extend([order] if order is not None else [])
+
+    report = _decide_rules(session, source, as_of, manual, saved, close)
+    report.orders = orders
+    if broker is not None:
+        report.closed = []  # still open: the broker's fills close them
+        if report.outcome is Outcome.OPENED:
+            report.outcome, report.message = Outcome.ORDERED, f"ordered {report.message.removeprefix('opened ')}"
+    return report
+
+
+def _decide_rules(session: Session, source: MarketSource, as_of: dt.date, manual: ManualInputs,
+                  saved: WheelParameters, close: Callable[[Position, Exit], None]) -> DailyReport:
     params = strategy_of(saved)
     market = day_market(source, as_of, manual)
     rules = Rules(params)
@@ -244,10 +272,10 @@ def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: Manu
     holdings = [Holding(contract_of(p), p.contracts, market.mark(contract_of(p)).price, p.fill_cents / 100)
                 for p in open_positions]
     # the backtest's order: the exit rules, then a margin call on what is left, then the entry
-    closed = _buy_back(open_positions, holdings, decide_exits(rules, market.day, holdings, market.mark), as_of)
+    closed = _buy_back(open_positions, holdings, decide_exits(rules, market.day, holdings, market.mark), close)
     equity = account_equity(session, params.capital, holdings, open_positions)
     calls = rules.margin_call(market.day, holdings, equity, market.mark)
-    closed += _buy_back(open_positions, holdings, calls, as_of)
+    closed += _buy_back(open_positions, holdings, calls, close)
     bought = [record_of_position(p) for p in closed]
     halt = active_halt(session)  # a halt stops new positions; the exits and margin calls above still protect
     if halt is not None:
@@ -261,13 +289,13 @@ def _decide(session: Session, source: MarketSource, as_of: dt.date, manual: Manu
 
 
 def _buy_back(positions: list[Position], holdings: list[Holding], decisions: Sequence[Exit | Hold],
-              as_of: dt.date) -> list[Position]:
+              close: Callable[[Position, Exit], None]) -> list[Position]:
     """Close the positions the rules said to buy back (each holding has its decision); `positions` and
     `holdings` keep the others. Returns those closed."""
     closed = []
     for position, holding, decision in zip(list(positions), list(holdings), decisions, strict=True):
         if isinstance(decision, Exit):
-            close_by_exit(position, as_of, decision)
+            close(position, decision)
             positions.remove(position)
             holdings.remove(holding)
             closed.append(position)
@@ -283,11 +311,11 @@ def settlement_window_start(session: Session, as_of: dt.date) -> dt.date:
 
 
 def plan_daily(factory: sessionmaker[Session], source: MarketSource, as_of: dt.date, now: dt.datetime,
-               manual: ManualInputs) -> DailyReport:
+               manual: ManualInputs, broker: str | None = None) -> DailyReport:
     """The daily run without writing (a dry run; or to show a fetching source what the day will need)."""
     with factory() as session:
         try:
-            return run_daily(session, source, as_of, now, manual, write=False)
+            return run_daily(session, source, as_of, now, manual, write=False, broker=broker)
         finally:
             session.expunge_all()  # the report's positions keep what the run gave them; the rollback forgets it
             session.rollback()

@@ -98,7 +98,7 @@ def test_trade_help_lists_its_exit_codes_and_source_help_names_every_source():
     from click.testing import CliRunner
 
     text = " ".join(CliRunner().invoke(cli, ["trade", "--help"]).stdout.split())
-    assert "Exit codes: 0" in text and "1 a data, network or database failure" in text and "2 bad input" in text
+    assert "Exit codes: 0" in text and "1 a data, network, broker or database failure" in text and "2 bad input" in text
     for source in ("embedded", "polygon", "chains", "cboe"):
         assert source in text.split("--source")[1].split("--")[0]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,6 +17,8 @@ from trading.cli.params import (
     VOL_INDEX,
     alert,
     as_of_option,
+    broker_options,
+    broker_plan,
     command,
     context,
     db_option,
@@ -36,51 +38,59 @@ if TYPE_CHECKING:
 @click.option("--vix", type=VOL_INDEX, help="The day's VIX close, by hand.")
 @click.option("--vix3m", type=VOL_INDEX, help="The day's VIX3M close, by hand.")
 @click.option("--price", type=PRICE, help="The put's price (e.g. the broker's mid), used instead of the estimate.")
-@click.option("--dry-run", is_flag=True, help="Show the decision and write nothing.")
+@click.option("--dry-run", is_flag=True, help="Show the decision and write nothing (with --broker: ask the broker "
+                                              "for the orders' previews and nothing else).")
 @click.option("--update", "update_first", is_flag=True,
               help="Embedded, chains and cboe sources: first extend the local history from the free daily files "
                    "(as spx-wheel update; a failure there is a warning).")
 @source_option
 @notify_option
 @click.option("--notify-trades", is_flag=True, help="With --notify: also alert on each position opened or closed.")
+@broker_options
 @db_option
 @json_option
 def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3m: float | None,
               price: float | None, dry_run: bool, update_first: bool, source: str, offline: bool,
-              notify: str | None, notify_trades: bool, db_url: str, as_json: bool) -> None:
+              notify: str | None, notify_trades: bool, db_url: str, as_json: bool, **orders: Any) -> None:
     """Settle expired positions, then open at most one new position with the active parameters.
 
     Run it once a day after the close; running it again the same day changes nothing. A day after today (in
-    New York) is refused.
+    New York) is refused. With --broker the sale and the buy-backs become limit orders: previewed, recorded, and
+    sent only with --send; positions open and close as the broker fills them (see README, Trading through a
+    broker).
 
-    Exit codes: 0 done (opened, skipped, halted, market closed or already run), 1 a data, network or database
-    failure, 2 bad input; each failure is one line on stderr and writes nothing.
+    Exit codes: 0 done (opened, ordered, skipped, halted, market closed or already run), 1 a data, network,
+    broker or database failure, 2 bad input; each failure is one line on stderr.
 
     \b
     Example:
       spx-wheel trade
       spx-wheel trade --as-of 2020-03-02
       spx-wheel trade --spot 5782.76 --vix 20.49 --price 15.40 --dry-run
+      spx-wheel trade --broker paper --send
     """
     from trading import spx_wheel_system as system
     from trading.cli import render
     from trading.trader import ManualInputs
 
-    ctx = context(db_url)
+    ctx, plan, said = context(db_url), broker_plan(**orders), []
     day = as_of or ctx.today
+    choice = None if plan is None else system.BrokerChoice(orders["broker"], plan, said.append)
     try:
         report = system.trade(ctx, source, offline, day, ManualInputs(spot, vix, vix3m, price), dry_run,
-                              update_first, lambda text: click.echo(f"Warning: {text}", err=True))
+                              update_first, lambda text: click.echo(f"Warning: {text}", err=True), choice)
     except SpxWheelError as exc:
+        click.echo("\n".join(said), err=True) if said else None
         alert(notify, f"spx-wheel: the daily run for {day} failed", str(exc))
         raise
-    lines = render.daily_lines(report, dry_run)
-    click.echo(render.to_json(render.daily_json(report, dry_run)) if as_json else "\n".join(lines))
+    lines = render.daily_lines(report, dry_run) + said
+    click.echo(render.to_json({**render.daily_json(report, dry_run), "broker": said}) if as_json else "\n".join(lines))
     if dry_run:
         return
-    if any(r.exit_reason == "margin call" for r in report.closed):
+    if any(r.exit_reason == "margin call" for r in report.closed) or any(
+            o.exit_reason == "margin call" for o in report.orders):
         alert(notify, f"spx-wheel: margin call on {day}", "\n".join(lines))
-    elif notify_trades and (report.closed or report.opened):
+    elif notify_trades and (report.closed or report.opened or report.orders):
         alert(notify, f"spx-wheel: {day}", "\n".join(lines))
 
 
@@ -88,30 +98,36 @@ def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3
 @click.argument("start", type=DATE)
 @click.argument("end", type=DATE)
 @source_option
+@broker_options
 @db_option
 @json_option
-def replay_cmd(start: dt.date, end: dt.date, source: str, offline: bool, db_url: str, as_json: bool) -> None:
+def replay_cmd(start: dt.date, end: dt.date, source: str, offline: bool, db_url: str, as_json: bool,
+               **orders: Any) -> None:
     """Run the daily trade for every trading day from START to END, in order, in one process.
 
     Each day is exactly what a separate `spx-wheel trade --as-of DAY` does (its own transaction, the same
-    decision); days already run are left as they are. Use a database of its own to replay the past.
+    decision, through the --broker given); days already run are left as they are. Use a database of its own to
+    replay the past.
 
     \b
     Example:
       spx-wheel replay 2020-01-01 2020-12-31 --db replay.db
+      spx-wheel replay 2026-06-01 2026-06-30 --broker paper --send --db paper.db
     """
     from trading import spx_wheel_system as system
     from trading.cli import render
 
-    documents = []
+    documents, plan, said = [], broker_plan(**orders), []
+    choice = None if plan is None else system.BrokerChoice(orders["broker"], plan, said.append)
 
     def show(report: DailyReport) -> None:
         if as_json:
-            documents.append(render.daily_json(report, False))
+            documents.append({**render.daily_json(report, False), "broker": said[:]})
         else:
-            click.echo("\n".join(render.daily_lines(report, False)))
+            click.echo("\n".join(render.daily_lines(report, False) + said))
+        said.clear()
 
-    sessions = system.replay(context(db_url), source, offline, start, end, show)
+    sessions = system.replay(context(db_url), source, offline, start, end, show, choice)
     if as_json:
         click.echo(render.to_json({"start": start, "end": end, "sessions": sessions, "days": documents}))
 

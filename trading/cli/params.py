@@ -334,3 +334,46 @@ def progress_printer() -> Callable[[int, int], None]:
     if not sys.stderr.isatty():
         return lambda done, total: None
     return lambda done, total: click.echo(f"\rbacktesting {done}/{total}", err=True, nl=done == total)
+
+
+def broker_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--broker and how its orders are treated; the command gets them as one `broker_plan` (None: no broker)."""
+    from trading.brokers import BROKERS  # the names only: each broker is imported when made
+
+    options = [
+        click.option("--broker", envvar="SPX_WHEEL_BROKER", type=click.Choice(list(BROKERS)),
+                     help="Send the day's orders through this broker (env SPX_WHEEL_BROKER): paper (kept in the "
+                          "database, fills on the day's quote) or tastytrade."),
+        click.option("--send", is_flag=True, envvar="SPX_WHEEL_SEND",
+                     help="With --broker: send the orders (env SPX_WHEEL_SEND=1); without it they are previewed "
+                          "and recorded, and a later run of the day sends them."),
+        click.option("--max-reprices", type=Whole(0, 50), default=3, show_default=True,
+                     help="Times an unfilled order's limit is walked a step toward the far side (the bid for a "
+                          "sale, the ask for a buy-back), never past it."),
+        click.option("--reprice-step", type=Number(0.01, 100), default=0.05, show_default=True,
+                     help="Dollars a share each reprice moves the limit (then put on the tick grid)."),
+        click.option("--reprice-wait", type=Number(0, 3600), default=20.0, show_default=True,
+                     help="Seconds an order works before each reprice (the paper broker fills at once)."),
+        click.option("--leave-working", is_flag=True,
+                     help="Leave an order still unfilled at the run's end working (the next run asks about it); "
+                          "else it is cancelled."),
+        click.option("--max-contracts", type=Whole(1, 10_000), default=10, show_default=True,
+                     envvar="SPX_WHEEL_MAX_CONTRACTS", help="Refuse a sale of more contracts in one order."),
+        click.option("--max-notional", type=Number(1, 1e12), envvar="SPX_WHEEL_MAX_NOTIONAL",
+                     help="Refuse a sale whose notional (strike x 100 x contracts) is over this many dollars."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def broker_plan(broker: str | None, send: bool, max_reprices: int, reprice_step: float, reprice_wait: float,
+                leave_working: bool, max_contracts: int, max_notional: float | None) -> Any:
+    """The order plan the options give, or None without --broker (then the order options are refused)."""
+    from trading.order_flow import OrderPlan
+
+    if broker is None:
+        if send:
+            raise click.UsageError("--send sends orders through a broker: give --broker (or SPX_WHEEL_BROKER)")
+        return None
+    return OrderPlan(send, max_reprices, reprice_step, reprice_wait, leave_working, max_contracts, max_notional)

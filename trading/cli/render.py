@@ -215,9 +215,12 @@ def daily_lines(report: DailyReport, dry_run: bool) -> list[str]:
     lines += [settled_line(p) for p in report.settled]
     lines += [f"WARNING: {text}" for text in report.unsettled]
     lines += [close_line(p) for p in report.closed]
+    lines += [f"TO BUY BACK: {o.ticker} x{o.quantity} limit ${o.limit_cents / 100:.2f} ({o.exit_reason})"
+              for o in report.orders if o.exit_reason is not None]
     if report.entry is not None:
         e, q = report.entry, report.entry.quote
-        lines += [f"OPENED: {e.contract.ticker} @ ${e.fill:.2f}",
+        head = f"OPENED: {e.contract.ticker} @" if report.outcome == "opened" else f"TO SELL: {e.contract.ticker} limit"
+        lines += [f"{head} ${e.fill:.2f}",
                   f"        Strike: ${e.contract.strike:g}, Exp: {e.contract.expiry}, Contracts: {e.contracts}",
                   f"        Price {q.price:.2f} ({q.source}"
                   + (f", bid {q.bid:.2f} ask {q.ask:.2f})" if q.two_sided else ") less slippage")
