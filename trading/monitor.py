@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from data.errors import DataError
 from data.market import MarketSource
 from db.models import Halt, Position, WheelParameters
-from trading.ledger import TradeError, active_halt, closed_as_of, open_as_of
-from trading.trader import ManualInputs, contract_of, day_market
+from trading.account import AccountView, Held, book_account, view
+from trading.ledger import TradeError, active_halt, closed_as_of, open_as_of, strategy_of
+from trading.trader import DayMarket, ManualInputs, contract_of, day_market
 
 MIN_TRADES = 10
 
@@ -83,6 +84,7 @@ class Performance:
     likelihood: float | None  # None when there is nothing to compare
     status: Status
     halt: Halt | None
+    account: AccountView | None = None  # None while an open put has no mark
 
     @property
     def total_pnl(self) -> float:
@@ -98,15 +100,29 @@ def performance(session: Session, source: MarketSource, as_of: dt.date, params: 
     divergence = (live - backtest) * 100 if live is not None and backtest is not None else None
     status = divergence_status(divergence or 0.0, len(closed), min_trades)
     likelihood = record_likelihood(wins, len(closed), backtest) if backtest is not None and closed else None
-    return Performance(as_of, closed, _marks(session, source, as_of), params, wins, live, divergence, likelihood,
-                       status, active_halt(session, as_of))
-
-
-def _marks(session: Session, source: MarketSource, as_of: dt.date) -> list[OpenMark]:
-    positions = open_as_of(session, as_of)
     try:
-        market = day_market(source, as_of, ManualInputs())
+        market: DayMarket | None = day_market(source, as_of, ManualInputs())
     except TradeError:
+        market = None
+    marks = _marks(session, market, as_of)
+    return Performance(as_of, closed, marks, params, wins, live, divergence, likelihood, status,
+                       active_halt(session, as_of), _book_view(params, closed, marks, market))
+
+
+def _book_view(saved: WheelParameters, closed: list[Position], marks: list[OpenMark],
+               market: DayMarket | None) -> AccountView | None:
+    if market is None or any(o.mark is None for o in marks):
+        return None
+    params = strategy_of(saved)
+    held = [Held(o.position.strike_cents / 100, o.position.contracts, o.position.premium_cents / 100, o.mark or 0.0,
+                 market.day.spot * contract_of(o.position).underlying.scale) for o in marks]
+    account = book_account(params, sum(p.pnl_cents or 0 for p in closed) / 100, held)
+    return view("book", params, account, sum(h.strike * 100 * h.contracts for h in held), len(held))
+
+
+def _marks(session: Session, market: DayMarket | None, as_of: dt.date) -> list[OpenMark]:
+    positions = open_as_of(session, as_of)
+    if market is None:
         return [OpenMark(p, None, None) for p in positions]
     marks = []
     for p in positions:

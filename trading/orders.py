@@ -128,11 +128,11 @@ def split_position(session: Session, position: Position, part: int) -> Position:
 
 
 def next_limit(order: Order, step: float, penny: bool) -> float | None:
-    """The next price of a walk toward the far side (a sale down, a buy-back up), on the tick grid and never past
-    the far side; None when there is no room left."""
+    """The next price of a walk toward the far side (a sale down, a buy-back up): a step, rounded onward to the
+    tick grid (so a step under the tick moves one tick), never past the far side; None when there is no room."""
     limit = order.limit_cents / 100
     sale = order.action == Action.SELL_TO_OPEN
-    moved = on_tick_grid(limit - step if sale else limit + step, 1 if sale else -1, penny)
+    moved = on_tick_grid(limit - step if sale else limit + step, -1 if sale else 1, penny)
     if order.far_cents is not None:
         far = order.far_cents / 100
         moved = max(moved, far) if sale else min(moved, far)

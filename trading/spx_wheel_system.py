@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
@@ -28,9 +28,9 @@ from db.session import transaction
 from trading.context import Context
 from trading.history_updates import UpdateReport, update_history
 from trading.ledger import TradeError, active_parameters, resume, strategy_of
-from trading.order_flow import OrderPlan
 from trading.monitor import STOP, Performance, halt_if_stopped, performance
 from trading.optimizer import Calibration, horizon, run_grid, save_calibration
+from trading.order_flow import OrderPlan
 from trading.rules import listed_put
 from trading.selection import SelectionCheck, check_selection, selection_summary
 from trading.sources import chain_store_dir, free_daily_clients, window_dates
@@ -43,6 +43,7 @@ from trading.trader import (
     record_fill,
     record_manual_settlement,
     run_daily,
+    day_market,
     settlement_window_start,
 )
 from trading.validation import Validation, putwrite_against_published
@@ -54,7 +55,10 @@ if TYPE_CHECKING:
     from data.market import History
     from data.model_check import ModelCheck
     from db.models import ChainImport
+    from trading.account import AccountView
+    from trading.brokers.protocol import Broker
     from trading.chain_imports import ImportResult
+    from trading.reconcile import Difference
 
 
 
@@ -254,7 +258,6 @@ def _broker_day(ctx: Context, factory: sessionmaker[Session], market: MarketSour
 
     from trading.brokers import make_broker
     from trading.order_flow import broker_day, preview_line, ticket_of
-    from trading.trader import day_market
 
     if not is_session(day):
         return _trade_day(ctx, factory, market, day, manual, dry_run)
@@ -328,9 +331,10 @@ def settle(ctx: Context, expiry: dt.date, value: float) -> list[TradeRecord]:
         return [record_of_position(p) for p in record_manual_settlement(session, expiry, value, ctx.now)]
 
 
-def check(ctx: Context, source: str, offline: bool, day: dt.date, min_trades: int) -> tuple[Performance,
-                                                                                              Halt | None]:
-    """Live results as of `day` against the active parameters' backtest; sets a halt on STOP TRADING."""
+def check(ctx: Context, source: str, offline: bool, day: dt.date, min_trades: int,
+          broker: str | None = None) -> tuple[Performance, Halt | None]:
+    """Live results as of `day` against the active parameters' backtest, and the account (the broker's when one
+    is given, else the book's); sets a halt on STOP TRADING."""
     _refuse_future(ctx, day)
     factory = ctx.open()
     market = ctx.source(factory, source, offline)
@@ -340,10 +344,84 @@ def check(ctx: Context, source: str, offline: bool, day: dt.date, min_trades: in
         if saved is None:
             raise TradeError("no parameters saved yet: run spx-wheel calibrate first")
         report = market.resolve(lambda: performance(session, market, day, saved, min_trades))
+    if broker is not None:
+        report = replace(report, account=broker_account(ctx, factory, market, day, broker))
     if report.status is not STOP or report.halt is not None:
         return report, None
     with transaction(factory, write=True) as session:  # only a STOP writes, so a read-only database serves check
         return report, halt_if_stopped(session, report, ctx.now)
+
+
+def _broker(ctx: Context, factory: sessionmaker[Session], market: MarketSource, day: dt.date,
+            name: str) -> tuple[Broker, StrategyParams]:
+    """The broker, made on the source's last day at or before `day` (its quotes and settlements)."""
+    from trading.brokers import make_broker
+    from trading.trader import day_market
+
+    with transaction(factory) as session:
+        saved = active_parameters(session)
+        if saved is None:
+            raise TradeError("no parameters saved yet: run spx-wheel calibrate first")
+        params = strategy_of(saved)
+    history = market.history()
+    last = min(day, history.dates[-1])
+    return make_broker(name, ctx, factory, day_market(market, last, ManualInputs()), params), params
+
+
+def broker_account(ctx: Context, factory: sessionmaker[Session], market: MarketSource, day: dt.date,
+                   name: str) -> AccountView:
+    """The account as the broker reports it, with the notional of its SPX and XSP puts."""
+    from trading.account import view
+    from trading.brokers.symbols import contract_of_occ
+
+    broker, params = _broker(ctx, factory, market, day, name)
+    held = broker.positions()
+    notional = sum(contract_of_occ(p.symbol).strike * 100 * abs(p.quantity) for p in held)
+    return view(name, params, broker.account(), notional, len(held))
+
+
+def account_of(ctx: Context, source: str, name: str) -> AccountView:
+    """The broker's account today."""
+    factory = ctx.open()
+    market = _live_source(ctx, factory, source, False)
+    market.prepare(ctx.today - dt.timedelta(days=7), ctx.today, listings_from=ctx.today)
+    return broker_account(ctx, factory, market, ctx.today, name)
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    broker: str
+    asked: int  # orders whose end the book did not know, asked first
+    differences: list[Difference]
+    adopted: list[str]
+    agreeing: int  # positions both hold alike
+
+
+def reconcile(ctx: Context, source: str, offline: bool, day: dt.date, name: str, adopt: bool) -> Reconciled:
+    """Ask the broker about the book's unfinished orders, then compare positions; with `adopt`, take the
+    broker's side of each difference (a line for each)."""
+    from db.session import held_lock
+    from trading.order_flow import sync
+    from trading.reconcile import adopt as take, differences, held_in_book
+
+    _refuse_future(ctx, day)
+    factory = ctx.open()
+    market = _live_source(ctx, factory, source, offline)
+    market.prepare(day - dt.timedelta(days=7), day, listings_from=day)
+    broker, params = _broker(ctx, factory, market, day, name)
+    with held_lock(factory, "broker"):
+        asked = sync(factory, broker, day, ctx.now)
+        with transaction(factory) as session:
+            book = held_in_book(session, day)
+        found = differences(book, broker.positions(), day)
+        done: list[str] = []
+        if adopt and found:
+            quote = day_market(market, min(day, market.history().dates[-1]), ManualInputs()).mark
+            with transaction(factory, write=True) as session:
+                saved = active_parameters(session)
+                assert saved is not None
+                done = take(session, found, day, saved.id, quote, params.fee)
+    return Reconciled(name, asked, found, done, len({p.ticker for p in book} - {d.ticker for d in found}))
 
 
 def report(ctx: Context, run_id: int | None) -> tuple[str, int]:

@@ -101,19 +101,20 @@ class TastytradeBroker:
         return self._order(self._data("GET", f"/accounts/{self.number}/orders/{broker_id}", "an order's status"))
 
     def find(self, client_id: str) -> BrokerOrder | None:
-        live = self._data("GET", f"/accounts/{self.number}/orders/live", "today's orders")["items"]
-        for item in live:
-            if item.get("external-identifier") == client_id:
-                return self._order(item)
-        for page in range(HISTORY_PAGES):
+        """The newest order carrying the client id (a replace makes a new order that keeps it): today's orders
+        first, then the history, newest first."""
+        def newest(items: list[dict[str, Any]]) -> BrokerOrder | None:
+            ours = [i for i in items if i.get("external-identifier") == client_id]
+            return self._order(max(ours, key=lambda i: int(i["id"]))) if ours else None
+
+        found = newest(self._data("GET", f"/accounts/{self.number}/orders/live", "today's orders")["items"])
+        for page in range(HISTORY_PAGES if found is None else 0):
             answer = self._call("GET", f"/accounts/{self.number}/orders", "the order history",
                                 {"per-page": 200, "page-offset": page})
-            for item in answer["data"]["items"]:
-                if item.get("external-identifier") == client_id:
-                    return self._order(item)
-            if page + 1 >= int(answer.get("pagination", {}).get("total-pages", 1)):
+            found = self._shaped("the order history", lambda: newest(answer["data"]["items"]))
+            if found is not None or page + 1 >= int(answer.get("pagination", {}).get("total-pages", 1)):
                 break
-        return None
+        return found
 
     def cancel(self, broker_id: str) -> BrokerOrder:
         return self._order(self._data("DELETE", f"/accounts/{self.number}/orders/{broker_id}", "a cancel"))

@@ -336,14 +336,18 @@ def progress_printer() -> Callable[[int, int], None]:
     return lambda done, total: click.echo(f"\rbacktesting {done}/{total}", err=True, nl=done == total)
 
 
-def broker_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """--broker and how its orders are treated; the command gets them as one `broker_plan` (None: no broker)."""
+def broker_option(f: Callable[..., Any]) -> Callable[..., Any]:
     from trading.brokers import BROKERS  # the names only: each broker is imported when made
 
+    return click.option("--broker", envvar="SPX_WHEEL_BROKER", type=click.Choice(list(BROKERS)),
+                        help="Send the day's orders through this broker (env SPX_WHEEL_BROKER): paper (kept in "
+                             "the database, fills on the day's quote) or tastytrade.")(f)
+
+
+def broker_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--broker and how its orders are treated; the command gets them as one `broker_plan` (None: no broker)."""
     options = [
-        click.option("--broker", envvar="SPX_WHEEL_BROKER", type=click.Choice(list(BROKERS)),
-                     help="Send the day's orders through this broker (env SPX_WHEEL_BROKER): paper (kept in the "
-                          "database, fills on the day's quote) or tastytrade."),
+        broker_option,
         click.option("--send", is_flag=True, envvar="SPX_WHEEL_SEND",
                      help="With --broker: send the orders (env SPX_WHEEL_SEND=1); without it they are previewed "
                           "and recorded, and a later run of the day sends them."),

@@ -26,11 +26,12 @@ if TYPE_CHECKING:  # the types rendered, for mypy only: a command imports only w
     from backtest.spx_premium_backtest import BacktestResult
     from data.model_check import ModelCheck
     from db.models import ChainImport, CombinationResult, WheelParameters
+    from trading.account import AccountView
     from trading.chain_imports import ImportResult
     from trading.monitor import Performance
     from trading.optimizer import Calibration
     from trading.selection import SelectionCheck
-    from trading.spx_wheel_system import Calibrated
+    from trading.spx_wheel_system import Calibrated, Reconciled
     from trading.strategy import StrategyParams
     from trading.trader import DailyReport
     from trading.validation import Validation
@@ -255,6 +256,7 @@ def check_lines(report: Performance, halted_now: bool) -> list[str]:
         mark = ("mark n/a (no market data)" if o.mark is None or o.unrealised is None else
                 f"mark {o.mark:.2f}, unrealised {money(o.unrealised)}")
         lines.append(f"    #{o.position.id} {o.position.ticker} x{o.position.contracts}: {mark}")
+    lines += account_lines(report.account)
     state = report.status
     divergence = "n/a" if report.divergence is None else f"{report.divergence:+.1f} pp"
     lines += ["", "BACKTEST COMPARISON:", f"  Live Win Rate: {pct(report.live_win_rate)}",
@@ -272,6 +274,37 @@ def check_lines(report: Performance, halted_now: bool) -> list[str]:
     return lines
 
 
+def account_lines(shown: AccountView | None) -> list[str]:
+    if shown is None:
+        return ["", "ACCOUNT: n/a (an open put has no mark that day)"]
+    a = shown.account
+    return ["", f"ACCOUNT ({shown.source}):", f"  Net liquidation: {dollars(a.net_liquidation)}",
+            f"  Cash: {dollars(a.cash)}", f"  Margin in use: {dollars(a.maintenance)}",
+            f"  Buying power: {dollars(a.buying_power)}", f"  Notional (strike x 100 x contracts): "
+            f"{dollars(shown.notional)}"] + [f"  WARNING: {w}" for w in shown.warnings]
+
+
+def account_json(shown: AccountView | None) -> dict[str, Any] | None:
+    return None if shown is None else {"source": shown.source, **asdict(shown.account), "notional": shown.notional,
+                                       "warnings": list(shown.warnings)}
+
+
+def reconciled_lines(done: Reconciled) -> list[str]:
+    lines = [f"Asked {done.broker} about {done.asked} order(s) whose end the book did not know."] if done.asked else []
+    lines += [str(d) for d in done.differences] + [f"ADOPTED {line}" for line in done.adopted]
+    if not done.differences:
+        lines.append(f"The book and {done.broker} agree: {done.agreeing} open position(s).")
+    elif not done.adopted:
+        lines.append(f"{len(done.differences)} difference(s): check them at the broker, then run spx-wheel reconcile "
+                     f"--broker {done.broker} --adopt to take its side.")
+    return lines
+
+
+def reconciled_json(done: Reconciled) -> dict[str, Any]:
+    return {"broker": done.broker, "asked": done.asked, "agreeing": done.agreeing,
+            "differences": [asdict(d) for d in done.differences], "adopted": done.adopted}
+
+
 def check_json(report: Performance, halted_now: bool) -> dict[str, Any]:
     return {"as_of": report.as_of, "closed_trades": len(report.closed), "winners": report.wins,
             "losers": len(report.closed) - report.wins, "win_rate": report.live_win_rate,
@@ -281,7 +314,7 @@ def check_json(report: Performance, halted_now: bool) -> dict[str, Any]:
             "backtest_win_rate": report.params.backtest_win_rate, "parameters_id": report.params.id,
             "divergence_points": report.divergence, "likelihood": report.likelihood,
             "status": report.status.name, "exit_code": report.status.exit_code, "action": report.status.action,
-            "halted": halted_now or report.halt is not None}
+            "halted": halted_now or report.halt is not None, "account": account_json(report.account)}
 
 
 def calibrated_json(done: Calibrated) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from trading.cli.params import (
     Whole,
     alert,
     as_of_option,
+    broker_option,
     command,
     context,
     db_option,
@@ -37,12 +38,15 @@ ALERTING_STATUS = (12, 13)  # RECALIBRATE, STOP TRADING: the statuses a person m
               help="Closed trades needed before divergence triggers any action.")
 @source_option
 @notify_option
+@broker_option
 @db_option
 @json_option
 @click.pass_context
 def check_cmd(ctx: click.Context, as_of: dt.date | None, min_trades: int, source: str, offline: bool,
-              notify: str | None, db_url: str, as_json: bool) -> None:
-    """Compare live results with the active parameters' backtest (as the book stood on --as-of).
+              notify: str | None, broker: str | None, db_url: str, as_json: bool) -> None:
+    """Compare live results with the active parameters' backtest (as the book stood on --as-of), and show the
+    account: net liquidation, cash, margin in use, buying power and notional (the broker's with --broker, else
+    the book's by the rules), warning where it holds more than the backtest ever could.
 
     \b
     Exit codes (for cron):
@@ -61,7 +65,7 @@ def check_cmd(ctx: click.Context, as_of: dt.date | None, min_trades: int, source
     from trading.cli import render
 
     context_ = context(db_url)
-    report, halt = system.check(context_, source, offline, as_of or context_.today, min_trades)
+    report, halt = system.check(context_, source, offline, as_of or context_.today, min_trades, broker)
     lines = render.check_lines(report, halt is not None)
     click.echo(render.to_json(render.check_json(report, halt is not None)) if as_json else "\n".join(lines))
     if report.status.exit_code in ALERTING_STATUS:
@@ -72,10 +76,13 @@ def check_cmd(ctx: click.Context, as_of: dt.date | None, min_trades: int, source
 @command("positions")
 @click.option("--open", "only_open", is_flag=True, help="Only open positions.")
 @click.option("--closed", "only_closed", is_flag=True, help="Only settled positions.")
+@broker_option
 @db_option
 @json_option
-def positions_cmd(only_open: bool, only_closed: bool, db_url: str, as_json: bool) -> None:
-    """List live positions with their tickers, prices, sources and P&L.
+def positions_cmd(only_open: bool, only_closed: bool, broker: str | None, db_url: str, as_json: bool) -> None:
+    """List live positions with their tickers, prices, sources and P&L; with a broker (--broker or
+    SPX_WHEEL_BROKER) the account as the broker reports it too (check shows the book's, and each open put's
+    mark).
 
     \b
     Example:
@@ -86,11 +93,54 @@ def positions_cmd(only_open: bool, only_closed: bool, db_url: str, as_json: bool
 
     if only_open and only_closed:
         raise BadInput("--open and --closed exclude each other: give neither to list every position")
-    trades = records.positions(context(db_url), "open" if only_open else "closed" if only_closed else None)
+    ctx = context(db_url)
+    trades = records.positions(ctx, "open" if only_open else "closed" if only_closed else None)
+    shown = None if broker is None else broker_account(ctx, broker)
     if as_json:
-        click.echo(render.to_json([render.trade_row(r) for r in trades]))
+        rows = [render.trade_row(r) for r in trades]
+        click.echo(render.to_json(rows if broker is None else {"positions": rows,
+                                                                "account": render.account_json(shown)}))
     else:
-        click.echo(render.trade_table(trades) if trades else "No positions.")
+        click.echo("\n".join([render.trade_table(trades) if trades else "No positions."]
+                             + (render.account_lines(shown) if broker else [])))
+
+
+def broker_account(ctx: Any, broker: str) -> Any:
+    """The broker's account, priced on the default source (the one place positions needs the market)."""
+    from trading import spx_wheel_system as system
+    from trading.sources import default_source
+
+    return system.account_of(ctx, default_source(ctx.environ), broker)
+
+
+@command("reconcile")
+@broker_option
+@click.option("--adopt", is_flag=True, help="Take the broker's side of every difference (each change is listed).")
+@as_of_option
+@source_option
+@db_option
+@json_option
+def reconcile_cmd(broker: str | None, adopt: bool, as_of: dt.date | None, source: str, offline: bool,
+                  db_url: str, as_json: bool) -> None:
+    """Compare the broker's positions with the book (after asking it about every order whose end the book does
+    not know) and list each difference: MISSING at the broker, EXTRA there, another QUANTITY or PRICE. Exit 0
+    when they agree, 1 when they differ (and nothing was adopted).
+
+    \b
+    Example:
+      spx-wheel reconcile --broker paper
+      spx-wheel reconcile --broker tastytrade --adopt
+    """
+    from trading import spx_wheel_system as system
+    from trading.cli import render
+
+    if broker is None:
+        raise BadInput("reconcile compares the book with a broker: give --broker (or SPX_WHEEL_BROKER)")
+    ctx = context(db_url)
+    done = system.reconcile(ctx, source, offline, as_of or ctx.today, broker, adopt)
+    click.echo(render.to_json(render.reconciled_json(done)) if as_json else "\n".join(render.reconciled_lines(done)))
+    if done.differences and not done.adopted:
+        raise SystemExit(1)
 
 
 @command("export")
@@ -297,5 +347,5 @@ def model_check_cmd(db_url: str, as_json: bool, left_out: bool) -> None:
     click.echo(render.to_json(asdict(check)) if as_json else "\n".join(render.model_check_lines(check)))
 
 
-COMMANDS = [check_cmd, report_cmd, validate_cmd, model_check_cmd, positions_cmd, export_cmd, params_cmd, doctor_cmd,
-            cron_cmd]
+COMMANDS = [check_cmd, report_cmd, validate_cmd, model_check_cmd, positions_cmd, reconcile_cmd, export_cmd, params_cmd,
+            doctor_cmd, cron_cmd]
