@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -33,12 +34,14 @@ class FakeTastytrade:
         self.shape: dict[str, Any] = {}
         self.lock = threading.Lock()
         self.next_id = 1000
+        self.latency = 0.0  # seconds before each answer
 
     def expire(self) -> None:
         self.tokens.clear()
 
     # -- the server ----------------------------------------------------------------------------------------
     def __call__(self, request: Request) -> Response:
+        time.sleep(self.latency)
         with self.lock:
             body = request.get_data(as_text=True)
             self.log.append({"method": request.method, "path": request.path, "headers": dict(request.headers),

@@ -73,7 +73,9 @@ def sync(factory: sessionmaker[Session], broker: Broker, day: dt.date, now: dt.d
     with transaction(factory) as session:
         pending = [(o.id, o.broker_order_id, o.client_id) for o in unended(session) if o.broker == broker.name]
     for order_id, broker_id, client_id in pending:
-        state = broker.order(broker_id) if broker_id else broker.find(client_id)
+        # by the client id first: a replace (or a run killed in the middle of one) may have moved the order to
+        # an id the book has not seen
+        state = broker.find(client_id) or (broker.order(broker_id) if broker_id else None)
         with transaction(factory, write=True) as session:
             order = session.get(Order, order_id)
             assert order is not None
