@@ -59,8 +59,10 @@ def unended(session: Session) -> list[Order]:
 
 
 def note(session: Session, order: Order, status: Status, detail: str, now: dt.datetime) -> None:
-    """Set an order's status and log the change."""
+    """Set an order's status and log the change (the reason kept on the order when it did not go through)."""
     order.status, order.updated_at = status, now
+    if status in (Status.REFUSED, Status.REJECTED, Status.EXPIRED):
+        order.note = detail[:500]
     session.add(OrderEvent(order_id=order.id, at=now, status=status, limit_cents=order.limit_cents,
                            filled=order.filled, detail=detail[:500]))
 

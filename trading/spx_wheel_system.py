@@ -434,6 +434,14 @@ def report(ctx: Context, run_id: int | None) -> tuple[str, int]:
         return render_report(data), data.run.id
 
 
+def live_report(ctx: Context) -> str:
+    """The live book's HTML report."""
+    from trading.live_report import load_live, render_live
+
+    with transaction(ctx.open()) as session:
+        return render_live(load_live(session))
+
+
 def fill(ctx: Context, position_id: int, price: float, buy_back: bool = False) -> TradeRecord:
     """Record the broker's fill of a position (or of its buy-back); returns it as it now stands."""
     with transaction(ctx.open(), write=True) as session:

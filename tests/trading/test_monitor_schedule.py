@@ -62,3 +62,20 @@ def test_record_likelihood_matches_scipy(wins, trades, rate):
 
     expected = binom.cdf(wins, trades, rate) if wins / trades <= rate else binom.sf(wins - 1, trades, rate)
     assert record_likelihood(wins, trades, rate) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
+def test_a_broker_run_is_scheduled_inside_market_hours_and_sends():
+    import datetime as dt
+
+    from data.errors import BadInput
+    from trading.schedule import broker_time
+
+    text = crontab_text(Path("/opt/spx"), ZoneInfo("UTC"), broker="tastytrade", at=broker_time("15:30"))
+    daily = [line for line in text.splitlines() if "run_spx_daily.sh" in line]
+    # 15:30 New York is 19:30 UTC in summer (EDT) and 20:30 in winter (EST)
+    assert [line.split()[:2] for line in daily] == [["30", "19"], ["30", "20"]]
+    assert all('date +\\%H)" = 15 ]' in line and "--source cboe --broker tastytrade --send" in line for line in daily)
+    assert broker_time("09:30") == dt.time(9, 30)
+    for late in ("16:30", "09:00", "7pm"):
+        with pytest.raises(BadInput):
+            broker_time(late)

@@ -180,3 +180,26 @@ def test_every_stored_text_is_escaped_in_the_page(runner, reported, tmp_path):
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert "<script" not in page and page.count("&lt;script&gt;alert(1)&lt;/script&gt;") > 10
+
+
+def test_the_live_report_shows_the_book_its_fills_and_orders(runner, tmp_path):
+    """A month of the paper loop, then `report --live`: every position and order is a row, the page renders."""
+    db, page = tmp_path / "live.db", tmp_path / "live.html"
+    assert runner.invoke(cli, ["calibrate", "2018-01-01", "--end", "2019-12-31", "--deltas", "0.2", "--dtes", "30",
+                               "--db", str(db)]).exit_code == 0
+    replayed = runner.invoke(cli, ["replay", "2020-01-02", "2020-02-14", "--broker", "paper", "--send", "--db", str(db)])
+    assert replayed.exit_code == 0, replayed.output
+    done = runner.invoke(cli, ["report", "--live", "--out", str(page), "--db", str(db)])
+    assert done.exit_code == 0 and "the live book; open it in a browser" in done.output
+    with sqlite3.connect(db) as connection:
+        positions = connection.execute("select count(*) from positions").fetchone()[0]
+        orders = connection.execute("select count(*) from orders").fetchone()[0]
+        settled = connection.execute("select count(*) from positions where status = 'closed'").fetchone()[0]
+    text = page.read_text()
+    shown = Page(text)
+    assert positions >= 2 and settled >= 1 and shown.rows == positions + orders + 3 + 9  # three header rows, nine of summary
+    assert shown.images == 1 and not [link for link in shown.links if not link.startswith("data:")]
+    assert f"fills from the broker / modelled</td><td>{positions} / 0" in text
+    _, console = chromium(page, tmp_path / "live.png", 1600)
+    assert console == []
+    assert runner.invoke(cli, ["report", "--live", "--run", "1", "--db", str(db)]).exit_code == 2

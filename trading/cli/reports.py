@@ -197,12 +197,13 @@ def check_writable(path: str, option: str) -> None:
         raise BadInput(f"{option} {path}: {problem}")
 
 
-def write_report(ctx: object, run_id: int | None, out: str | None) -> tuple[str, int, int]:
-    """Render a stored run's HTML report and write it: (the path as shown, its size in bytes, the run's id)."""
+def write_report(ctx: object, run_id: int | None, out: str | None, live: bool = False) -> tuple[str, int, int]:
+    """Render a stored run's HTML report (or the live book's) and write it: (the path as shown, its size in
+    bytes, the run's id, 0 for the live book)."""
     from trading import spx_wheel_system as system
 
-    page, shown = system.report(ctx, run_id)  # type: ignore[arg-type]
-    path = out or f"spx-wheel-run-{shown}.html"
+    page, shown = (system.live_report(ctx), 0) if live else system.report(ctx, run_id)  # type: ignore[arg-type]
+    path = out or ("spx-wheel-live.html" if live else f"spx-wheel-run-{shown}.html")
     with private_file(path, encoding="utf-8") as handle:
         handle.write(page)
     resolved, home = str(Path(path).resolve()), str(Path.home())
@@ -214,20 +215,26 @@ def write_report(ctx: object, run_id: int | None, out: str | None) -> tuple[str,
 @click.option("--run", "run_id", type=ID, help="The calibration or backtest run to show (default: the newest).")
 @click.option("--out", type=click.Path(dir_okay=False), help="The HTML file to write (default: spx-wheel-run-N.html "
                                                                 "in the current folder).")
+@click.option("--live", is_flag=True, help="The live book instead: realised equity, positions with their quotes "
+                                           "and fills, the orders, and the live-versus-backtest comparison.")
 @db_option
 @json_option
-def report_cmd(run_id: int | None, out: str | None, db_url: str, as_json: bool) -> None:
+def report_cmd(run_id: int | None, out: str | None, live: bool, db_url: str, as_json: bool) -> None:
     """Write one self-contained HTML page for a run: equity and drawdown, the delta x DTE heatmaps, the years
-    against Cboe PUT, the walk-forward folds and every trade with its price's source.
+    against Cboe PUT, the walk-forward folds and every trade with its price's source (--live: the live book).
 
     \b
     Example:
       spx-wheel report --out report.html
       spx-wheel report --run 3
+      spx-wheel report --live --out live.html
     """
-    path, size, shown = write_report(context(db_url), run_id, out)
-    click.echo(json.dumps({"path": path, "bytes": size, "run_id": shown}) if as_json else
-               f"Wrote {path} ({size / 1024:,.0f} KB): run #{shown}; open it in a browser.")
+    if live and run_id is not None:
+        raise BadInput("--live shows the live book, --run a stored run: give one of them")
+    path, size, shown = write_report(context(db_url), run_id, out, live)
+    what = "the live book" if live else f"run #{shown}"
+    click.echo(json.dumps({"path": path, "bytes": size, "run_id": None if live else shown}) if as_json else
+               f"Wrote {path} ({size / 1024:,.0f} KB): {what}; open it in a browser.")
 
 
 @command("params")
@@ -272,18 +279,23 @@ def doctor_cmd(db_url: str, as_json: bool) -> None:
 
 
 @command("cron")
+@broker_option
+@click.option("--at", "at_text", default="15:30", show_default=True, metavar="HH:MM",
+              help="With --broker: the New York time of the daily run, inside market hours (orders need a market).")
 @db_option
-def cron_cmd(db_url: str) -> None:
+def cron_cmd(broker: str | None, at_text: str, db_url: str) -> None:
     """Print crontab lines at New York times, whatever this machine's zone: for this checkout's scripts, or,
-    when spx-wheel is installed without a checkout, for the installed command.
+    when spx-wheel is installed without a checkout, for the installed command. With --broker the daily run is
+    placed inside market hours (--at), on Cboe's delayed quotes, sending its orders.
 
     \b
     Example:
       spx-wheel cron >> my-crontab && crontab my-crontab
       spx-wheel cron --db ~/xsp.db    # every job on that database
+      spx-wheel cron --broker tastytrade --at 15:30
     """
     from trading.cli.params import db_named, default_db_path
-    from trading.schedule import crontab_text, local_zone
+    from trading.schedule import broker_time, crontab_text, local_zone
 
     from urllib.parse import urlsplit
 
@@ -291,12 +303,13 @@ def cron_cmd(db_url: str) -> None:
     if db is not None and "://" in db and (urlsplit(db).password or urlsplit(db).query):
         raise BadInput("the database URL may hold a password, which spx-wheel never prints: put SPX_WHEEL_DB=<url> "
                        "on a line of the crontab yourself and run spx-wheel cron without --db")
+    at = broker_time(at_text) if broker is not None else None
     if (root / "scripts" / "run_spx_daily.sh").is_file():
-        click.echo(crontab_text(root, local_zone(), db=db))
+        click.echo(crontab_text(root, local_zone(), db=db, broker=broker, at=at))
         return
     installed = Path(shutil.which("spx-wheel") or Path(sys.executable).with_name("spx-wheel"))
     click.echo(crontab_text(default_db_path(dict(os.environ)).parent / "logs", local_zone(), installed=installed,
-                            db=db))
+                            db=db, broker=broker, at=at))
 
 
 @command("validate")
