@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.fake_daily_files import FakeDailyFiles
+from tests.fake_tastytrade import FakeTastytrade
 from trading.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
+BROKER_PATHS = ("/oauth/", "/customers/", "/accounts/")
 
 
 @pytest.mark.parametrize("name", sorted(cli.commands))
@@ -87,8 +89,11 @@ def test_json_samples_are_checked_key_by_key():
 
 def test_every_console_command_in_the_docs_runs_as_shown(tmp_path, httpserver):
     """The README's and WORKFLOW's commands, run verbatim in order from the checkout, as a new user with an empty
-    HOME and no key would (Cboe and FRED served by the fake on 127.0.0.1); each shown output line must appear."""
-    httpserver.expect_request(re.compile(".*")).respond_with_handler(FakeDailyFiles())
+    HOME and no key would (Cboe, FRED and Tastytrade's sandbox served by fakes on 127.0.0.1); each shown output
+    line must appear."""
+    daily, broker = FakeDailyFiles(), FakeTastytrade("your-refresh-token", "your-client-secret")
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(
+        lambda request: broker(request) if request.path.startswith(BROKER_PATHS) else daily(request))
     base = httpserver.url_for("/").rstrip("/")
     commands = console_commands(ROOT / "README.md") + console_commands(ROOT / "WORKFLOW.md")
     assert len(commands) >= 15
@@ -98,7 +103,7 @@ def test_every_console_command_in_the_docs_runs_as_shown(tmp_path, httpserver):
     home.mkdir()
     env = {k: v for k, v in os.environ.items()
            if k not in ("SPX_WHEEL_DB", "XDG_DATA_HOME", "POLYGON_API_KEY", "VIRTUAL_ENV")}
-    env.update(HOME=str(home), SPX_WHEEL_CBOE_URL=base, SPX_WHEEL_FRED_URL=base)
+    env.update(HOME=str(home), SPX_WHEEL_CBOE_URL=base, SPX_WHEEL_FRED_URL=base, SPX_WHEEL_TASTYTRADE_URL=base)
     subprocess.run(["bash", "-c", "\n".join(script)], cwd=ROOT, env=env, check=True, timeout=600)
     for i, (command, shown) in enumerate(commands):
         code = int((tmp_path / f"{i}.rc").read_text())
