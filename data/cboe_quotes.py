@@ -14,20 +14,23 @@ import hashlib
 import json
 import math
 import re
+from dataclasses import replace
 from typing import Any, Callable
 
 import pandas as pd
 import requests
 
 from data.chain_files import CHAIN_COLUMNS, check_rows, session_of
-from data.plausible import INDEX_LEVEL
+from data.plausible import INDEX_LEVEL, VOL_INDEX
 from data.chain_source import ChainQuotes, ChainSource
+from data.calendar import nyse_sessions
 from data.chain_store import as_table
 from data.errors import BadInput, DataError
 from data.http import HttpClient, Retry
 from data.market import History
 
 OPTIONS_PATH = "/api/global/delayed_quotes/options/_SPX.json"
+VIX_PATH = "/api/global/delayed_quotes/options/_VIX.json"  # the same answer for VIX's options: its data.current_price
 _SYMBOL = re.compile(r"(SPXW|SPX)(\d{6})([CP])(\d{8})")
 SHAPE_HINT = "Cboe's delayed-quotes answer changed shape"
 
@@ -118,4 +121,22 @@ class CboeSource(ChainSource):
             self.keep(self.snapshot, hashlib.sha256(raw).hexdigest())
             days = sorted(set(self.snapshot["quote_date"]))
             self.chain_days = days
+            self._today_from_snapshot(days[-1], float(self.snapshot["spot"].iloc[0]))
         self.quotes = ChainQuotes(as_table(self.snapshot[self.snapshot["right"] == "P"]))
+
+    def _today_from_snapshot(self, day: dt.date, spot: float) -> None:
+        """A session the local history does not hold yet (a run in market hours, or before the day's close is
+        published) is taken at the snapshot's index level and VIX's level of the same moment (Cboe's delayed
+        quotes of VIX's options; VIX3M has none: unknown), marked provisional: nothing settles on it. Only the
+        session right after the history's last: a longer gap is spx-wheel update's to fill."""
+        history = self._history
+        if nyse_sessions(history.dates[-1], day)[1:] != [day]:  # held already, or a gap the update must fill
+            return
+        self.requests += 1
+        _, body = self.client.get(VIX_PATH, None, "VIX's delayed quote", _json)
+        data = body.get("data") if isinstance(body, dict) else None
+        vix = _number(data.get("current_price") if isinstance(data, dict) else None, "VIX's data.current_price")
+        if not VOL_INDEX.holds(vix):
+            raise DataError(f"{SHAPE_HINT}: VIX's data.current_price {VOL_INDEX.problem(vix)}")
+        self._history = replace(history.extended([day], [spot], [vix], [math.nan], [float(history.rate[-1])]),
+                                provisional=day)

@@ -38,6 +38,7 @@ class History:
     vix3m: np.ndarray  # NaN where VIX3M did not exist
     rate: np.ndarray
     open_real: np.ndarray | None = None  # False where spx_open is a stand-in (the previous close); None: all real
+    provisional: dt.date | None = None  # a last session known by a level taken before its official close
     ordinals: np.ndarray = field(init=False, repr=False, compare=False)
     dividend: np.ndarray = field(init=False, repr=False, compare=False)  # the index's yield, by year
 

@@ -13,6 +13,10 @@ from werkzeug.wrappers import Request, Response
 FIXTURES = Path(__file__).parent / "fixtures" / "daily_files"
 QUOTES_PATH = "/api/global/delayed_quotes/options/_SPX.json"
 QUOTES = Path(__file__).parent / "fixtures" / "cboe" / "_SPX.json.gz"  # see build_fixture.py there
+VIX_PATH = "/api/global/delayed_quotes/options/_VIX.json"
+# VIX's answer at the moment of _SPX.json, in the same shape: its level is the fixture's VIX close of 2026-11-20
+VIX_QUOTE = (b'{"timestamp": "2026-11-20 16:20:03", "data": {"symbol": "_VIX", "security_type": "index", '
+             b'"current_price": 15.25, "prev_day_close": 16.18, "options": []}}')
 FILES = {"/api/global/us_indices/daily_prices/SPX_History.csv": "SPX_History.csv",
          "/api/global/us_indices/daily_prices/VIX_History.csv": "VIX_History.csv",
          "/api/global/us_indices/daily_prices/VIX3M_History.csv": "VIX3M_History.csv",
@@ -43,6 +47,8 @@ class FakeDailyFiles:
     def body(self, path: str) -> bytes:
         if path == QUOTES_PATH:
             return gzip.decompress(QUOTES.read_bytes())
+        if path == VIX_PATH:
+            return VIX_QUOTE
         lines = (FIXTURES / FILES[path]).read_text().splitlines(keepends=True)
         if self.until is not None:
             lines = lines[:1] + [line for line in lines[1:] if _iso(line.split(",")[0]) <= self.until]
@@ -50,7 +56,7 @@ class FakeDailyFiles:
 
     def __call__(self, request: Request) -> Response:
         self.requests.append(request.path)
-        known = request.path in FILES or request.path == QUOTES_PATH
+        known = request.path in FILES or request.path in (QUOTES_PATH, VIX_PATH)
         if not known or (request.path == "/graph/fredgraph.csv" and request.args.get("id") != "DTB3"):
             return Response("not found", status=404)
         pending = self.faults.get(request.path) or []

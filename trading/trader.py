@@ -86,6 +86,10 @@ def settle_expired(session: Session, source: MarketSource, as_of: dt.date,
         contract, premium = contract_of(position), position.premium_cents / 100
         if typed_close is not None and position.expiry == as_of and not contract.am_settled:
             manual.setdefault(as_of, round(typed_close * 100))
+        if position.expiry == history.provisional and position.expiry not in manual:
+            unsettled.append(f"{position.ticker} expires today: it settles on today's close, which this run does "
+                             "not have yet (the next day's run settles it)")
+            continue
         if position.expiry in manual:
             value = manual[position.expiry] / 100
             _close(position, as_of, value, settle_at(contract, position.contracts, premium, value),

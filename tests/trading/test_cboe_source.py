@@ -69,3 +69,32 @@ def test_cboe_outage_and_changed_shape_stop_the_run_cleanly(runner, calibrated, 
     result = invoke(runner, calibrated, "trade", "--as-of", "2026-11-20", "--source", "cboe")
     assert result.exit_code == 1 and result.stderr.strip() == f"Error: {message}"
     assert table_counts(calibrated) == before
+
+
+def test_a_day_whose_close_is_not_published_trades_at_the_snapshot_and_settles_nothing(runner, db_path, httpserver,
+                                                                                       monkeypatch):
+    """A run in market hours (or before Cboe's daily file has the day): the day is taken at the snapshot's SPX level
+    and VIX's of the same moment, and a put expiring that day waits for the official close."""
+    daily = serve_daily_files(httpserver, monkeypatch, FakeDailyFiles(until="2026-11-19"), tries=2)
+    db = calibrate(runner, db_path, "2021-07-01", "2026-07-10", "--dtes", "7")
+    invoke(runner, db, "update")
+    first = invoke(runner, db, "trade", "--as-of", "2026-11-13", "--json")
+    assert first.exit_code == 0, first.output
+    opened = json.loads(first.stdout)["opened"]
+    assert opened["expiry"] == "2026-11-20"
+    result = invoke(runner, db, "trade", "--as-of", "2026-11-20", "--source", "cboe", "--json")
+    assert result.exit_code == 0, result.output
+    day = json.loads(result.stdout)
+    assert day["settled"] == [] and day["unsettled"] == [
+        f"{opened['ticker']} expires today: it settles on today's close, which this run does not have yet (the next "
+        "day's run settles it)"]
+    assert daily.requests.count("/api/global/delayed_quotes/options/_VIX.json") == 1
+    # the VIX filter saw the moment's 15.25 (the fixture's), inside 12..35: the day's decision went on to price
+    assert day["outcome"] in ("opened", "skipped") and "VIX" not in day["message"]
+    daily.until = None
+    invoke(runner, db, "update")
+    later = json.loads(invoke(runner, db, "trade", "--as-of", "2026-11-23", "--spot", "8300", "--vix", "16",
+                              "--json").stdout)  # the fixture's files end on the 20th
+    # an AM monthly (the third Friday): its opening value is not in Cboe's file, so the previous close stands in
+    assert [(p["ticker"], p["settlement"], p["settlement_source"]) for p in later["settled"]] == [
+        (opened["ticker"], 8316.05, "stand-in")]
