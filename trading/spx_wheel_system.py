@@ -442,10 +442,10 @@ def live_report(ctx: Context) -> str:
         return render_live(load_live(session))
 
 
-def fill(ctx: Context, position_id: int, price: float, buy_back: bool = False) -> TradeRecord:
+def fill(ctx: Context, position_id: int, price: float, buy_back: bool = False, force: bool = False) -> TradeRecord:
     """Record the broker's fill of a position (or of its buy-back); returns it as it now stands."""
     with transaction(ctx.open(), write=True) as session:
-        return record_of_position(record_fill(session, position_id, price, buy_back))
+        return record_of_position(record_fill(session, position_id, price, buy_back, force))
 
 
 def validate(ctx: Context) -> Validation:

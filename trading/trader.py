@@ -18,7 +18,7 @@ from backtest.records import TradeRecord
 from backtest.types import Entry, Exit, Hold, Holding, MarketDay, Quote, Skip, net_premium
 from data.calendar import is_session
 from data.contracts import OptionContract, parse_ticker
-from data.errors import DataError
+from data.errors import BadInput, DataError
 from data.market import MarketSource
 from data.provenance import Named, PriceSource, SettlementSource
 from db.mapping import close_by_exit, position_of_entry, record_of_position
@@ -325,12 +325,21 @@ def plan_daily(factory: sessionmaker[Session], source: MarketSource, as_of: dt.d
             session.rollback()
 
 
-def record_fill(session: Session, position_id: int, price: float, buy_back: bool = False) -> Position:
+FAR_OFF = 0.5  # a fill more than this share away from the day's price of the put is refused without --force
+
+
+def record_fill(session: Session, position_id: int, price: float, buy_back: bool = False,
+                force: bool = False) -> Position:
     """Replace a position's modelled fill (or its buy-back's) with the broker's, and recompute its premium (and
-    P&L when closed)."""
+    P&L when closed). A price far from the put's price that day (a typo, another contract) is refused unless
+    `force`."""
     position = session.get(Position, position_id)
     if position is None:
         raise TradeError(f"no position #{position_id}")
+    day_price = (position.exit_price_cents if buy_back else position.price_cents) or 0
+    if not force and day_price and abs(price * 100 / day_price - 1) > FAR_OFF:
+        raise BadInput(f"${price:.2f} is more than {FAR_OFF:.0%} away from the put's price that day "
+                       f"(${day_price / 100:.2f}): check the position id and the price, or give --force")
     fill_cents = round(price * 100)
     if buy_back:
         if position.exit_fill_cents is None or position.pnl_cents is None:

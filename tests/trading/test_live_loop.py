@@ -234,6 +234,18 @@ def test_fill_records_the_broker_price(runner, calibrated):
     assert premium == 725 * 100 * contracts - fees
 
 
+def test_fill_refuses_a_price_far_from_the_days_unless_forced(runner, calibrated):
+    day = json.loads(invoke(runner, calibrated, "trade", "--as-of", "2020-02-03", "--json").stdout)["opened"]
+    price = day["price"]  # the put's price that day; 50% either side is the bound
+    before = table_counts(calibrated)
+    far = invoke(runner, calibrated, "fill", "1", "--price", f"{price * 1.6:.2f}")
+    assert far.exit_code == 2 and "more than 50% away from the put's price that day" in far.stderr
+    assert table_counts(calibrated) == before
+    assert invoke(runner, calibrated, "fill", "1", "--price", f"{price * 1.4:.2f}").exit_code == 0
+    forced = invoke(runner, calibrated, "fill", "1", "--price", f"{price * 0.3:.2f}", "--force")
+    assert forced.exit_code == 0, forced.output
+
+
 def test_halt_and_resume(runner, calibrated):
     with sqlite3.connect(calibrated) as connection:
         connection.execute("update wheel_parameters set backtest_win_rate = 0.40")  # live will diverge > 20 points

@@ -192,10 +192,12 @@ def settle_cmd(expiry: dt.date, value: float, db_url: str, as_json: bool) -> Non
 @click.argument("position_id", type=ID)
 @click.option("--price", type=PRICE, required=True, help="The price per share you actually sold (or bought back) at.")
 @click.option("--buy-back", is_flag=True, help="The price is the buy-back's, of a position trade closed early.")
+@click.option("--force", is_flag=True, help="Record a price more than 50% away from the put's price that day.")
 @db_option
 @json_option
-def fill_cmd(position_id: int, price: float, buy_back: bool, db_url: str, as_json: bool) -> None:
-    """Record the broker's fill for a position when it differs from the modelled one.
+def fill_cmd(position_id: int, price: float, buy_back: bool, force: bool, db_url: str, as_json: bool) -> None:
+    """Record the broker's fill for a position when it differs from the modelled one (a price far from the
+    put's price that day is refused unless --force).
 
     \b
     Example:
@@ -205,7 +207,7 @@ def fill_cmd(position_id: int, price: float, buy_back: bool, db_url: str, as_jso
     from trading import spx_wheel_system as system
     from trading.cli import render
 
-    record = system.fill(context(db_url), position_id, price, buy_back)
+    record = system.fill(context(db_url), position_id, price, buy_back, force)
     if as_json:
         click.echo(render.to_json(render.trade_row(record)))
     elif buy_back:
