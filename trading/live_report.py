@@ -36,7 +36,9 @@ def load_live(session: Session) -> LiveData:
 def realised_curve(capital: float, positions: list[Position]) -> tuple[list[dt.date], list[float]]:
     """Capital plus the P&L realised by each day a position closed (open positions are not marked here)."""
     closed = sorted((p.settled_on, p.pnl_cents or 0) for p in positions if p.settled_on is not None)
-    dates, values, total = [], [], capital
+    dates: list[dt.date] = []
+    values: list[float] = []
+    total = capital
     for day, cents in closed:
         total += cents / 100
         if dates and dates[-1] == day:

@@ -11,16 +11,17 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Callable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from data.contracts import parse_ticker
 from data.market import MarketSource
-from db.models import Order
+from db.models import Order, Position, WheelParameters
 from db.session import held_lock, transaction
 from trading.brokers.protocol import Action, Broker, BrokerOrder, Preview, Status, Ticket
 from trading.brokers.symbols import occ_symbol
-from trading.ledger import TradeError
-from trading.orders import apply, cents, next_limit, note, unended
+from trading.ledger import TradeError, strategy_of
+from trading.orders import apply, cents, closing, next_limit, note, take_profit_order, unended
 from trading.reconcile import differences, held_in_book
 from trading.trader import DailyReport, ManualInputs, run_daily
 
@@ -38,6 +39,7 @@ class OrderPlan:
     leave_working: bool = False
     max_contracts: int = 10
     max_notional: float | None = None  # strike x 100 x contracts, dollars
+    rest_take_profit: bool = False  # a filled sale's take-profit rests at the broker as a GTC buy-back
 
 
 def ticket_of(order: Order) -> Ticket:
@@ -133,15 +135,54 @@ def work(factory: sessionmaker[Session], broker: Broker, order_id: int, plan: Or
         if not plan.send:
             say(f"NOT SENT: {order.client_id} (send it with --send, or SPX_WHEEL_SEND=1)")
             return order
+        if not _resting_cleared(factory, broker, order, now):
+            return _record(factory, order_id, lambda s, o: note(s, o, Status.CANCELLED, "its position closed at the "
+                                                                "broker meanwhile", now))
         state = broker.find(order.client_id) or broker.place(ticket_of(order))
         order = _applied(factory, order_id, state, now, "sent")
     elif order.broker_order_id is not None:
         order = _applied(factory, order_id, broker.order(order.broker_order_id), now, "as the broker has it")
-    order = _walk(factory, broker, order, plan, now, sleep)
-    if order.status == Status.WORKING and not plan.leave_working and order.broker_order_id is not None:
-        order = _applied(factory, order_id, broker.cancel(order.broker_order_id), now, "cancelled at the run's end")
+    if order.time_in_force == "day":  # a resting order is left to rest
+        order = _walk(factory, broker, order, plan, now, sleep)
+        if order.status == Status.WORKING and not plan.leave_working and order.broker_order_id is not None:
+            order = _applied(factory, order_id, broker.cancel(order.broker_order_id), now,
+                             "cancelled at the run's end")
     say(order_line(order))
+    if plan.rest_take_profit and order.action == Action.SELL_TO_OPEN and order.filled:
+        _rest_take_profit(factory, broker, order, plan, now, say, sleep)
     return order
+
+
+def _rest_take_profit(factory: sessionmaker[Session], broker: Broker, sale: Order, plan: OrderPlan,
+                      now: dt.datetime, say: Say, sleep: Callable[[float], None]) -> None:
+    """Record and send the sale's take-profit as a GTC buy-back (once: its client id is the sale's)."""
+    with transaction(factory, write=True) as session:
+        saved = session.get(WheelParameters, sale.parameters_id)
+        penny = parse_ticker(sale.ticker).underlying.penny
+        made = None if saved is None else take_profit_order(sale, strategy_of(saved).take_profit, penny, now)
+        known = made is not None and session.scalars(select(Order.id).where(
+            Order.client_id == made.client_id)).first() is not None
+        if made is None or known:
+            return
+        session.add(made)
+        session.flush()
+        made_id = made.id
+    work(factory, broker, made_id, plan, now, say, sleep)
+
+
+def _resting_cleared(factory: sessionmaker[Session], broker: Broker, order: Order, now: dt.datetime) -> bool:
+    """Before a buy-back goes out, cancel the position's take-profit resting at the broker; False when the
+    position closed meanwhile (the resting order filled) and the buy-back must not go."""
+    if order.action != Action.BUY_TO_CLOSE or order.position_id is None:
+        return True
+    with transaction(factory) as session:
+        resting = [(o.id, o.broker_order_id) for o in closing(session, order.position_id)
+                   if o.id != order.id and o.broker_order_id]
+    for resting_id, broker_id in resting:
+        _applied(factory, resting_id, broker.cancel(broker_id), now, "cancelled: another buy-back replaces it")
+    with transaction(factory) as session:
+        position = session.get(Position, order.position_id)
+        return position is not None and position.status == "open"
 
 
 def _unaffordable(broker: Broker, order: Order, preview: Preview) -> str | None:
@@ -164,22 +205,24 @@ def _walk(factory: sessionmaker[Session], broker: Broker, order: Order, plan: Or
           sleep: Callable[[float], None]) -> Order:
     """Reprice a working order toward the far side, a step at a time, at most `max_reprices` times."""
     penny = parse_ticker(order.ticker).underlying.penny
-    while order.status == Status.WORKING and order.reprices < plan.max_reprices and order.broker_order_id:
+    while order.status == Status.WORKING and order.reprices < plan.max_reprices:
         if not broker.instant:
             sleep(plan.wait)
-            order = _applied(factory, order.id, broker.order(order.broker_order_id), now, "as the broker has it")
-            if order.status != Status.WORKING:
-                break
+            order = _applied(factory, order.id, broker.order(order.broker_order_id or ""), now,
+                             "as the broker has it")
         limit = next_limit(order, plan.reprice_step, penny)
-        if limit is None:
+        if order.status != Status.WORKING or order.broker_order_id is None or limit is None:
             break
         state = broker.replace(order.broker_order_id, replace(ticket_of(order), limit=limit))
-
-        def repriced(session: Session, o: Order, state: BrokerOrder = state) -> None:
-            o.reprices += 1
-            apply(session, o, state, now, f"repriced to ${limit:.2f}")
-        order = _record(factory, order.id, repriced)
+        order = _record(factory, order.id, _repriced(state, limit, now))
     return order
+
+
+def _repriced(state: BrokerOrder, limit: float, now: dt.datetime) -> Callable[[Session, Order], None]:
+    def change(session: Session, order: Order) -> None:
+        order.reprices += 1
+        apply(session, order, state, now, f"repriced to ${limit:.2f}")
+    return change
 
 
 def order_line(order: Order) -> str:

@@ -38,10 +38,8 @@ def entry_order(entry: Entry, as_of: dt.date, parameters_id: int, broker: str, n
 def exit_order(session: Session, position: Position, decision: Exit, as_of: dt.date, broker: str,
                now: dt.datetime, gtc: bool = False) -> Order | None:
     """A buy-back as an order, or None when one for the position is still working (never two)."""
-    working = session.scalars(select(Order).where(Order.position_id == position.id,
-                                                  Order.action == Action.BUY_TO_CLOSE,
-                                                  Order.status.not_in(list(ENDED)))).first()
-    if working is not None:
+    working = [o for o in closing(session, position.id) if o.time_in_force != "gtc"]  # a resting one gives way
+    if working:
         return None
     q = decision.quote
     return Order(client_id=f"spx-wheel-{as_of:%Y%m%d}-close-{position.id}", broker=broker, as_of=as_of,
@@ -51,6 +49,30 @@ def exit_order(session: Session, position: Position, decision: Exit, as_of: dt.d
                  fees_cents=cents(decision.cost) - cents(decision.fill) * 100 * position.contracts, reprices=0,
                  price_cents=cents(q.price), price_source=q.source, entry_delta=None, entry_iv=None,
                  parameters_id=None, position_id=position.id, exit_reason=decision.reason, updated_at=now)
+
+
+def closing(session: Session, position_id: int) -> list[Order]:
+    """The buy-backs of a position still working (or recorded)."""
+    return list(session.scalars(select(Order).where(Order.position_id == position_id,
+                                                    Order.action == Action.BUY_TO_CLOSE,
+                                                    Order.status.not_in(list(ENDED)))))
+
+
+def take_profit_order(order: Order, take_profit: float, penny: bool, now: dt.datetime) -> Order | None:
+    """A filled sale's take-profit as a buy-back resting at the broker (GTC) at (1 - F) of the fill, down to the
+    tick (it pays at most the take-profit's price); None when the rule is off."""
+    if not take_profit or order.position_id is None or order.fill_cents is None:
+        return None
+    limit = on_tick_grid(order.fill_cents / 100 * (1 - take_profit), -1, penny)
+    if limit <= 0:
+        return None
+    return Order(client_id=f"{order.client_id}-take-profit", broker=order.broker, as_of=order.as_of,
+                 action=Action.BUY_TO_CLOSE, ticker=order.ticker, quantity=order.filled, limit_cents=cents(limit),
+                 far_cents=None, time_in_force="gtc", status=Status.RECORDED, filled=0,
+                 fees_cents=round(order.fees_cents * order.filled / order.quantity), reprices=0,
+                 price_cents=cents(limit), price_source=PriceSource.REAL, entry_delta=None, entry_iv=None,
+                 parameters_id=None, position_id=order.position_id,
+                 exit_reason=f"take profit {take_profit:.0%}", updated_at=now)
 
 
 def unended(session: Session) -> list[Order]:
@@ -109,7 +131,9 @@ def _close(session: Session, order: Order) -> None:
         position = split_position(session, position, order.filled)
     fill = (order.fill_cents or 0) / 100
     fee = order.fees_cents / order.quantity / 100
-    quote = Quote(order.price_cents / 100, PriceSource(order.price_source), math.nan, math.nan)
+    # a resting order fills on a day after its own: its fill is the only price of that moment
+    price = order.price_cents / 100 if order.time_in_force == "day" else fill
+    quote = Quote(price, PriceSource(order.price_source), math.nan, math.nan)
     close_by_exit(position, order.as_of, Exit(order.exit_reason or "buy-back", quote, fill,
                                               buy_back_cost(fill, position.contracts, fee)))
     position.exit_fill_source = "broker"

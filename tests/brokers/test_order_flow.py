@@ -6,6 +6,7 @@ two disagree."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import sqlite3
@@ -192,3 +193,21 @@ def test_a_take_profit_goes_out_as_a_buy_back(runner, db_path):
     assert closed and [(t, f) for t, _, _, f in closed] == [(t, f) for t, _, _, f in orders]
     assert {(r, s) for _, r, s, _ in closed} == {("take profit 50%", "broker")}
     assert rows(db, "select count(*) from orders where status != 'filled'") == [(0,)]
+
+
+def test_a_take_profit_rests_at_the_broker_until_the_market_reaches_it(runner, db_path):
+    db = calibrate(runner, db_path, "2018-01-01", "2019-12-31", "--take-profits", "0.5")
+    done = run(runner, db, "replay", "2020-01-02", "2020-01-31", "--broker", "paper", "--send", "--rest-take-profit")
+    assert done.exit_code == 0, done.output
+    sales = rows(db, "select client_id, position_id, fill_cents from orders where action = 'sell to open'")
+    resting = {p: (c, lim, st, tif) for c, p, lim, st, tif in rows(
+        db, "select client_id, position_id, limit_cents, status, time_in_force from orders "
+            "where action = 'buy to close'")}
+    for client_id, position, fill in sales:
+        # half the fill, down to SPX's tick ($0.05 under $3): the take-profit's price, resting GTC
+        limit = math.floor(round(fill / 2 / 5, 6)) * 5
+        assert resting[position][:2] == (f"{client_id}-take-profit", limit) and resting[position][3] == "gtc"
+    closed = rows(db, "select id, exit_reason, exit_fill_source from positions where exit_reason is not null")
+    assert closed and {(r, s) for _, r, s in closed} == {("take profit 50%", "broker")}
+    assert all(resting[p][2] == "filled" for p, _, _ in closed)
+    assert rows(db, "select count(*) from paper_orders where time_in_force = 'gtc'") == [(len(sales),)]

@@ -112,9 +112,11 @@ class PaperBroker:
         return order
 
     def _refreshed(self, order: PaperOrder) -> PaperOrder:
-        """A working order as of today: a day order from an earlier day expired, a GTC order tried again."""
+        """A working order as of today: a day order from an earlier day expired, as is any order on a put whose
+        expiry has passed; a GTC order tried again on today's quote."""
         if order.status == Status.WORKING:
-            if order.time_in_force == "day" and order.placed_on < self.market.day.date:
+            day = self.market.day.date
+            if (order.time_in_force == "day" and order.placed_on < day) or contract_of_occ(order.symbol).expiry < day:
                 order.status = Status.EXPIRED
             else:
                 self._try_fill(order)
@@ -163,7 +165,7 @@ class PaperBroker:
         return self.market.settlement(contract) if contract.expiry <= self.market.day.date else None
 
     def _cash(self) -> float:
-        cash, shorts = self.market.capital, {}
+        cash, shorts = self.market.capital, dict[str, int]()
         for order in self._fills():
             sign = 1 if order.action == Action.SELL_TO_OPEN else -1
             cash += sign * 100 * order.filled * (order.fill_cents or 0) / 100 - order.fees_cents / 100

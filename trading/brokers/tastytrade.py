@@ -8,7 +8,7 @@ this object only: no message, log line or row ever holds them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
 import requests
 
@@ -17,6 +17,7 @@ from data.http import FetchError, HttpClient
 from trading.brokers.protocol import Account, Action, BrokerOrder, BrokerPosition, Preview, Status, Ticket
 from trading.brokers.symbols import contract_of_occ
 
+T = TypeVar("T")
 PRODUCTION = "https://api.tastyworks.com"
 SANDBOX = "https://api.cert.tastyworks.com"
 STATUSES = {"Received": Status.WORKING, "Routed": Status.WORKING, "In Flight": Status.WORKING,
@@ -148,7 +149,7 @@ class TastytradeBroker:
                                filled, price, self.credentials.hide(str(item.get("reject-reason") or "")))
         return self._shaped("an order", read)
 
-    def _shaped(self, what: str, read: Any) -> Any:
+    def _shaped(self, what: str, read: Callable[[], T]) -> T:
         try:
             return read()
         except (KeyError, TypeError, ValueError, AttributeError) as exc:

@@ -73,7 +73,7 @@ def trade_cmd(as_of: dt.date | None, spot: float | None, vix: float | None, vix3
     from trading.cli import render
     from trading.trader import ManualInputs
 
-    ctx, plan, said = context(db_url), broker_plan(**orders), []
+    ctx, plan, said = context(db_url), broker_plan(**orders), list[str]()
     day = as_of or ctx.today
     choice = None if plan is None else system.BrokerChoice(orders["broker"], plan, said.append)
     try:
@@ -117,7 +117,7 @@ def replay_cmd(start: dt.date, end: dt.date, source: str, offline: bool, db_url:
     from trading import spx_wheel_system as system
     from trading.cli import render
 
-    documents, plan, said = [], broker_plan(**orders), []
+    documents, plan, said = [], broker_plan(**orders), list[str]()
     choice = None if plan is None else system.BrokerChoice(orders["broker"], plan, said.append)
 
     def show(report: DailyReport) -> None:

@@ -365,6 +365,9 @@ def broker_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      envvar="SPX_WHEEL_MAX_CONTRACTS", help="Refuse a sale of more contracts in one order."),
         click.option("--max-notional", type=Number(1, 1e12), envvar="SPX_WHEEL_MAX_NOTIONAL",
                      help="Refuse a sale whose notional (strike x 100 x contracts) is over this many dollars."),
+        click.option("--rest-take-profit", is_flag=True,
+                     help="Once a sale fills, leave its take-profit resting at the broker as a GTC buy-back (with "
+                          "--take-profit set in the parameters); another exit cancels it first."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -372,7 +375,7 @@ def broker_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def broker_plan(broker: str | None, send: bool, max_reprices: int, reprice_step: float, reprice_wait: float,
-                leave_working: bool, max_contracts: int, max_notional: float | None) -> Any:
+                leave_working: bool, max_contracts: int, max_notional: float | None, rest_take_profit: bool) -> Any:
     """The order plan the options give, or None without --broker (then the order options are refused)."""
     from trading.order_flow import OrderPlan
 
@@ -380,4 +383,5 @@ def broker_plan(broker: str | None, send: bool, max_reprices: int, reprice_step:
         if send:
             raise click.UsageError("--send sends orders through a broker: give --broker (or SPX_WHEEL_BROKER)")
         return None
-    return OrderPlan(send, max_reprices, reprice_step, reprice_wait, leave_working, max_contracts, max_notional)
+    return OrderPlan(send, max_reprices, reprice_step, reprice_wait, leave_working, max_contracts, max_notional,
+                     rest_take_profit)
