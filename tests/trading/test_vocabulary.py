@@ -193,7 +193,7 @@ def test_pnl_is_one_money_style_and_a_broker_fill_shows_as_such(runner, book, tm
     rows = [line.split() for line in invoke(runner, db_path, "positions").stdout.splitlines()[2:]]
     assert rows and all(re.fullmatch(MONEY, row[-1]) or row[-1] == "open" for row in rows)
     (opened,) = [row for row in rows if row[-1] == "open"][:1]
-    assert invoke(runner, db_path, "fill", opened[0], "--price", "20").exit_code == 0
+    assert invoke(runner, db_path, "fill", opened[0], "--price", f"{float(opened[6]) + 0.1:.2f}").exit_code == 0
     after = next(line.split() for line in invoke(runner, db_path, "positions").stdout.splitlines()
                  if line.split()[0] == opened[0])
     assert after[5] == "broker"
