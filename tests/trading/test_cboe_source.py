@@ -4,6 +4,7 @@ observed shape, tests/fixtures/cboe), each snapshot kept in the chain store; an 
 import gzip
 import json
 import math
+import sqlite3
 
 import pytest
 
@@ -98,3 +99,24 @@ def test_a_day_whose_close_is_not_published_trades_at_the_snapshot_and_settles_n
     # an AM monthly (the third Friday): its opening value is not in Cboe's file, so the previous close stands in
     assert [(p["ticker"], p["settlement"], p["settlement_source"]) for p in later["settled"]] == [
         (opened["ticker"], 8316.05, "stand-in")]
+
+
+def test_the_paper_broker_fills_a_real_quote_only_at_its_bid(runner, calibrated, cboe):
+    """On Cboe's two-sided quotes the sale starts at the mid (--fill mid) and fills only once walked down to the
+    fixture's bid, a tick at a time, never below it."""
+    invoke(runner, calibrated, "update")
+    result = invoke(runner, calibrated, "trade", "--as-of", "2026-11-20", "--source", "cboe", "--broker", "paper",
+                    "--send", "--max-reprices", "50", "--json")
+    assert result.exit_code == 0, result.output
+    opened = json.loads(result.stdout)["opened"]
+    puts = fixture_puts("SPX", "2026-12-18")
+    bid, ask, _ = puts[opened["strike"]]
+    mid = (bid + ask) / 2
+    step = 0.05 if mid < 3 else 0.10
+    start = math.floor(round(mid / step, 6)) * step
+    with sqlite3.connect(calibrated) as connection:
+        order = connection.execute("select status, limit_cents, fill_cents, reprices, far_cents from orders").fetchone()
+        position = connection.execute("select fill_cents, fill_source from positions").fetchone()
+    assert order[0] == "filled" and order[2] == round(bid * 100) and order[4] == round(bid * 100)
+    assert bid > 3 and order[3] == round((start - bid) / 0.10)  # a $0.05 step moves one $0.10 tick above $3
+    assert position == (round(bid * 100), "broker")
