@@ -4,7 +4,7 @@ are stored in integer cents; deltas as the put's (negative) delta."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence, overload
 
 from backtest.records import TradeRecord, closed_on
 from data.provenance import SettlementSource
@@ -15,6 +15,10 @@ if TYPE_CHECKING:  # the engine's types: the book-only commands read positions w
     from backtest.types import Entry, Exit
 
 
+@overload
+def cents(value: float) -> int: ...
+@overload
+def cents(value: float | None) -> int | None: ...
 def cents(value: float | None) -> int | None:
     return None if value is None else round(value * 100)
 

@@ -16,12 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from data.contracts import parse_ticker
 from data.market import MarketSource
+from db.mapping import cents
 from db.models import Order, Position, WheelParameters
 from db.session import held_lock, transaction
 from trading.brokers.protocol import Action, Broker, BrokerOrder, Preview, Status, Ticket
 from trading.brokers.symbols import occ_symbol
 from trading.ledger import TradeError, strategy_of
-from trading.orders import apply, cents, closing, next_limit, note, take_profit_order, unended
+from trading.orders import apply, closing, next_limit, note, take_profit_order, unended
 from trading.reconcile import differences, held_in_book
 from trading.trader import DailyReport, ManualInputs, run_daily
 
@@ -82,7 +83,7 @@ def sync(factory: sessionmaker[Session], broker: Broker, day: dt.date, now: dt.d
             order = session.get(Order, order_id)
             assert order is not None
             if state is not None:
-                apply(session, order, state, now, "as the broker has it")
+                apply(session, order, state, day, now, "as the broker has it")
             elif order.as_of < day:
                 note(session, order, Status.EXPIRED, "never reached the broker, and its day has passed", now)
     return len(pending)
@@ -139,13 +140,14 @@ def work(factory: sessionmaker[Session], broker: Broker, order_id: int, plan: Or
             return _record(factory, order_id, lambda s, o: note(s, o, Status.CANCELLED, "its position closed at the "
                                                                 "broker meanwhile", now))
         state = broker.find(order.client_id) or broker.place(ticket_of(order))
-        order = _applied(factory, order_id, state, now, "sent")
+        order = _applied(factory, order_id, state, order.as_of, now, "sent")
     elif order.broker_order_id is not None:
-        order = _applied(factory, order_id, broker.order(order.broker_order_id), now, "as the broker has it")
+        order = _applied(factory, order_id, broker.order(order.broker_order_id), order.as_of, now,
+                         "as the broker has it")
     if order.time_in_force == "day":  # a resting order is left to rest
         order = _walk(factory, broker, order, plan, now, sleep)
         if order.status == Status.WORKING and not plan.leave_working and order.broker_order_id is not None:
-            order = _applied(factory, order_id, broker.cancel(order.broker_order_id), now,
+            order = _applied(factory, order_id, broker.cancel(order.broker_order_id), order.as_of, now,
                              "cancelled at the run's end")
     say(order_line(order))
     if plan.rest_take_profit and order.action == Action.SELL_TO_OPEN and order.filled:
@@ -179,7 +181,8 @@ def _resting_cleared(factory: sessionmaker[Session], broker: Broker, order: Orde
         resting = [(o.id, o.broker_order_id) for o in closing(session, order.position_id)
                    if o.id != order.id and o.broker_order_id]
     for resting_id, broker_id in resting:
-        _applied(factory, resting_id, broker.cancel(broker_id), now, "cancelled: another buy-back replaces it")
+        _applied(factory, resting_id, broker.cancel(broker_id), order.as_of, now,
+                 "cancelled: another buy-back replaces it")
     with transaction(factory) as session:
         position = session.get(Position, order.position_id)
         return position is not None and position.status == "open"
@@ -196,9 +199,9 @@ def _unaffordable(broker: Broker, order: Order, preview: Preview) -> str | None:
     return None
 
 
-def _applied(factory: sessionmaker[Session], order_id: int, state: BrokerOrder, now: dt.datetime,
+def _applied(factory: sessionmaker[Session], order_id: int, state: BrokerOrder, day: dt.date, now: dt.datetime,
              detail: str) -> Order:
-    return _record(factory, order_id, lambda s, o: apply(s, o, state, now, detail))
+    return _record(factory, order_id, lambda s, o: apply(s, o, state, day, now, detail))
 
 
 def _walk(factory: sessionmaker[Session], broker: Broker, order: Order, plan: OrderPlan, now: dt.datetime,
@@ -208,7 +211,7 @@ def _walk(factory: sessionmaker[Session], broker: Broker, order: Order, plan: Or
     while order.status == Status.WORKING and order.reprices < plan.max_reprices:
         if not broker.instant:
             sleep(plan.wait)
-            order = _applied(factory, order.id, broker.order(order.broker_order_id or ""), now,
+            order = _applied(factory, order.id, broker.order(order.broker_order_id or ""), order.as_of, now,
                              "as the broker has it")
         limit = next_limit(order, plan.reprice_step, penny)
         if order.status != Status.WORKING or order.broker_order_id is None or limit is None:
@@ -221,7 +224,7 @@ def _walk(factory: sessionmaker[Session], broker: Broker, order: Order, plan: Or
 def _repriced(state: BrokerOrder, limit: float, now: dt.datetime) -> Callable[[Session, Order], None]:
     def change(session: Session, order: Order) -> None:
         order.reprices += 1
-        apply(session, order, state, now, f"repriced to ${limit:.2f}")
+        apply(session, order, state, order.as_of, now, f"repriced to ${limit:.2f}")
     return change
 
 

@@ -14,14 +14,10 @@ from sqlalchemy.orm import Session
 from backtest.types import Entry, Exit, Quote
 from data.contracts import parse_ticker
 from data.provenance import PriceSource
-from db.mapping import close_by_exit, position_of_entry
+from db.mapping import cents, close_by_exit, position_of_entry
 from db.models import Order, OrderEvent, Position
 from trading.brokers.protocol import ENDED, Action, BrokerOrder, Status
 from trading.rules import buy_back_cost, on_tick_grid
-
-
-def cents(value: float) -> int:
-    return round(value * 100)
 
 
 def entry_order(entry: Entry, as_of: dt.date, parameters_id: int, broker: str, now: dt.datetime) -> Order:
@@ -36,7 +32,7 @@ def entry_order(entry: Entry, as_of: dt.date, parameters_id: int, broker: str, n
 
 
 def exit_order(session: Session, position: Position, decision: Exit, as_of: dt.date, broker: str,
-               now: dt.datetime, gtc: bool = False) -> Order | None:
+               now: dt.datetime) -> Order | None:
     """A buy-back as an order, or None when one for the position is still working (never two)."""
     working = [o for o in closing(session, position.id) if o.time_in_force != "gtc"]  # a resting one gives way
     if working:
@@ -45,7 +41,7 @@ def exit_order(session: Session, position: Position, decision: Exit, as_of: dt.d
     return Order(client_id=f"spx-wheel-{as_of:%Y%m%d}-close-{position.id}", broker=broker, as_of=as_of,
                  action=Action.BUY_TO_CLOSE, ticker=position.ticker, quantity=position.contracts,
                  limit_cents=cents(decision.fill), far_cents=cents(q.ask) if q.two_sided else None,
-                 time_in_force="gtc" if gtc else "day", status=Status.RECORDED, filled=0,
+                 time_in_force="day", status=Status.RECORDED, filled=0,
                  fees_cents=cents(decision.cost) - cents(decision.fill) * 100 * position.contracts, reprices=0,
                  price_cents=cents(q.price), price_source=q.source, entry_delta=None, entry_iv=None,
                  parameters_id=None, position_id=position.id, exit_reason=decision.reason, updated_at=now)
@@ -89,9 +85,9 @@ def note(session: Session, order: Order, status: Status, detail: str, now: dt.da
                            filled=order.filled, detail=detail[:500]))
 
 
-def apply(session: Session, order: Order, state: BrokerOrder, now: dt.datetime, detail: str) -> None:
-    """The broker's view of the order into the book: its status and fills, and the position they open or
-    close. Fills only ever grow."""
+def apply(session: Session, order: Order, state: BrokerOrder, day: dt.date, now: dt.datetime, detail: str) -> None:
+    """The broker's view of the order into the book, as learnt on `day`: its status and fills, and the position
+    they open or close. Fills only ever grow."""
     order.broker_order_id, order.limit_cents = state.broker_id, cents(state.limit)
     grew = state.filled > order.filled
     if grew:
@@ -101,7 +97,7 @@ def apply(session: Session, order: Order, state: BrokerOrder, now: dt.datetime, 
     if order.action == Action.SELL_TO_OPEN and grew:
         _open(session, order)
     elif order.action == Action.BUY_TO_CLOSE and order.filled and order.status in ENDED:
-        _close(session, order)
+        _close(session, order, day)
 
 
 def _open(session: Session, order: Order) -> None:
@@ -110,8 +106,9 @@ def _open(session: Session, order: Order) -> None:
     fees = order.fees_cents * order.filled / order.quantity / 100
     quote = Quote(order.price_cents / 100, PriceSource(order.price_source), order.entry_iv or math.nan,
                   order.entry_delta or math.nan)
+    assert order.parameters_id is not None, "a sale is decided under parameters"
     made = position_of_entry(Entry(parse_ticker(order.ticker), order.filled, quote, fill, fees), order.as_of,
-                             order.parameters_id or 0)
+                             order.parameters_id)
     position = session.get(Position, order.position_id) if order.position_id is not None else None
     if position is None:
         session.add(made)
@@ -122,8 +119,9 @@ def _open(session: Session, order: Order) -> None:
     position.fill_cents, position.fill_source = made.fill_cents, "broker"
 
 
-def _close(session: Session, order: Order) -> None:
-    """A buy-back that ended with fills closes them: the whole position, or the part filled split off."""
+def _close(session: Session, order: Order, day: dt.date) -> None:
+    """A buy-back that ended with fills closes them, on the day the book learnt of it: the whole position, or
+    the part filled split off."""
     position = session.get(Position, order.position_id)
     if position is None or position.status != "open":
         return
@@ -134,8 +132,8 @@ def _close(session: Session, order: Order) -> None:
     # a resting order fills on a day after its own: its fill is the only price of that moment
     price = order.price_cents / 100 if order.time_in_force == "day" else fill
     quote = Quote(price, PriceSource(order.price_source), math.nan, math.nan)
-    close_by_exit(position, order.as_of, Exit(order.exit_reason or "buy-back", quote, fill,
-                                              buy_back_cost(fill, position.contracts, fee)))
+    close_by_exit(position, day, Exit(order.exit_reason or "buy-back", quote, fill,
+                                      buy_back_cost(fill, position.contracts, fee)))
     position.exit_fill_source = "broker"
 
 

@@ -210,4 +210,7 @@ def test_a_take_profit_rests_at_the_broker_until_the_market_reaches_it(runner, d
     closed = rows(db, "select id, exit_reason, exit_fill_source from positions where exit_reason is not null")
     assert closed and {(r, s) for _, r, s in closed} == {("take profit 50%", "broker")}
     assert all(resting[p][2] == "filled" for p, _, _ in closed)
+    # closed on the day the run learnt of the fill, after the sale's
+    assert all(settled > opened for opened, settled in rows(
+        db, "select opened_on, settled_on from positions where exit_reason is not null"))
     assert rows(db, "select count(*) from paper_orders where time_in_force = 'gtc'") == [(len(sales),)]
