@@ -23,6 +23,14 @@ def active_parameters(session: Session) -> WheelParameters | None:
     return session.scalars(select(WheelParameters).order_by(WheelParameters.id.desc()).limit(1)).first()
 
 
+def required_parameters(session: Session) -> WheelParameters:
+    """The active parameter set; TradeError when none was saved yet."""
+    saved = active_parameters(session)
+    if saved is None:
+        raise TradeError("no parameters saved yet: run spx-wheel calibrate first")
+    return saved
+
+
 def strategy_of(saved: WheelParameters) -> StrategyParams:
     """The rule parameters of a saved set."""
     return StrategyParams(**saved.strategy)
@@ -65,8 +73,5 @@ def lift_halt(ctx: Context) -> int:
 
 def active(ctx: Context) -> WheelParameters:
     with transaction(ctx.open()) as session:
-        saved = active_parameters(session)
-        if saved is None:
-            raise TradeError("no parameters saved yet: run spx-wheel calibrate first")
-        return saved
+        return required_parameters(session)
 

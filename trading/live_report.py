@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from backtest.values import money
 from db.models import Order, Position, WheelParameters
-from trading.ledger import TradeError, active_parameters, strategy_of
+from trading.ledger import required_parameters, strategy_of
 from trading.monitor import divergence_status
 from trading.report import STYLE, _pct, _table, equity_chart
 
@@ -26,9 +26,7 @@ class LiveData:
 
 
 def load_live(session: Session) -> LiveData:
-    params = active_parameters(session)
-    if params is None:
-        raise TradeError("no parameters saved yet: run spx-wheel calibrate first")
+    params = required_parameters(session)
     positions = list(session.scalars(select(Position).order_by(Position.opened_on, Position.id)))
     return LiveData(params, positions, list(session.scalars(select(Order).order_by(Order.id))))
 

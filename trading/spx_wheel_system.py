@@ -27,7 +27,7 @@ from db.models import Halt
 from db.session import transaction
 from trading.context import Context
 from trading.history_updates import UpdateReport, update_history
-from trading.ledger import TradeError, active_parameters, resume, strategy_of
+from trading.ledger import active_parameters, required_parameters, resume, strategy_of
 from trading.monitor import STOP, Performance, halt_if_stopped, performance
 from trading.optimizer import Calibration, horizon, run_grid, save_calibration
 from trading.order_flow import OrderPlan
@@ -262,10 +262,7 @@ def _broker_day(ctx: Context, factory: sessionmaker[Session], market: MarketSour
     if not is_session(day):
         return _trade_day(ctx, factory, market, day, manual, dry_run)
     with transaction(factory) as session:
-        saved = active_parameters(session)
-        if saved is None:
-            raise TradeError("no WheelParameters saved: run calibrate first")
-        first, params = settlement_window_start(session, day), strategy_of(saved)
+        first, params = settlement_window_start(session, day), strategy_of(required_parameters(session))
     market.prepare(first, day, listings_from=day)
     if market.fetches:
         market.resolve(lambda: plan_daily(factory, market, day, ctx.now, manual, choice.name))
@@ -340,9 +337,7 @@ def check(ctx: Context, source: str, offline: bool, day: dt.date, min_trades: in
     market = ctx.source(factory, source, offline)
     market.prepare(day - dt.timedelta(days=7), day, listings_from=day + dt.timedelta(days=1))
     with transaction(factory) as session:
-        saved = active_parameters(session)
-        if saved is None:
-            raise TradeError("no parameters saved yet: run spx-wheel calibrate first")
+        saved = required_parameters(session)
         report = market.resolve(lambda: performance(session, market, day, saved, min_trades))
     if broker is not None:
         report = replace(report, account=broker_account(ctx, factory, market, day, broker))
@@ -356,13 +351,9 @@ def _broker(ctx: Context, factory: sessionmaker[Session], market: MarketSource, 
             name: str) -> tuple[Broker, StrategyParams]:
     """The broker, made on the source's last day at or before `day` (its quotes and settlements)."""
     from trading.brokers import make_broker
-    from trading.trader import day_market
 
     with transaction(factory) as session:
-        saved = active_parameters(session)
-        if saved is None:
-            raise TradeError("no parameters saved yet: run spx-wheel calibrate first")
-        params = strategy_of(saved)
+        params = strategy_of(required_parameters(session))
     history = market.history()
     last = min(day, history.dates[-1])
     return make_broker(name, ctx, factory, day_market(market, last, ManualInputs()), params), params
@@ -418,9 +409,7 @@ def reconcile(ctx: Context, source: str, offline: bool, day: dt.date, name: str,
         if adopt and found:
             quote = day_market(market, min(day, market.history().dates[-1]), ManualInputs()).mark
             with transaction(factory, write=True) as session:
-                saved = active_parameters(session)
-                assert saved is not None
-                done = take(session, found, day, saved.id, quote, params.fee)
+                done = take(session, found, day, required_parameters(session).id, quote, params.fee)
     return Reconciled(name, asked, found, done, len({p.ticker for p in book} - {d.ticker for d in found}))
 
 
