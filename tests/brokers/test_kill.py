@@ -62,3 +62,34 @@ def test_kill_9_never_sends_twice_and_the_book_follows(template, tmp_path, https
                                 capture_output=True, text=True, timeout=120)
         assert agreed.returncode == 0 and "agree: 1 open position(s)" in agreed.stdout, (moments, agreed.stdout)
     print(f"kill moments (seconds, requests the fake had seen): {moments}")
+
+
+def test_two_runs_at_once_send_one_order(template, tmp_path, httpserver):
+    """Two cron lines firing together take turns on the database's broker lock: the second finds the day done."""
+    fake = FakeTastytrade()
+    fake.latency, fake.bid = 0.05, 9.0
+    httpserver.expect_request(re.compile(".*")).respond_with_handler(fake)
+    db = Path(shutil.copy(template, tmp_path / "both.db"))
+    env = {**os.environ, "HOME": str(tmp_path), "SPX_WHEEL_TASTYTRADE_URL": httpserver.url_for("/").rstrip("/"),
+           "SPX_WHEEL_TASTYTRADE_REFRESH_TOKEN": fake.refresh_token,
+           "SPX_WHEEL_TASTYTRADE_CLIENT_SECRET": fake.client_secret}
+    trade = spx_wheel(db, env, "trade", "--as-of", DAY, "--broker", "tastytrade", "--send")
+    runs = [subprocess.Popen(trade, env=env, stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0]
+    assert sum("ORDER FILLED" in out for out in outputs) == 1 and sum("Already ran" in out for out in outputs) == 1
+    assert len([e for e in fake.log if e["method"] == "POST" and e["path"] == f"/accounts/{ACCOUNT}/orders"]) == 1
+
+
+def test_the_broker_run_on_postgresql(postgres, runner, httpserver, monkeypatch):
+    """The same flow on PostgreSQL, where the runs take turns on an advisory lock."""
+    from tests.conftest import fresh_database
+    from trading.cli import cli
+
+    url = fresh_database(postgres, "broker_run")
+    assert runner.invoke(cli, ["calibrate", "2018-01-01", "--end", "2019-12-31", "--deltas", "0.2", "--dtes", "30",
+                               "--db", url]).exit_code == 0
+    done = runner.invoke(cli, ["trade", "--as-of", DAY, "--broker", "paper", "--send", "--db", url])
+    assert done.exit_code == 0 and "ORDER FILLED" in done.output, done.output
+    agreed = runner.invoke(cli, ["reconcile", "--broker", "paper", "--as-of", DAY, "--db", url])
+    assert agreed.exit_code == 0 and "agree: 1 open position(s)" in agreed.output
