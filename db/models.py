@@ -63,6 +63,8 @@ class CombinationResult(Base):
     real: Mapped[int] = mapped_column(Integer)
     estimated: Mapped[int] = mapped_column(Integer)
     best: Mapped[bool] = mapped_column(default=False)
+    ruined: Mapped[dt.date | None] = mapped_column(Date)  # the day equity reached zero: the run stopped there
+    deficit_cents: Mapped[int] = mapped_column(Integer, default=0)  # what the account owed on that day
     run: Mapped[CalibrationRun] = relationship(back_populates="results")
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool, StaticPool
 
 from data.errors import SpxWheelError
 
-SCHEMA_HEAD = "0008"  # the newest migration in db/migrations/versions (a test holds the two together)
+SCHEMA_HEAD = "0009"  # the newest migration in db/migrations/versions (a test holds the two together)
 SECRET_QUERY_KEYS = {"password", "passwd", "pwd", "sslpassword"}
 MIGRATION_LOCK = 0x5358_5700  # a PostgreSQL advisory lock number: "SPXW"
 DRIVERS = {"postgresql": 'the PostgreSQL driver: .venv/bin/pip install -e ".[postgres]" and use postgresql+psycopg://',

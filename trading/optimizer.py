@@ -183,7 +183,8 @@ def save_calibration(session: Session, calibration: Calibration, kind: str, toda
                                 win_rate=defined(m.win_rate), total_return=m.total_return,
                                 cagr=defined(m.cagr), max_drawdown=m.max_drawdown, sharpe=defined(m.sharpe),
                                 sortino=defined(m.sortino), calmar=defined(m.calmar), real=result.real,
-                                estimated=result.estimated, best=index == calibration.best)
+                                estimated=result.estimated, best=index == calibration.best, ruined=result.ruined,
+                                deficit_cents=round(result.deficit * 100))
         session.add(row)
         rows.append(row)
     session.flush()

@@ -109,8 +109,10 @@ def heatmap(results: Sequence[CombinationResult], best: CombinationResult, colum
     axes.set_ylabel("delta")
     axes.set_title(title)
     share = column in ("win_rate", "total_return", "max_drawdown")
+    ruin = {(r.put_delta, r.dte_target) for r in same if r.ruined is not None}
     for (row, col), value in np.ndenumerate(grid):
         text = "n/a" if np.isnan(value) else f"{value:.1%}" if share else f"{value:.2f}"
+        text = "RUIN" if (deltas[row], dtes[col]) in ruin else text
         edge = (deltas[row], dtes[col]) == (best.put_delta, best.dte_target)
         axes.text(col, row, text, ha="center", va="center", fontsize=9, fontweight="bold" if edge else "normal")
     bar = figure.colorbar(image, ax=axes)
@@ -230,6 +232,14 @@ def render_report(data: ReportData) -> str:
                ("buy-backs priced real / estimated",
                 f"{sum(1 for t in bought if t.exit_source == 'real')} / "
                 f"{sum(1 for t in bought if t.exit_source != 'real')}")]
+    ruined = [r for r in data.results if r.ruined is not None]
+    if best.ruined is not None:
+        summary.append(("ruin", f"equity reached zero on {_e(best.ruined)}, the account owing "
+                                f"{money(best.deficit_cents / 100)}: the run stops there"))
+    if len(data.results) > 1:
+        worst = max(ruined, key=lambda r: r.deficit_cents, default=None)
+        summary.append(("combinations ruined", f"{len(ruined)} of {len(data.results)}" + (
+            "" if worst is None else f" (the worst, {_label(worst)}, owing {money(worst.deficit_cents / 100)})")))
     selection = settings.get("selection")
     if selection:
         summary.append(("deflated Sharpe ratio", _pct(selection["deflated_sharpe"])))

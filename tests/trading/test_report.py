@@ -140,7 +140,7 @@ def test_a_heatmap_of_shares_has_its_scale_in_percent(monkeypatch):
     figures = []
     monkeypatch.setattr(report, "_png", figures.append)
     results = [SimpleNamespace(put_delta=d, dte_target=n, take_profit=0.0, stop_loss=0.0, close_dte=0,
-                               win_rate=rate, sharpe=rate * 2)
+                               win_rate=rate, sharpe=rate * 2, ruined=None)
                for (d, n), rate in {(0.15, 30): 0.93, (0.15, 45): 0.95, (0.3, 30): 0.97, (0.3, 45): 0.99}.items()]
     report.heatmap(results, results[0], "win_rate", "win rate")
     report.heatmap(results, results[0], "sharpe", "sharpe")
@@ -203,3 +203,36 @@ def test_the_live_report_shows_the_book_its_fills_and_orders(runner, tmp_path):
     _, console = chromium(page, tmp_path / "live.png", 1600)
     assert console == []
     assert runner.invoke(cli, ["report", "--live", "--run", "1", "--db", str(db)]).exit_code == 2
+
+
+def test_a_ruin_and_what_the_account_owed_are_stored_and_shown(tmp_path):
+    """A crash the margin calls cannot meet (the index down 35% overnight, as tests/trading/test_grid_engine.py
+    makes it): the ruined combinations keep their day and their deficit in the database, and the page says them."""
+    import datetime as dt
+
+    from data.market import EmbeddedSource
+    from db.session import open_database, transaction
+    from tests.trading.test_grid_engine import crashed
+    from trading.optimizer import run_grid, save_calibration
+    from trading.report import load_report, render_report
+    from trading.strategy import StrategyParams
+    from trading.validation import published_put_returns
+
+    grid = [StrategyParams(put_delta=delta, dte_target=dte, contracts_per_trade=40, max_margin_pct=0.99, min_vix=0,
+                           max_vix=100) for delta in (0.05, 0.1, 0.3) for dte in (9, 40)]
+    grid.append(StrategyParams(put_delta=0.05, dte_target=60, margin="cash"))  # cash-secured: never ruined
+    calibration = run_grid(EmbeddedSource(crashed(dt.date(2019, 3, 4), 0.35)), grid, dt.date(2019, 1, 2),
+                           dt.date(2019, 6, 28), "sharpe")
+    ruined = [c.result for c in calibration.combinations if c.result.ruined is not None]
+    assert ruined and all(r.deficit > 0 for r in ruined)
+    factory = open_database(str(tmp_path / "ruin.db"))
+    with transaction(factory, write=True) as session:
+        run, _ = save_calibration(session, calibration, "calibrate", dt.date(2026, 12, 6),
+                                  dt.datetime(2026, 12, 6, 9, 0))
+    with transaction(factory) as session:
+        data = load_report(session, run.id, published_put_returns())
+        stored = sorted((r.ruined, r.deficit_cents) for r in data.results if r.ruined)
+        page = render_report(data)
+    assert stored == sorted((r.ruined, round(r.deficit * 100)) for r in ruined)
+    worst = max(r.deficit for r in ruined)
+    assert f"{len(ruined)} of {len(calibration.combinations)}" in page and f"${worst:,.2f})" in page
