@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from trading.brokers.protocol import Broker
     from trading.chain_imports import ImportResult
     from trading.reconcile import Difference
+    from trading.run_check import RunCheck
 
 
 
@@ -463,6 +464,27 @@ def model_check(ctx: Context, leave_one_day_out: bool) -> ModelCheck:
         error_tables(shipped, left_out(shipped, fit)) if leave_one_day_out else None,
         error_tables(cached, premium_errors(cached, FITTED)) if cached is not None and len(cached) else None,
         error_tables(imported, premium_errors(imported, FITTED)) if imported is not None else None)
+
+
+def check_run_prices(ctx: Context, run_id: int) -> RunCheck:
+    """A stored run's chosen combination re-priced on the real quotes of the chains imported."""
+    from trading.chain_imports import committed_store
+    from trading.run_check import check_run, stored_run
+
+    factory = ctx.open()
+    with transaction(factory) as session:
+        run, chosen, trades = stored_run(session, run_id)
+        session.expunge_all()
+    store = committed_store(factory, chain_store_dir(ctx.db_url, ctx.environ))
+    held = set(store.days())
+    touched = {t.entry_date for t in trades} | {t.exit_date for t in trades if t.exit_date is not None}
+    quotes = {}
+    for day in sorted(touched & held):
+        puts = store.puts(day, day, None, run.settings.get("underlying", "SPX")).to_pandas()
+        quotes.update({(q, r, e, float(k)): (float(b), float(a)) for q, r, e, k, b, a in zip(
+            puts["quote_date"], puts["root"], puts["expiry"], puts["strike"], puts["bid"], puts["ask"],
+            strict=True)})
+    return check_run(run, chosen, trades, quotes, held)
 
 
 def imported_seller_puts(ctx: Context, history: History) -> pd.DataFrame | None:

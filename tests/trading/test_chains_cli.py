@@ -2,6 +2,7 @@
 backtested with every trade re-priced here from the raw file, calibrated on real quotes."""
 
 import csv
+import datetime as dt
 import gzip
 import io
 import json
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from data.chain_files import REAL_CHAINS, SHIPPED_CHAINS
+from data.chain_files import REAL_CHAINS, SHIPPED_CHAINS, read_chain
 from tests.conftest import table_counts
 from trading.cli import cli
 
@@ -212,3 +213,37 @@ def test_quote_date_settles_a_date_line_that_cannot_be_read(runner, db_path, tmp
     assert given.exit_code == 0, given.stderr
     (held,) = json.loads(invoke(runner, db_path, "chains", "--json").stdout)["files"]
     assert (held["first_day"], held["last_day"]) == ("2023-05-05", "2023-05-05")
+
+
+def test_model_check_reprices_a_runs_own_trades_on_the_real_quotes(runner, tmp_path):
+    """An estimated backtest (embedded source) over days whose real chains are imported: its entry on 2022-06-10,
+    the SPX 2022-07-15 3685 put, against that day's real quote (Cboe's chain: bid 51.10, ask 52.30)."""
+
+    db = tmp_path / "check.db"
+    for day in ("2022-06-10", "2022-07-12"):
+        assert invoke(runner, db, "import", str(REAL_CHAINS / f"cboe_quotedata_{day}.csv.gz")).exit_code == 0
+    assert invoke(runner, db, "backtest", "--delta", "0.1", "--dte", "35", "--start", "2022-06-10", "--end",
+                  "2022-08-31").exit_code == 0
+    trades = [row for row in csv.DictReader(io.StringIO(invoke(runner, db, "export", "-", "--run", "1").stdout))]
+    first = trades[0]
+    assert (first["ticker"], first["entry_date"], first["price_source"]) == (
+        "O:SPX220715P03685000", "2022-06-10", "estimated")
+    chain = read_chain(REAL_CHAINS / "cboe_quotedata_2022-06-10.csv.gz")
+    real = chain[(chain["root"] == "SPX") & (chain["right"] == "P") & (chain["strike"] == 3685.0)
+                 & (chain["expiry"] == dt.date(2022, 7, 15))]
+    bid, ask = float(real["bid"].iloc[0]), float(real["ask"].iloc[0])
+    assert (bid, ask) == (51.10, 52.30)
+    mid = (bid + ask) / 2
+    # the run's own fill model on the real mid: 5% off (2.585), down to SPX's $0.10 tick: 49.10
+    real_fill = math.floor(round((mid - 0.05 * mid) / 0.1, 6)) * 0.1
+    result = invoke(runner, db, "model-check", "--run", "1", "--json")
+    assert result.exit_code == 0, result.output
+    done = json.loads(result.stdout)
+    assert done["days_quoted"] == 1 and done["repriced"] == 1 and done["exits"]["count"] == 0
+    assert done["entries"]["count"] == 1
+    assert done["entries"]["bias"] == pytest.approx(float(first["price"]) / mid - 1)
+    assert done["pnl_difference"] == pytest.approx((real_fill - float(first["fill"])) * 100, abs=0.005)
+    text = invoke(runner, db, "model-check", "--run", "1").stdout
+    assert "1 of them in the chains imported" in text and "entries re-priced: 1: median error 2.3%" in text
+    missing = invoke(runner, db, "model-check", "--run", "9")
+    assert missing.exit_code == 1 and "no calibration or backtest run #9" in missing.stderr

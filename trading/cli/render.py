@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # the types rendered, for mypy only: a command imports only w
     from trading.monitor import Performance
     from trading.optimizer import Calibration
     from trading.selection import SelectionCheck
+    from trading.run_check import PriceErrors, RunCheck
     from trading.spx_wheel_system import Calibrated, Reconciled
     from trading.strategy import StrategyParams
     from trading.trader import DailyReport
@@ -287,6 +288,20 @@ def account_lines(shown: AccountView | None) -> list[str]:
 def account_json(shown: AccountView | None) -> dict[str, Any] | None:
     return None if shown is None else {"source": shown.source, **asdict(shown.account), "notional": shown.notional,
                                        "warnings": list(shown.warnings)}
+
+
+def run_check_lines(done: RunCheck) -> list[str]:
+    def errors(what: str, e: PriceErrors, against: str) -> str:
+        if not e.count:
+            return f"  {what}: none on a day with a real two-sided quote"
+        return (f"  {what}: {e.count}: median error {pct(e.median)}, p90 {pct(e.p90)}, median bias "
+                f"{'+' if (e.bias or 0) >= 0 else ''}{pct(e.bias)} ({against})")
+    return [f"RUN #{done.run_id} ({done.combination}) against real quotes: {done.trades} trades over {done.days} "
+            f"sessions, {done.days_quoted} of them in the chains imported",
+            errors("entries re-priced", done.entries, "the run's price against the real mid"),
+            errors("buy-backs re-priced", done.exits, "the run's fill against the fill model on the real quote"),
+            f"  P&L difference: {money(done.pnl_difference)} over the {done.repriced} trades re-priced (real fills "
+            "less the run's)"]
 
 
 def reconciled_lines(done: Reconciled) -> list[str]:

@@ -341,21 +341,30 @@ def validate_cmd(db_url: str, as_json: bool) -> None:
 @json_option
 @click.option("--leave-one-day-out", "left_out", is_flag=True,
               help="Also price each shipped day with a model fitted without it (the out-of-sample error).")
-def model_check_cmd(db_url: str, as_json: bool, left_out: bool) -> None:
+@click.option("--run", "run_id", type=ID, help="Instead: re-price this stored run's own trades (its chosen "
+                                               "combination) on the real quotes of the chains imported.")
+def model_check_cmd(db_url: str, as_json: bool, left_out: bool, run_id: int | None) -> None:
     """How far to trust an estimated price: the estimator's premium error against real SPX put quotes.
 
     Prints the error on the real chains shipped with spx-wheel (2008-2024: a crash, calm and volatile years) and
     on the option closes in your Polygon cache and the chains you imported, by source, delta and days to expiry.
+    With --run: how far a stored backtest's entries, buy-backs and P&L are from the real quotes of the days it
+    traded, wherever the chains you imported hold them.
 
     \b
     Example:
       spx-wheel model-check --leave-one-day-out
+      spx-wheel model-check --run 3
     """
     from dataclasses import asdict
 
     from trading import spx_wheel_system as system
     from trading.cli import render
 
+    if run_id is not None:
+        done = system.check_run_prices(context(db_url), run_id)
+        click.echo(render.to_json(asdict(done)) if as_json else "\n".join(render.run_check_lines(done)))
+        return
     check = system.model_check(context(db_url), left_out)
     click.echo(render.to_json(asdict(check)) if as_json else "\n".join(render.model_check_lines(check)))
 
