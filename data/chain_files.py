@@ -47,7 +47,11 @@ CHAIN_COLUMNS = ["quote_date", "snapshot", "root", "expiry", "right", "strike", 
                  "spot"]
 STRIKE_GRID = 5.0  # every SPX strike of every era is a multiple of five points
 XSP_STRIKE_GRID = 0.5  # XSP: dollars, and half-dollars on weeklies
-PM_ROOTS = frozenset({"SPXW", "SPXPM", "SPXQ", "XSP"})  # every other root of the eras covered settles at the open
+# DeltaNeutral's roots of the PM-settled quarterlies (SPXQ's strike ranges, expiring on quarter ends: the 2008-11
+# file lists them for 2008-12-31 .. 2009-09-30)
+QUARTERLY_ROOTS = frozenset({"QSE", "QSZ", "QZQ", "SAQ", "SKQ", "SLQ", "SQP", "SZQ"})
+# every other root of the eras covered settles at the open
+PM_ROOTS = frozenset({"SPXW", "SPXPM", "SPXQ", "XSP"}) | QUARTERLY_ROOTS
 
 _OLD_CBOE_TICKER = re.compile(r"\(([A-Z]+?)(\d{2})(\d{2})([A-X])\d+")  # (SPX1821L1325): year 18, day 21, L = Dec call
 

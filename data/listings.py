@@ -5,7 +5,10 @@ and from the real chains in data/raw/real_chains (what a chain of that day actua
 takes the later start and the shorter horizon: a backtest may then miss a contract that existed, never trade one
 that did not.
 
-- monthly: the third Friday (the Thursday before a holiday); always listed, 12 months ahead; SPX, AM-settled.
+- monthly: the third Friday (the Thursday before a holiday); SPX, AM-settled. Listed by cycle: the next 4
+  monthly expirations (the chains of 2008-11 and 2011-01), 6 from 2019-05-13 (the chains of 2019 and 2020), 12
+  from 2022-02-04 (those of 2022-2024 list 13-14), and the quarterly months (March, June, September, December)
+  12 months ahead; the long-dated June and December series beyond that are not modelled.
 - AM Weeklys: the other Fridays, 2005-11-04 .. 2010-12-03; listed 7 days ahead (the 2008 chains: the Friday
   before); roots JXA, JXB, JXD, JXE by week of the month, AM-settled.
 - PM Friday weeklys: the other Fridays from 2010-12-10; 8 days ahead, 5 weeks from 2012-05, 6 from 2014-01; SPXW.
@@ -91,7 +94,9 @@ def _fridays(first: dt.date, last: dt.date, monthly: bool) -> list[dt.date]:
     return found
 
 
-MONTHLY = Series("monthly", CALENDAR_START, ((CALENDAR_START, 366),))
+MONTHLY = Series("monthly", CALENDAR_START, ((CALENDAR_START, 366),))  # the quarterly months' reach
+# (from this trade date, the next this many monthly expirations are listed, whatever their month)
+MONTHS_LISTED = ((CALENDAR_START, 4), (dt.date(2019, 5, 13), 6), (dt.date(2022, 2, 4), 12))
 SERIES = (
     MONTHLY,
     Series("AM weekly", dt.date(2005, 10, 28), ((CALENDAR_START, 7),), FIRST_AM_WEEKLY, LAST_AM_WEEKLY),
@@ -143,8 +148,16 @@ def _listed(as_of: dt.date, until: dt.date, monthly_only: bool, calendar_end: dt
             continue
         dates = expirations(series.name)
         reach = min(until, as_of + dt.timedelta(days=series.horizon(as_of)))
-        found.update(dates[bisect_right(dates, as_of):bisect_right(dates, reach)])
+        listed = dates[bisect_right(dates, as_of):bisect_right(dates, reach)]
+        found.update(_monthly_cycle(as_of, listed) if series is MONTHLY else listed)
     return tuple(sorted(found))
+
+
+def _monthly_cycle(as_of: dt.date, ahead: tuple[dt.date, ...]) -> list[dt.date]:
+    """Of the monthly expirations within the year ahead (in order), those the cycle lists on `as_of`: the next
+    few, then the quarterly months."""
+    near = [count for start, count in MONTHS_LISTED if start <= as_of][-1]
+    return [day for n, day in enumerate(ahead) if n < near or day.month % 3 == 0]
 
 
 def is_monthly(expiry: dt.date) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, fields
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from sqlalchemy import select
@@ -60,8 +60,8 @@ class RunCheck:
 def params_of(run: CalibrationRun, chosen: CombinationResult) -> StrategyParams:
     """The chosen combination's full parameters: the run's settings and its grid dimensions."""
     names = {f.name for f in fields(StrategyParams)}
-    return StrategyParams(**{k: v for k, v in run.settings.items() if k in names},
-                          **{name: getattr(chosen, name) for name in GRID_DIMENSIONS})
+    stored: dict[str, Any] = {k: v for k, v in run.settings.items() if k in names}
+    return StrategyParams(**stored, **{name: getattr(chosen, name) for name in GRID_DIMENSIONS})
 
 
 def stored_run(session: Session, run_id: int) -> tuple[CalibrationRun, CombinationResult, list[BacktestTrade]]:

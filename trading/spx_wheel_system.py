@@ -480,7 +480,7 @@ def check_run_prices(ctx: Context, run_id: int) -> RunCheck:
     touched = {t.entry_date for t in trades} | {t.exit_date for t in trades if t.exit_date is not None}
     quotes = {}
     for day in sorted(touched & held):
-        puts = store.puts(day, day, None, run.settings.get("underlying", "SPX")).to_pandas()
+        puts = store.puts(day, day, None, str(run.settings.get("underlying", "SPX"))).to_pandas()
         quotes.update({(q, r, e, float(k)): (float(b), float(a)) for q, r, e, k, b, a in zip(
             puts["quote_date"], puts["root"], puts["expiry"], puts["strike"], puts["bid"], puts["ask"],
             strict=True)})

@@ -30,6 +30,57 @@ def test_every_expiration_listed_on_a_real_chain_day_is_in_that_chain(name):
         assert len(listed) >= 3
 
 
+@pytest.mark.parametrize("name", ["deltaneutral_spx_200811.csv.gz", "ivolatility_spx_201101.csv.gz",
+                                  "cboe_quotedata_2019-05-13.csv.gz", "cboe_quotedata_2020-09-04.csv.gz",
+                                  "cboe_quotedata_2022-02-04.csv.gz", "cboe_quotedata_2022-03-23.csv.gz",
+                                  "cboe_quotedata_2022-06-10.csv.gz", "cboe_quotedata_2022-07-12.csv.gz",
+                                  "cboe_quotedata_2023-05-05.csv.gz", "cboe_quotedata_2024-02-13.csv.gz"])
+def test_the_monthly_cycle_lists_only_what_the_chain_quotes_a_year_out(name):
+    """Monthlies by the cycle (the next few months, then March, June, September and December): each one the
+    table lists within a year is one the chain quotes under SPX (the AM root)."""
+    chain = read_chain(REAL_CHAINS / name)
+    for day, quotes in chain.groupby("quote_date"):
+        real = set(quotes["expiry"][quotes["root"] == "SPX"])
+        listed = set(listed_expirations(day, day + dt.timedelta(days=366), True))
+        assert listed <= real, (day, sorted(listed - real))
+        assert len(listed) >= 6
+
+
+@pytest.mark.parametrize("as_of, not_listed", [
+    # the issue's real chains: no April, May, July, August or October 2009 on 2008-11-03; no May, July, August,
+    # October or November 2011 on 2011-01-03; no February 2021 on 2020-03-20
+    (dt.date(2008, 11, 3), [(2009, 4), (2009, 5), (2009, 7), (2009, 8), (2009, 10)]),
+    (dt.date(2011, 1, 3), [(2011, 5), (2011, 7), (2011, 8), (2011, 10), (2011, 11)]),
+    (dt.date(2020, 3, 20), [(2021, 2)]),
+])
+def test_monthlies_off_the_cycle_are_not_listed(as_of, not_listed):
+    months = {(e.year, e.month) for e in listed_expirations(as_of, as_of + dt.timedelta(days=366), True)}
+    assert not months & set(not_listed)
+    assert {(as_of.year + (as_of.month + k - 1) // 12, (as_of.month + k - 1) % 12 + 1) for k in (1, 2, 3)} <= months
+
+
+def test_a_deltaneutral_quarterly_is_priced_as_the_pm_quarterly_it_is(runner, tmp_path):
+    """The 2008-11 file's quarterly roots (QSE, SAQ, SZQ...) are the PM-settled quarterlies: 2008-12-31 has
+    strikes and real quotes on chains."""
+    import json
+
+    from trading.cli import cli
+
+    db = tmp_path / "q.db"
+    assert runner.invoke(cli, ["import", str(REAL_CHAINS / "deltaneutral_spx_200811.csv.gz"), "--db",
+                               str(db)]).exit_code == 0
+    chain = read_chain(REAL_CHAINS / "deltaneutral_spx_200811.csv.gz")
+    quarter = chain[(chain["expiry"] == dt.date(2008, 12, 31)) & (chain["right"] == "P")
+                    & (chain["quote_date"] == dt.date(2008, 11, 4)) & (chain["bid"] > 0)]
+    assert set(quarter["root"]) <= {"QSE", "QSZ", "QZQ", "SAQ", "SKQ", "SLQ", "SQP", "SZQ"} and len(quarter)
+    row = quarter.iloc[len(quarter) // 2]
+    quoted = runner.invoke(cli, ["quote", "--as-of", "2008-11-04", "--expiry", "2008-12-31", "--strike",
+                                 f"{row['strike']:g}", "--source", "chains", "--json", "--db", str(db)])
+    assert quoted.exit_code == 0, quoted.output
+    shown = json.loads(quoted.stdout)
+    assert shown["ticker"].startswith("O:SPXQ081231P") and (shown["bid"], shown["ask"]) == (row["bid"], row["ask"])
+
+
 @pytest.mark.parametrize("as_of,expiry,listed", [
     (dt.date(2005, 10, 27), dt.date(2005, 11, 4), False), (dt.date(2005, 10, 28), dt.date(2005, 11, 4), True),
     (dt.date(2008, 11, 6), dt.date(2008, 11, 14), False), (dt.date(2008, 11, 7), dt.date(2008, 11, 14), True),
