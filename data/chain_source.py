@@ -124,6 +124,14 @@ class ChainSource:
         expiries = (dt.date.fromordinal(int(e)) for e in np.unique(self.quotes.expiry[rows]))
         return [e for e in expiries if as_of < e <= until and (not monthly_only or is_monthly(e))]
 
+    def partial_listings(self, start: dt.date, end: dt.date, reach: int) -> frozenset[dt.date]:
+        """Chain days whose chain lacks an expiration the calendar lists within `reach` days (the calendar's
+        horizons are the short ones: a whole chain holds every one)."""
+        def lacking(day: dt.date) -> bool:
+            until = day + dt.timedelta(days=reach)
+            return bool(set(listed_expirations(day, until, False)) - set(self.listed_expiries(day, until, False)))
+        return frozenset(day for day in self.chain_days if start <= day <= end and lacking(day))
+
     def _expiry_rows(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
         rows = self.quotes.of_day(as_of)
         if rows is None:

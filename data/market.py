@@ -109,6 +109,12 @@ class MarketSource(Protocol):
 
     def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> Sequence[dt.date]: ...
 
+    def partial_listings(self, start: dt.date, end: dt.date, reach: int) -> frozenset[dt.date]:
+        """Days of the window whose real listing holds fewer of the expirations within `reach` days than the
+        calendar lists (a chain file holding only some): a run chose among fewer there. Empty for a source that
+        lists by the calendar."""
+        ...
+
     def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
         """Sorted listed put strikes, or None when the source lists none (then the 5-point grid applies)."""
         ...
@@ -193,6 +199,9 @@ class EmbeddedSource:
 
     def listed_expiries(self, as_of: dt.date, until: dt.date, monthly_only: bool) -> Sequence[dt.date]:
         return listed_expirations(as_of, until, monthly_only)
+
+    def partial_listings(self, start: dt.date, end: dt.date, reach: int) -> frozenset[dt.date]:
+        return frozenset()
 
     def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
         return None

@@ -107,6 +107,9 @@ class PolygonSource:
         expiries = sorted({dt.date.fromisoformat(str(e)) for e, in items})
         return [e for e in expiries if as_of < e <= until and (not monthly_only or is_monthly(e))]
 
+    def partial_listings(self, start: dt.date, end: dt.date, reach: int) -> frozenset[dt.date]:
+        return frozenset()  # the contracts reference lists what was listed, whole
+
     def listed_strikes(self, as_of: dt.date, expiry: dt.date) -> np.ndarray | None:
         items = self.listings.get((self.kinds["strikes"], as_of, expiry.isoformat()))
         if items is None:

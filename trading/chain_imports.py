@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -31,6 +31,7 @@ class ImportResult:
     first_day: dt.date
     last_day: dt.date
     new: bool
+    partial_days: int = 0  # days holding fewer expirations than were listed (known for a file imported now)
 
 
 def _result(row: ChainImport, new: bool) -> ImportResult:
@@ -65,7 +66,7 @@ def store_chain(factory: sessionmaker[Session], root: Path, chain: pd.DataFrame,
                                   **summary(chain))
                 session.add(row)
                 session.flush()
-                return _result(row, new=True)
+                return replace(_result(row, new=True), partial_days=partial_days(chain))
         except BaseException:
             store.remove(written)
             raise
@@ -95,6 +96,19 @@ def import_files(factory: sessionmaker[Session], root: Path, paths: list[Path], 
             continue
         results.append(store_chain(factory, root, chain, digest, path.name, layout, now))
     return results, refused
+
+
+def partial_days(chain: pd.DataFrame, reach: int = 45) -> int:
+    """Quote days of an SPX chain that lack an expiration the calendar lists within `reach` days: a partial
+    listing (the calendar's horizons are the short ones, so a whole chain holds every one)."""
+    from data.listings import listed_expirations
+
+    spx = chain[chain["root"] != "XSP"]
+    held: dict[dt.date, set[dt.date]] = {}
+    for day, expiry in zip(spx["quote_date"], spx["expiry"], strict=True):
+        held.setdefault(day, set()).add(expiry)
+    return sum(bool(set(listed_expirations(day, day + dt.timedelta(days=reach), False)) - expiries)
+               for day, expiries in held.items())
 
 
 def stored_imports(session: Session) -> list[ChainImport]:

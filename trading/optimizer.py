@@ -44,6 +44,7 @@ class Calibration:
     combinations: list[Combination]
     best: int | None  # index into combinations; None when no combination is eligible
     min_trades: int = 0  # closed trades a combination needs to be chosen
+    partial_days: frozenset[dt.date] = frozenset()  # chain days listing fewer expirations than the calendar
 
     def eligible(self, combination: Combination) -> bool:
         return eligible(combination.result, self.min_trades)
@@ -71,6 +72,16 @@ class Calibration:
     @property
     def stand_in_settlements(self) -> int:
         return sum(c.result.stand_in_settlements for c in self.combinations)
+
+    @property
+    def partial_entries(self) -> int:
+        """Entries made on a day whose chain listed fewer expirations than were listed."""
+        if not self.partial_days:
+            return 0
+        return sum(t.entry_date in self.partial_days for c in self.combinations for t in c.result.trades)
+
+
+PARTIAL_REACH = 45  # days ahead within which a chain day's expirations are held against the calendar's
 
 
 def eligible(result: BacktestResult, min_trades: int) -> bool:
@@ -138,8 +149,9 @@ def run_grid(source: MarketSource, combinations: Sequence[StrategyParams], start
     """Backtest every combination and pick the best of those with at least `min_trades` closed trades."""
     done = backtest_each(source, combinations, start, end, progress, workers)
     first = done[0].result
+    partial = source.partial_listings(first.start, first.end, min(PARTIAL_REACH, horizon(combinations)))
     return Calibration(first.start, first.end, source.name, objective, done, choose(done, objective, min_trades),
-                       min_trades)
+                       min_trades, partial)
 
 
 def store_trades(session: Session, results: Sequence[tuple[int, Sequence[Trade]]]) -> None:

@@ -247,3 +247,23 @@ def test_model_check_reprices_a_runs_own_trades_on_the_real_quotes(runner, tmp_p
     assert "1 of them in the chains imported" in text and "entries re-priced: 1: median error 2.3%" in text
     missing = invoke(runner, db, "model-check", "--run", "9")
     assert missing.exit_code == 1 and "no calibration or backtest run #9" in missing.stderr
+
+
+def test_a_partial_file_is_said_at_import_and_in_the_backtest(runner, db_path, monkeypatch):
+    """The 2018 sample holds two expirations (2018-01-31 and 2018-02-28) where the exchange listed about ten within
+    45 days (weeklies, month ends): import says so, and a --source chains run counts its entries made there. A
+    whole chain (Cboe's of 2022-06-10) is not flagged."""
+    monkeypatch.delenv("SPX_WHEEL_CHAINS", raising=False)
+    raw = raw_2018_puts()
+    assert {expiry for _, expiry, _ in raw} == {"2018-01-31", "2018-02-28"}
+    done = invoke(runner, db_path, "import", str(SPX_2018), str(REAL_CHAINS / "cboe_quotedata_2022-06-10.csv.gz"),
+                  "--json")
+    files = {f["file"]: f["partial_days"] for f in json.loads(done.stdout)["files"]}
+    assert files == {"SPX_2018.csv.gz": 40, "cboe_quotedata_2022-06-10.csv.gz": 0}
+    run = json.loads(invoke(runner, db_path, "backtest", "--delta", "0.1", "--dte", "30", "--start", "2018-01-02",
+                            "--end", "2018-02-28", "--source", "chains", "--json").stdout)
+    entries = [t for t in run["trades"]]
+    assert entries and run["partial_listing_entries"] == len(entries)  # every 2018 day is partial
+    text = invoke(runner, db_path, "backtest", "--delta", "0.1", "--dte", "30", "--start", "2018-01-02", "--end",
+                  "2018-02-28", "--source", "chains").stdout
+    assert f"Partial listings: {len(entries)} entries on chain days that hold fewer expirations" in text

@@ -105,7 +105,7 @@ def seed_line(label: str, m: Metrics) -> str:
 
 
 def data_quality(real: int, estimated: int, stand_in_settlements: int = 0, vix3m_missing: int = 0,
-                 buy_backs: tuple[int, int] = (0, 0)) -> list[str]:
+                 buy_backs: tuple[int, int] = (0, 0), partial_entries: int = 0) -> list[str]:
     """Where the prices came from: entries real or estimated, and (when any) buy-backs (real, estimated)."""
     total = real + estimated
 
@@ -121,6 +121,9 @@ def data_quality(real: int, estimated: int, stand_in_settlements: int = 0, vix3m
                      "not known: the previous close was used)")
     if vix3m_missing:
         lines.append(f"  VIX3M missing: {vix3m_missing} sessions (the estimate used VIX alone there)")
+    if partial_entries:
+        lines.append(f"  Partial listings: {partial_entries} entries on chain days that hold fewer expirations than "
+                     "were listed (a file with only some): they chose among fewer")
     if total and estimated / total > ESTIMATED_WARNING_SHARE:
         lines.append(f"WARNING: {share(estimated)} of entries priced by the Black-Scholes/VIX estimate, not real "
                      "option closes: less reliable.")
@@ -404,7 +407,8 @@ def calibrated_lines(done: Calibrated, strike_rule: str, shown_db: str, db_named
     if done.walk is not None:
         lines += ["", *walk_forward_lines(done.walk, calibration, exits)]
     lines += ["", *data_quality(calibration.real, calibration.estimated, calibration.stand_in_settlements,
-                                calibration.vix3m_missing, (sum(b[0] for b in bought), sum(b[1] for b in bought))),
+                                calibration.vix3m_missing, (sum(b[0] for b in bought), sum(b[1] for b in bought)),
+                                calibration.partial_entries),
               f"\nSaved as WheelParameters #{done.params_id} (calibration run #{run_id}"
               + ("" if done.walk_run_id is None else f", walk-forward run #{done.walk_run_id}") + ") in "
               f"{shown_db}.", "Show them with: spx-wheel params" + ("" if db_named is None else
@@ -468,6 +472,7 @@ def backtest_json(calibration: Calibration, run_id: int, parameters: dict[str, A
     result = calibration.combinations[0].result
     return {"run_id": run_id, "window": {"start": result.start, "end": result.end}, "source": calibration.source,
             "parameters": parameters, **metrics_json(result.metrics, result),
+            "partial_listing_entries": calibration.partial_entries,
             "trades": [trade_row(TradeRecord.of_trade(t)) for t in result.trades],
             "equity": [[d, round(float(v), 2)] for d, v in zip(result.dates, result.equity, strict=True)]}
 
@@ -483,7 +488,7 @@ def backtest_lines(calibration: Calibration, run_id: int, show_trades: bool) -> 
                     ("notional exposure, average / peak", f"{pct(result.exposure[0])} / {pct(result.exposure[1])}"),
                     ("mean real delta at entry", number(result.tally.entry_delta, 3))]),
              "", *data_quality(result.real, result.estimated, result.stand_in_settlements, result.vix3m_missing,
-                               buy_backs(result))]
+                               buy_backs(result), calibration.partial_entries)]
     if show_trades:
         lines += ["", trade_table([TradeRecord.of_trade(t) for t in result.trades])]
     return lines
@@ -587,7 +592,9 @@ def import_lines(results: Sequence[ImportResult], refused: Sequence[str]) -> lis
     held = len(results) - len(new)
     total = (f"{len(new)} file{'s' if len(new) != 1 else ''} imported ({sum(r.rows for r in new):,} rows), "
              f"{held} already held, {len(refused)} refused")
-    return [table(rows), "", total] if rows else [total]
+    partial = [f"PARTIAL: {r.file}: {r.partial_days} of its {r.days} days hold fewer expirations than were listed "
+               "(a --source chains run chooses among fewer there, and says so)" for r in new if r.partial_days]
+    return [table(rows), "", total, *partial] if rows else [total]
 
 
 def imports_json(results: Sequence[ImportResult], refused: Sequence[str]) -> dict[str, Any]:
