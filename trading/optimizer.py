@@ -165,10 +165,24 @@ def store_trades(session: Session, results: Sequence[tuple[int, Sequence[Trade]]
                  f"VALUES ({', '.join([mark] * len(TRADE_COLUMNS))})")
     day: Callable[[dt.date], object] = functools.cache(dt.date.isoformat if dialect.name == "sqlite" else
                                                        lambda d: d)  # a few thousand dates, a million rows
+    copy = dialect.name == "postgresql"  # PostgreSQL's bulk path: COPY, through psycopg
     for result_id, trades in results:
-        if trades:
-            columns = trades.columns() if isinstance(trades, LazyTrades) else trade_columns(trades)
-            connection.exec_driver_sql(statement, backtest_trade_rows(result_id, columns, day))
+        if not trades:
+            continue
+        rows = backtest_trade_rows(result_id, trades.columns() if isinstance(trades, LazyTrades) else
+                                   trade_columns(trades), day)
+        if copy:
+            _copy(connection, rows)
+        else:
+            connection.exec_driver_sql(statement, rows)
+
+
+def _copy(connection: Any, rows: list[tuple[object, ...]]) -> None:
+    """Rows into backtest_trades by COPY ... FROM STDIN on the session's own connection (its transaction)."""
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {BacktestTrade.__tablename__} ({', '.join(TRADE_COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 def save_calibration(session: Session, calibration: Calibration, kind: str, today: dt.date,

@@ -49,3 +49,16 @@ def test_a_password_in_the_url_is_never_printed(runner, postgres, tmp_path):
     assert "hunter2secret" not in result.output and "spx:***@" in result.stdout
     doctor = runner.invoke(cli, ["doctor", "--db", url])
     assert "hunter2secret" not in doctor.output
+
+
+def test_trades_copied_into_postgres_read_back_as_sqlite_stores_them(runner, postgres, tmp_path):
+    """PostgreSQL takes a calibration's trades by COPY; what export reads back equals, cell for cell, the same
+    calibration stored in SQLite (by executemany)."""
+    url, sqlite = fresh_database(postgres, "copied"), str(tmp_path / "same.db")
+    grid = ["calibrate", "2015-01-01", "--end", "2019-12-31", "--deltas", "0.1,0.2", "--dtes", "30,45",
+            "--take-profits", "0,0.5"]
+    exported = []
+    for db in (url, sqlite):
+        assert runner.invoke(cli, [*grid, "--db", db]).exit_code == 0
+        exported.append(runner.invoke(cli, ["export", "-", "--run", "1", "--db", db]).stdout)
+    assert exported[0] == exported[1] and exported[0].count("\n") > 400
