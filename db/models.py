@@ -65,6 +65,7 @@ class CombinationResult(Base):
     best: Mapped[bool] = mapped_column(default=False)
     ruined: Mapped[dt.date | None] = mapped_column(Date)  # the day equity reached zero: the run stopped there
     deficit_cents: Mapped[int] = mapped_column(Integer, default=0)  # what the account owed on that day
+    peak_exposure: Mapped[float | None] = mapped_column(Float)  # the most notional it carried, a share of equity
     run: Mapped[CalibrationRun] = relationship(back_populates="results")
 
 

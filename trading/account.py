@@ -41,10 +41,15 @@ def book_account(params: StrategyParams, realised: float, held: Sequence[Held]) 
     return Account(round(net, 2), round(cash, 2), round(net - margin, 2), round(margin, 2))
 
 
-def exposure_warnings(params: StrategyParams, account: Account, open_positions: int) -> tuple[str, ...]:
-    """What the live account holds beyond what the backtest could ever hold: more margin than its cap, more
-    positions than its limit."""
+def exposure_warnings(params: StrategyParams, account: Account, open_positions: int, notional: float,
+                      peak_exposure: float | None) -> tuple[str, ...]:
+    """What the live account holds beyond what the backtest held: more notional (a share of net liquidation)
+    than the calibrated run ever carried, more margin than its cap, more positions than its limit."""
     found = []
+    exposure = notional / account.net_liquidation if account.net_liquidation > 0 else float("inf")
+    if peak_exposure is not None and exposure > peak_exposure:
+        found.append(f"notional exposure {exposure:.0%} of net liquidation is over the most the calibrated "
+                     f"backtest ever carried ({peak_exposure:.0%})")
     cap = params.max_margin_pct * account.net_liquidation
     if account.maintenance > cap:
         found.append(f"margin in use ${account.maintenance:,.2f} is over the backtest's cap of "
@@ -54,6 +59,7 @@ def exposure_warnings(params: StrategyParams, account: Account, open_positions: 
     return tuple(found)
 
 
-def view(source: str, params: StrategyParams, account: Account, notional: float,
-         open_positions: int) -> AccountView:
-    return AccountView(source, account, round(notional, 2), exposure_warnings(params, account, open_positions))
+def view(source: str, params: StrategyParams, account: Account, notional: float, open_positions: int,
+         peak_exposure: float | None) -> AccountView:
+    return AccountView(source, account, round(notional, 2),
+                       exposure_warnings(params, account, open_positions, notional, peak_exposure))

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from data.errors import DataError
 from data.market import MarketSource
-from db.models import Halt, Position, WheelParameters
+from db.models import CombinationResult, Halt, Position, WheelParameters
 from trading.account import AccountView, Held, book_account, view
 from trading.ledger import TradeError, active_halt, closed_as_of, open_as_of, strategy_of
 from trading.trader import DayMarket, ManualInputs, contract_of, day_market
@@ -106,18 +106,25 @@ def performance(session: Session, source: MarketSource, as_of: dt.date, params: 
         market = None
     marks = _marks(session, market, as_of)
     return Performance(as_of, closed, marks, params, wins, live, divergence, likelihood, status,
-                       active_halt(session, as_of), _book_view(params, closed, marks, market))
+                       active_halt(session, as_of),
+                       _book_view(params, closed, marks, market, peak_exposure(session, params)))
+
+
+def peak_exposure(session: Session, saved: WheelParameters) -> float | None:
+    """The most notional the calibrated run of these parameters carried, a share of its equity."""
+    result = session.get(CombinationResult, saved.result_id)
+    return None if result is None else result.peak_exposure
 
 
 def _book_view(saved: WheelParameters, closed: list[Position], marks: list[OpenMark],
-               market: DayMarket | None) -> AccountView | None:
+               market: DayMarket | None, peak: float | None) -> AccountView | None:
     if market is None or any(o.mark is None for o in marks):
         return None
     params = strategy_of(saved)
     held = [Held(o.position.strike_cents / 100, o.position.contracts, o.position.premium_cents / 100, o.mark or 0.0,
                  market.day.spot * contract_of(o.position).underlying.scale) for o in marks]
     account = book_account(params, sum(p.pnl_cents or 0 for p in closed) / 100, held)
-    return view("book", params, account, sum(h.strike * 100 * h.contracts for h in held), len(held))
+    return view("book", params, account, sum(h.strike * 100 * h.contracts for h in held), len(held), peak)
 
 
 def _marks(session: Session, market: DayMarket | None, as_of: dt.date) -> list[OpenMark]:

@@ -210,7 +210,7 @@ def save_calibration(session: Session, calibration: Calibration, kind: str, toda
                                 cagr=defined(m.cagr), max_drawdown=m.max_drawdown, sharpe=defined(m.sharpe),
                                 sortino=defined(m.sortino), calmar=defined(m.calmar), real=result.real,
                                 estimated=result.estimated, best=index == calibration.best, ruined=result.ruined,
-                                deficit_cents=round(result.deficit * 100))
+                                deficit_cents=round(result.deficit * 100), peak_exposure=defined(result.exposure[1]))
         session.add(row)
         rows.append(row)
     session.flush()

@@ -28,7 +28,7 @@ from db.session import transaction
 from trading.context import Context
 from trading.history_updates import UpdateReport, update_history
 from trading.ledger import active_parameters, required_parameters, resume, strategy_of
-from trading.monitor import STOP, Performance, halt_if_stopped, performance
+from trading.monitor import STOP, Performance, halt_if_stopped, peak_exposure, performance
 from trading.optimizer import Calibration, horizon, run_grid, save_calibration
 from trading.order_flow import OrderPlan
 from trading.rules import listed_put
@@ -369,7 +369,9 @@ def broker_account(ctx: Context, factory: sessionmaker[Session], market: MarketS
     broker, params = _broker(ctx, factory, market, day, name)
     held = broker.positions()
     notional = sum(contract_of_occ(p.symbol).strike * 100 * abs(p.quantity) for p in held)
-    return view(name, params, broker.account(), notional, len(held))
+    with transaction(factory) as session:
+        peak = peak_exposure(session, required_parameters(session))
+    return view(name, params, broker.account(), notional, len(held), peak)
 
 
 def account_of(ctx: Context, source: str, name: str) -> AccountView:

@@ -343,3 +343,37 @@ def test_a_halt_stops_new_positions_but_not_the_exits(runner, db_path):
     assert all(d["outcome"] == "halted" and d["opened"] is None for d in days if d["outcome"] != "closed-market")
     stops = [row for d in days for row in d["closed"]]
     assert stops and all(row["exit_reason"] == "stop loss 2x" for row in stops)
+
+
+def test_check_shows_the_books_account_by_the_rules(runner, calibrated):
+    """The account `check` shows, from the positions as `positions --json` lists them: cash is the capital, the
+    realised P&L and the open premiums; notional is strike x 100 x contracts of the open puts; net liquidation is
+    cash less the marks check prints; margin is the Reg-T amount a margin call holds net liquidation to."""
+    for day in ("2020-01-02", "2020-01-03", "2020-01-06", "2020-02-03"):
+        invoke(runner, calibrated, "trade", "--as-of", day)
+    rows = json.loads(invoke(runner, calibrated, "positions", "--json").stdout)
+    report = json.loads(invoke(runner, calibrated, "check", "--as-of", "2020-02-03", "--json").stdout)
+    account, held = report["account"], [r for r in rows if r["status"] == "open"]
+    assert held and account["source"] == "book"
+    realised = sum(r["pnl"] for r in rows if r["status"] != "open")
+    assert account["cash"] == pytest.approx(500_000 + realised + sum(r["premium"] for r in held), abs=0.01)
+    assert account["notional"] == pytest.approx(sum(r["strike"] * 100 * r["contracts"] for r in held))
+    marks = {o["id"]: o["mark"] for o in report["open_positions"]}
+    assert account["net_liquidation"] == pytest.approx(
+        account["cash"] - sum(100 * marks[r["id"]] * r["contracts"] for r in held), abs=0.01)
+    assert account["buying_power"] == pytest.approx(account["net_liquidation"] - account["maintenance"], abs=0.01)
+
+
+def test_exposure_beyond_the_backtests_is_warned():
+    from trading.account import exposure_warnings
+    from trading.brokers.protocol import Account
+    from trading.strategy import StrategyParams
+
+    params = StrategyParams(put_delta=0.2, dte_target=30, max_margin_pct=0.5, max_open_positions=3)
+    account = Account(net_liquidation=100_000, cash=101_000, buying_power=40_000, maintenance=60_000)
+    warned = exposure_warnings(params, account, 4, notional=500_000, peak_exposure=4.0)
+    assert warned == (
+        "notional exposure 500% of net liquidation is over the most the calibrated backtest ever carried (400%)",
+        "margin in use $60,000.00 is over the backtest's cap of 50% of net liquidation ($50,000.00)",
+        "4 positions open, over the backtest's limit of 3")
+    assert exposure_warnings(params, Account(100_000, 101_000, 50_000, 50_000), 3, 400_000, 4.0) == ()
