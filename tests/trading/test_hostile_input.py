@@ -82,6 +82,15 @@ def test_vanishing_numbers_are_refused(runner, book, args, option):
     (["calibrate", "2019-01-01", "--deltas", "0.2,0.2"], "repeats a value"),
     (["calibrate", "2019-01-01", "--dtes", "30,45,30"], "repeats a value"),
     (["calibrate", "--start", "2019-01-01", "2018-01-01"], "START is given twice"),
+    (["trade", "--as-of", "2020-02-04", "--send"], "--send sends orders through a broker: give --broker"),
+    (["trade", "--as-of", "2020-02-04", "--broker", "etrade"], "'etrade' is not one of 'paper', 'tastytrade'"),
+    (["trade", "--as-of", "2020-02-04", "--broker", "paper", "--max-contracts", "0"], "--max-contracts"),
+    (["trade", "--as-of", "2020-02-04", "--broker", "paper", "--reprice-step", "inf"], "--reprice-step"),
+    (["trade", "--as-of", "2020-02-04", "--broker", "tastytrade"], "SPX_WHEEL_TASTYTRADE_REFRESH_TOKEN"),
+    (["reconcile", "--as-of", "2020-02-04"], "give --broker"),
+    (["cron", "--broker", "paper", "--at", "25:00"], "--at takes HH:MM"),
+    (["report", "--live", "--run", "1"], "give one of them"),
+    (["fill", "1", "--price", "99"], "more than 50% away from the put's price that day"),
 ])
 def test_huge_ids_far_dates_and_repeated_grid_values_are_refused_up_front(runner, book, args, message):
     before = snapshot(book)
