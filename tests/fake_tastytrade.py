@@ -123,20 +123,24 @@ class FakeTastytrade:
         return [(o, f) for o in self.orders.values() for f in o["legs"][0]["fills"]]
 
     def held(self) -> dict[str, tuple[int, float]]:
-        held: dict[str, tuple[int, float]] = {}
+        """Each symbol: (contracts short, the average price they were opened at)."""
+        sold: dict[str, list[float]] = {}  # contracts sold, dollars a share received in all, contracts bought back
         for order, fill in self.filled():
-            n, paid = held.get(order["legs"][0]["symbol"], (0, 0.0))
-            sign = 1 if order["legs"][0]["action"] == "Sell to Open" else -1
-            held[order["legs"][0]["symbol"]] = (n + sign * int(fill["quantity"]),
-                                                paid + sign * int(fill["quantity"]) * float(fill["fill-price"]))
-        return held
+            n, received, back = sold.setdefault(order["legs"][0]["symbol"], [0, 0.0, 0])
+            quantity = int(fill["quantity"])
+            if order["legs"][0]["action"] == "Sell to Open":
+                sold[order["legs"][0]["symbol"]] = [n + quantity, received + quantity * float(fill["fill-price"]),
+                                                    back]
+            else:
+                sold[order["legs"][0]["symbol"]] = [n, received, back + quantity]
+        return {symbol: (int(n - back), received / n if n else 0.0) for symbol, (n, received, back) in sold.items()}
 
     def positions(self) -> list[dict[str, Any]]:
         return [{"account-number": self.accounts[0], "symbol": symbol, "instrument-type": "Equity Option",
                  "underlying-symbol": symbol[:6].strip(), "quantity": n, "quantity-direction": "Short",
-                 "close-price": "0.0", "average-open-price": f"{paid / n:.4f}", "multiplier": 100,
+                 "close-price": "0.0", "average-open-price": f"{price:.4f}", "multiplier": 100,
                  "cost-effect": "Credit", "is-suppressed": False, "is-frozen": False}
-                for symbol, (n, paid) in sorted(self.held().items()) if n]
+                for symbol, (n, price) in sorted(self.held().items()) if n]
 
     def balances(self) -> dict[str, Any]:
         received = sum((1 if o["legs"][0]["action"] == "Sell to Open" else -1) * int(f["quantity"]) *

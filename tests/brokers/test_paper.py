@@ -91,3 +91,15 @@ def test_a_second_send_is_a_second_order_as_at_a_real_broker(factory):
     first, second = paper.place(sale(9.60)), paper.place(sale(9.60))
     assert first.broker_id != second.broker_id and paper.find("a").broker_id == second.broker_id
     assert paper.cancel(first.broker_id).status is Status.CANCELLED
+
+
+def test_a_partial_buy_back_keeps_the_average_open_price(factory):
+    paper = PaperBroker(factory, market(DAY1))
+    paper.place(Ticket("a", occ_symbol(PUT), Action.SELL_TO_OPEN, 3, 9.50))  # fills at 9.50
+    later = PaperBroker(factory, market(DAY2, price=6.0))  # a buy-back fills at 6.00 + 5% = 6.30
+    bought = later.place(Ticket("b", occ_symbol(PUT), Action.BUY_TO_CLOSE, 1, 6.30))
+    assert (bought.status, bought.fill_price) == (Status.FILLED, 6.30)
+    [held] = later.positions()
+    assert (held.quantity, held.average_price) == (-2, 9.50)
+    # cash: 100,000 + 3 x 950 - 4.50 fees - 630 - 1.50 fees
+    assert later.account().cash == 100_000 + 2_850 - 4.50 - 630 - 1.50

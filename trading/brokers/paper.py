@@ -89,9 +89,8 @@ class PaperBroker:
 
     # -- the account --------------------------------------------------------------------------------------
     def positions(self) -> list[BrokerPosition]:
-        held = self._held()
-        return [BrokerPosition(symbol, -short, round(cents / short / 100, 4))
-                for symbol, (short, cents) in sorted(held.items()) if short]
+        return [BrokerPosition(symbol, -short, round(price, 4))
+                for symbol, (short, price) in sorted(self._held().items()) if short]
 
     def account(self) -> Account:
         cash, maintenance, marks = self._cash(), 0.0, 0.0
@@ -147,17 +146,19 @@ class PaperBroker:
             session.expunge_all()
             return fills
 
-    def _held(self) -> dict[str, tuple[int, int]]:
-        """Each put still held: (contracts short, cents received for them)."""
-        held: dict[str, tuple[int, int]] = {}
+    def _held(self) -> dict[str, tuple[int, float]]:
+        """Each put still held: (contracts short, the average price they were sold at), as a broker reports a
+        position's average open price (a buy-back lowers the count, not the price)."""
+        sold: dict[str, tuple[int, int, int]] = {}  # contracts sold, cents received, contracts bought back
         for order in self._fills():
             if self._settled(order.symbol) is not None:
                 continue
-            short, cents = held.get(order.symbol, (0, 0))
-            sign = 1 if order.action == Action.SELL_TO_OPEN else -1
-            held[order.symbol] = (short + sign * order.filled,
-                                  cents + sign * order.filled * (order.fill_cents or 0))
-        return held
+            n, cents, back = sold.get(order.symbol, (0, 0, 0))
+            if order.action == Action.SELL_TO_OPEN:
+                sold[order.symbol] = (n + order.filled, cents + order.filled * (order.fill_cents or 0), back)
+            else:
+                sold[order.symbol] = (n, cents, back + order.filled)
+        return {symbol: (n - back, cents / n / 100 if n else 0.0) for symbol, (n, cents, back) in sold.items()}
 
     def _settled(self, symbol: str) -> float | None:
         """The settlement value of a put whose expiry has come (None while it is held)."""
